@@ -1,0 +1,441 @@
+//! The wait graph: threads and the resources they wait on or hold.
+//!
+//! Nodes are threads and resources; an edge goes from a thread to the resource
+//! it waits on, and from a resource to the thread that owns or serves it. A
+//! chain is everything that can reach a root thread, which waits on nothing we
+//! can resolve; a deadlock is a strongly connected component of threads.
+
+use std::collections::{BTreeSet, HashMap};
+
+use dumptrace_dump::{DumpSnapshot, Thread, ThreadState};
+use petgraph::algo::tarjan_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Node {
+    /// Index into `DumpSnapshot::threads`.
+    Thread(usize),
+    /// A resource id such as `cs:0x0032be30@2780`.
+    Resource(String),
+}
+
+/// How a thread was tied to a resource, for the evidence lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Edge {
+    WaitsOn(&'static str),
+    OwnedBy(&'static str),
+}
+
+pub(crate) struct WaitGraph {
+    pub g: DiGraph<Node, Edge>,
+    threads: Vec<NodeIndex>,
+    resources: HashMap<String, NodeIndex>,
+}
+
+/// One wait chain: a root and every thread blocked behind it.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainData {
+    pub root: usize,
+    pub members: Vec<usize>,
+    pub resources: Vec<String>,
+    pub deadlock: bool,
+    /// Threads waiting on a resource the root owns.
+    pub direct: usize,
+    pub processes: BTreeSet<u32>,
+}
+
+/// Functions whose first argument is the critical section being entered
+/// (seed: `ntdll!RtlEnterCriticalSection+0x46` with `664a3fe0` = ipnathlp!gFwMain).
+const CS_ENTER: &[&str] = &[
+    "ntdll!RtlEnterCriticalSection",
+    "ntdll!RtlpEnterCriticalSectionContended",
+];
+const CS_WAIT: &[&str] = &[
+    "ntdll!RtlpWaitForCriticalSection",
+    "ntdll!RtlpWaitOnCriticalSection",
+];
+
+pub(crate) fn cs_id(address: u64, pid: u32) -> String {
+    format!("cs:0x{address:08x}@{pid}")
+}
+
+impl WaitGraph {
+    pub(crate) fn build(s: &DumpSnapshot) -> (WaitGraph, Vec<String>) {
+        let mut notes = Vec::new();
+        let mut w = WaitGraph {
+            g: DiGraph::new(),
+            threads: Vec::with_capacity(s.threads.len()),
+            resources: HashMap::new(),
+        };
+        for i in 0..s.threads.len() {
+            w.threads.push(w.g.add_node(Node::Thread(i)));
+        }
+        let by_address: HashMap<u64, usize> = s
+            .threads
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.address, i))
+            .collect();
+        let by_cid: HashMap<(u32, u32), usize> = s
+            .threads
+            .iter()
+            .enumerate()
+            .map(|(i, t)| ((t.pid, t.tid), i))
+            .collect();
+
+        // Critical sections: owner edges from `!cs`.
+        for cs in &s.critical_sections {
+            let Some(pid) = cs.pid else { continue };
+            if !cs.locked {
+                continue;
+            }
+            let owner = cs
+                .owning_thread
+                .and_then(|a| by_address.get(&a))
+                .or_else(|| cs.owning_tid.and_then(|tid| by_cid.get(&(pid, tid))));
+            if let Some(&o) = owner {
+                let r = w.resource(cs_id(cs.address, pid));
+                w.g.add_edge(r, w.threads[o], Edge::OwnedBy("OwningThread in !cs"));
+            }
+        }
+        // Waiters, from their stacks.
+        for (i, t) in s.threads.iter().enumerate() {
+            if !matches!(t.state, ThreadState::Wait { .. }) {
+                continue;
+            }
+            let known: BTreeSet<u64> = s
+                .critical_sections
+                .iter()
+                .filter(|c| c.pid == Some(t.pid))
+                .map(|c| c.address)
+                .collect();
+            match cs_waited_on(t, &known) {
+                Some(CsWait::Known(addr)) => {
+                    let r = w.resource(cs_id(addr, t.pid));
+                    w.g.add_edge(
+                        w.threads[i],
+                        r,
+                        Edge::WaitsOn("RtlEnterCriticalSection argument on its stack"),
+                    );
+                }
+                Some(CsWait::Unknown) => {
+                    // No `Args to Child`: the only locked, contended section of
+                    // the process is the one it waits on, if there is exactly one.
+                    let candidates: Vec<_> = s
+                        .critical_sections
+                        .iter()
+                        .filter(|c| {
+                            c.pid == Some(t.pid) && c.locked && c.lock_count.unwrap_or(0) > 0
+                        })
+                        .collect();
+                    if let [only] = candidates.as_slice() {
+                        let r = w.resource(cs_id(only.address, t.pid));
+                        w.g.add_edge(
+                            w.threads[i],
+                            r,
+                            Edge::WaitsOn("the only contended critical section of its process (stack has no arguments)"),
+                        );
+                    }
+                }
+                None => {}
+            }
+            for o in &t.wait_objects {
+                if o.kind.starts_with("Mutant") {
+                    let id = format!("mutant:0x{:08x}", o.address);
+                    let r = w.resource(id);
+                    w.g.add_edge(w.threads[i], r, Edge::WaitsOn("wait object"));
+                    if let Some(&owner) = o.owner_thread.and_then(|a| by_address.get(&a)) {
+                        if !w.g.contains_edge(r, w.threads[owner]) {
+                            w.g.add_edge(
+                                r,
+                                w.threads[owner],
+                                Edge::OwnedBy("Mutant - owning thread"),
+                            );
+                        }
+                    }
+                } else if o.kind == "ProcessObject" {
+                    let id = format!("process:0x{:08x}", o.address);
+                    let r = w.resource(id);
+                    w.g.add_edge(w.threads[i], r, Edge::WaitsOn("wait object"));
+                    // A process is signalled when it exits: its threads hold it.
+                    if let Some(p) = s.processes.iter().find(|p| p.address == o.address) {
+                        for (j, other) in s.threads.iter().enumerate() {
+                            if other.pid == p.pid && j != i && !w.g.contains_edge(r, w.threads[j]) {
+                                w.g.add_edge(
+                                    r,
+                                    w.threads[j],
+                                    Edge::OwnedBy("thread of the awaited process"),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            if let Some(id) = t.lpc_waiting_for {
+                let r = w.resource(format!("lpc:0x{id:08x}"));
+                w.g.add_edge(
+                    w.threads[i],
+                    r,
+                    Edge::WaitsOn("Waiting for reply to LPC MessageId"),
+                );
+            }
+        }
+        // LPC servers: `LPC Server thread working on message Id X`, and `!lpc message`.
+        for (i, t) in s.threads.iter().enumerate() {
+            if let Some(id) = t.lpc_serving {
+                if let Some(&r) = w.resources.get(&format!("lpc:0x{id:08x}")) {
+                    w.g.add_edge(
+                        r,
+                        w.threads[i],
+                        Edge::OwnedBy("LPC Server thread working on message"),
+                    );
+                }
+            }
+        }
+        for m in &s.lpc_messages {
+            let (Some(&r), Some(&srv)) = (
+                w.resources.get(&format!("lpc:0x{:08x}", m.id)),
+                m.server_thread.and_then(|a| by_address.get(&a)),
+            ) else {
+                continue;
+            };
+            if !w.g.contains_edge(r, w.threads[srv]) {
+                w.g.add_edge(
+                    r,
+                    w.threads[srv],
+                    Edge::OwnedBy("!lpc message server thread"),
+                );
+            }
+        }
+        // ERESOURCEs from `!locks`.
+        for res in &s.resources {
+            let r = w.resource(format!("eresource:0x{:08x}", res.address));
+            for o in &res.owners {
+                if let Some(&j) = by_address.get(o) {
+                    w.g.add_edge(r, w.threads[j], Edge::OwnedBy("!locks owner"));
+                }
+            }
+            for a in res.exclusive_waiters.iter().chain(&res.shared_waiters) {
+                if let Some(&j) = by_address.get(a) {
+                    w.g.add_edge(w.threads[j], r, Edge::WaitsOn("!locks waiter"));
+                }
+            }
+        }
+        let unowned: Vec<String> = w
+            .resources
+            .iter()
+            .filter(|(id, &n)| {
+                id.starts_with("cs:") && w.g.edges_directed(n, Direction::Outgoing).next().is_none()
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !unowned.is_empty() {
+            notes.push(format!(
+                "{} critical section(s) are waited on but their owner is not among the threads read (no `!cs` owner, or no THREAD block for it): {}",
+                unowned.len(),
+                unowned.join(", ")
+            ));
+        }
+        (w, notes)
+    }
+
+    fn resource(&mut self, id: String) -> NodeIndex {
+        if let Some(&n) = self.resources.get(&id) {
+            return n;
+        }
+        let n = self.g.add_node(Node::Resource(id.clone()));
+        self.resources.insert(id, n);
+        n
+    }
+
+    /// Resources a thread waits on.
+    pub(crate) fn waits_on(&self, thread: usize) -> Vec<String> {
+        self.neighbours(self.threads[thread], Direction::Outgoing)
+    }
+
+    /// Resources a thread owns or serves.
+    pub(crate) fn owns(&self, thread: usize) -> Vec<String> {
+        self.neighbours(self.threads[thread], Direction::Incoming)
+    }
+
+    fn neighbours(&self, n: NodeIndex, dir: Direction) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .g
+            .neighbors_directed(n, dir)
+            .filter_map(|r| match &self.g[r] {
+                Node::Resource(id) => Some(id.clone()),
+                Node::Thread(_) => None,
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Threads that `thread` waits for, through one resource.
+    fn blockers(&self, thread: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        for r in self
+            .g
+            .neighbors_directed(self.threads[thread], Direction::Outgoing)
+        {
+            for e in self.g.edges_directed(r, Direction::Outgoing) {
+                if let Node::Thread(j) = self.g[e.target()] {
+                    out.push(j);
+                }
+            }
+        }
+        out
+    }
+
+    /// Threads waiting on a resource that `thread` owns.
+    fn direct_waiters(&self, thread: usize) -> Vec<usize> {
+        let mut out = Vec::new();
+        for r in self
+            .g
+            .neighbors_directed(self.threads[thread], Direction::Incoming)
+        {
+            for e in self.g.edges_directed(r, Direction::Incoming) {
+                if let Node::Thread(j) = self.g[e.source()] {
+                    if j != thread {
+                        out.push(j);
+                    }
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    pub(crate) fn chains(&self, s: &DumpSnapshot) -> Vec<ChainData> {
+        let n = s.threads.len();
+        // Thread-level "waits for" graph, for cycles.
+        let mut tg: DiGraph<usize, ()> = DiGraph::with_capacity(n, n);
+        let nodes: Vec<_> = (0..n).map(|i| tg.add_node(i)).collect();
+        for i in 0..n {
+            for j in self.blockers(i) {
+                tg.add_edge(nodes[i], nodes[j], ());
+            }
+        }
+        let mut in_cycle = vec![None; n];
+        let mut cycles = Vec::new();
+        for scc in tarjan_scc(&tg) {
+            let self_loop = scc.len() == 1 && tg.contains_edge(scc[0], scc[0]);
+            if scc.len() > 1 || self_loop {
+                let members: Vec<usize> = scc.iter().map(|&x| tg[x]).collect();
+                for &m in &members {
+                    in_cycle[m] = Some(cycles.len());
+                }
+                cycles.push(members);
+            }
+        }
+        let mut chains = Vec::new();
+        // Roots: threads that block someone but wait on no resolvable thread.
+        for (root, cycle) in in_cycle.iter().enumerate() {
+            if cycle.is_some() || !self.blockers(root).is_empty() {
+                continue;
+            }
+            if self.direct_waiters(root).is_empty() {
+                continue;
+            }
+            chains.push(self.chain_from(s, &tg, &nodes, vec![root], root, false));
+        }
+        for members in cycles {
+            // A deadlock's "root" is the member that has waited longest.
+            let root = members
+                .iter()
+                .copied()
+                .max_by_key(|&m| s.threads[m].wait_ns.unwrap_or(0))
+                .unwrap_or(members[0]);
+            chains.push(self.chain_from(s, &tg, &nodes, members, root, true));
+        }
+        chains.sort_by(|a, b| {
+            (b.members.len(), b.deadlock)
+                .cmp(&(a.members.len(), a.deadlock))
+                .then(a.root.cmp(&b.root))
+        });
+        chains
+    }
+
+    fn chain_from(
+        &self,
+        s: &DumpSnapshot,
+        tg: &DiGraph<usize, ()>,
+        nodes: &[NodeIndex],
+        seeds: Vec<usize>,
+        root: usize,
+        deadlock: bool,
+    ) -> ChainData {
+        let mut seen: BTreeSet<usize> = seeds.iter().copied().collect();
+        let mut stack = seeds.clone();
+        while let Some(x) = stack.pop() {
+            for p in tg.neighbors_directed(nodes[x], Direction::Incoming) {
+                let j = tg[p];
+                if seen.insert(j) {
+                    stack.push(j);
+                }
+            }
+        }
+        let members: Vec<usize> = seen.into_iter().collect();
+        let mut resources = BTreeSet::new();
+        for &m in &members {
+            for r in self.waits_on(m) {
+                resources.insert(r);
+            }
+        }
+        let direct = seeds
+            .iter()
+            .flat_map(|&x| self.direct_waiters(x))
+            .collect::<BTreeSet<_>>()
+            .len();
+        let processes = members.iter().map(|&m| s.threads[m].pid).collect();
+        ChainData {
+            root,
+            members,
+            resources: resources.into_iter().collect(),
+            deadlock,
+            direct,
+            processes,
+        }
+    }
+}
+
+enum CsWait {
+    Known(u64),
+    Unknown,
+}
+
+/// Which critical section a waiting thread is entering, from its stack.
+///
+/// x86 `Args to Child` are the real arguments: `RtlEnterCriticalSection`'s first
+/// is the section (seed: FwLock chain, `664a3fe0`). On x64 they are the home
+/// slots of the frame, often stale (seed: the taskmgr case shows `04d0f300` for
+/// `RtlEnterCriticalSection` while the section is `000007ff7b8c3500`, seen as an
+/// argument of `RtlpWaitOnCriticalSection`). So: an argument of any critical
+/// section frame that is a section `!cs` listed wins; otherwise the x86 first
+/// argument; otherwise the section is unknown.
+fn cs_waited_on(t: &Thread, known: &BTreeSet<u64>) -> Option<CsWait> {
+    let frames: Vec<_> = t
+        .stack
+        .iter()
+        .filter(|f| CS_ENTER.contains(&f.function()) || CS_WAIT.contains(&f.function()))
+        .collect();
+    if frames.is_empty() {
+        return None;
+    }
+    if let Some(&a) = frames
+        .iter()
+        .flat_map(|f| f.args.iter())
+        .find(|a| known.contains(a))
+    {
+        return Some(CsWait::Known(a));
+    }
+    let x86 = t.stack.iter().all(|f| f.frame <= u32::MAX as u64);
+    let enter = frames.iter().find(|f| CS_ENTER.contains(&f.function()));
+    match enter.and_then(|f| f.args.first()) {
+        Some(&a) if x86 => Some(CsWait::Known(a)),
+        _ => Some(CsWait::Unknown),
+    }
+}

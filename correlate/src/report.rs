@@ -1,0 +1,116 @@
+//! The analysis as users and machines see it: the `--json` document (schema
+//! version 1, documented in docs/json.md) and the same data for the human report.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub schema_version: u32,
+    pub inputs: Vec<Input>,
+    /// RFC 3339 UTC, from `Debug session time:`.
+    pub dump_time: Option<String>,
+    /// The `Debug session time:` text as written.
+    pub dump_time_raw: Option<String>,
+    pub tick: String,
+    pub threads: Vec<ThreadOut>,
+    pub chains: Vec<ChainOut>,
+    pub findings: Vec<Finding>,
+    pub alignment: Alignment,
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Input {
+    pub path: String,
+    /// `dump` or `trace`.
+    pub kind: String,
+    pub format: String,
+    pub records: u64,
+    pub skipped: u64,
+    pub skip_reasons: std::collections::BTreeMap<String, u64>,
+    /// The first skipped lines, `file:line: reason: text`.
+    pub first_skips: Vec<String>,
+    /// How times of this input were turned into UTC.
+    pub time_note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ThreadId {
+    pub pid: u32,
+    pub tid: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreadOut {
+    pub pid: u32,
+    pub tid: u32,
+    pub process: Option<String>,
+    pub state: String,
+    pub wait_reason: Option<String>,
+    pub wait_seconds: Option<f64>,
+    pub wait_start: Option<String>,
+    pub waits_on: Vec<String>,
+    pub owns: Vec<String>,
+    pub stack: Vec<String>,
+    /// `memory.log:1234`, where the THREAD block starts.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainOut {
+    pub id: usize,
+    pub root: ThreadId,
+    pub members: Vec<ThreadId>,
+    pub resources: Vec<String>,
+    /// Threads blocked behind the root, directly or transitively.
+    pub blocked_threads: usize,
+    /// Threads waiting on a resource the root owns.
+    pub direct_waiters: usize,
+    pub deadlock: bool,
+    pub processes: Vec<u32>,
+    /// The member that has waited longest (compared by Ticks, as the seeds do).
+    pub first_blocked: Option<ThreadId>,
+    /// Trace events of the root's process around the root's wait start.
+    pub trace_context: Vec<EventOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EventOut {
+    pub time: String,
+    /// Seconds relative to the root's wait start (negative = before).
+    pub relative_seconds: Option<f64>,
+    pub pid: Option<u32>,
+    pub tid: Option<u32>,
+    pub message: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rank: usize,
+    pub kind: String,
+    pub summary: String,
+    pub pid: Option<u32>,
+    pub tid: Option<u32>,
+    pub chain: Option<usize>,
+    /// 0..1: how sure the evidence makes us.
+    pub confidence: f64,
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    /// `file:line`.
+    pub source: String,
+    pub line: Option<u64>,
+    pub time: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Alignment {
+    /// Added to trace times to put them on the dump's clock.
+    pub offset_seconds: f64,
+    pub method: String,
+    pub confidence: Option<f64>,
+}

@@ -1,0 +1,160 @@
+//! Dump evidence: what a Windows memory dump says about threads, waits and locks.
+//!
+//! The key types are [`DumpSnapshot`] (processes, threads with their wait state,
+//! wait start and stack, critical sections, ERESOURCEs and LPC messages, and the
+//! dump time) and [`InputReport`] (what one input file gave: records read, lines
+//! skipped and why). Today the reader understands WinDbg/kd/cdb session logs.
+//!
+//! ```no_run
+//! let load = dumptrace_dump::read_path(std::path::Path::new("memory.log")).unwrap();
+//! for t in &load.snapshot.threads {
+//!     println!("{} {} {:?}", t.cid(), t.state.name(), t.wait_seconds());
+//! }
+//! println!("{} records, {} skipped", load.report.records, load.report.skipped);
+//! ```
+
+mod finish;
+mod model;
+mod text;
+mod windbg;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub use model::{
+    AlpcWait, CriticalSection, DumpSnapshot, Frame, LpcMessage, Process, Resource, SessionTime,
+    Thread, ThreadState, WaitObject,
+};
+pub use text::escape_control;
+
+/// Format name of WinDbg/kd/cdb session logs, as listed in reports.
+pub const WINDBG_LOG: &str = "windbg-log";
+
+/// How many skipped lines a report keeps verbatim.
+const KEPT_SKIPS: usize = 10;
+
+/// One line an input could not use.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skip {
+    pub line: u64,
+    pub reason: String,
+    /// The line, shortened, with control characters escaped.
+    pub text: String,
+}
+
+/// What one input gave: records read, and lines skipped with their reasons.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InputReport {
+    pub path: PathBuf,
+    pub format: &'static str,
+    pub lines: u64,
+    /// Blocks read: processes, threads, locks, messages, the session time.
+    pub records: u64,
+    pub skipped: u64,
+    pub skip_reasons: BTreeMap<String, u64>,
+    /// The first few skipped lines, for the report.
+    pub first_skips: Vec<Skip>,
+}
+
+impl InputReport {
+    fn new(label: &str, format: &'static str) -> Self {
+        InputReport {
+            path: PathBuf::from(label),
+            format,
+            lines: 0,
+            records: 0,
+            skipped: 0,
+            skip_reasons: BTreeMap::new(),
+            first_skips: Vec::new(),
+        }
+    }
+
+    fn skip(&mut self, s: Skip) {
+        self.skipped += 1;
+        *self.skip_reasons.entry(s.reason.clone()).or_default() += 1;
+        if self.first_skips.len() < KEPT_SKIPS {
+            self.first_skips.push(s);
+        }
+    }
+}
+
+/// A snapshot and the report of the input it came from.
+#[derive(Debug, Clone)]
+pub struct DumpLoad {
+    pub snapshot: DumpSnapshot,
+    pub report: InputReport,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a WinDbg/kd/cdb log (no debugger prompt, THREAD/PROCESS block or session time in the first 64 KiB)")]
+    NotALog { path: PathBuf },
+}
+
+/// Is this content a dump-side input this crate reads? Returns its format name.
+pub fn detect(bytes: &[u8]) -> Option<&'static str> {
+    let head = &bytes[..bytes.len().min(256 * 1024)];
+    windbg::looks_like_log(&text::decode(head)).then_some(WINDBG_LOG)
+}
+
+/// Reads one dump-side input, memory-mapped.
+pub fn read_path(path: &Path) -> Result<DumpLoad, Error> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return read_bytes(path, &[]);
+    }
+    // SAFETY: the map is read-only and private to this call; a file truncated
+    // underneath us is the remaining risk (handled by the robustness work).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    read_bytes(path, &map)
+}
+
+/// Reads one dump-side input from bytes already in memory.
+pub fn read_bytes(path: &Path, bytes: &[u8]) -> Result<DumpLoad, Error> {
+    let text = text::decode(bytes);
+    if !windbg::looks_like_log(&text) {
+        return Err(Error::NotALog {
+            path: path.to_path_buf(),
+        });
+    }
+    let label = path.display().to_string();
+    let (mut snapshot, mut report) = windbg::LogReader::new(&label, WINDBG_LOG).read(&text);
+    report.path = path.to_path_buf();
+    finish::finish(&mut snapshot);
+    Ok(DumpLoad { snapshot, report })
+}
+
+/// Joins the snapshots of several inputs of one incident into one.
+pub fn merge(mut parts: Vec<DumpSnapshot>) -> DumpSnapshot {
+    let mut out = match parts.len() {
+        0 => return DumpSnapshot::default(),
+        1 => return parts.remove(0),
+        _ => DumpSnapshot::default(),
+    };
+    for p in parts {
+        if out.session_time.is_none() {
+            out.session_time = p.session_time;
+        }
+        out.uptime_ms = out.uptime_ms.or(p.uptime_ms);
+        out.processes.extend(p.processes);
+        out.threads.extend(p.threads);
+        out.critical_sections.extend(p.critical_sections);
+        out.resources.extend(p.resources);
+        out.lpc_messages.extend(p.lpc_messages);
+        out.notes.extend(p.notes);
+    }
+    finish::finish(&mut out);
+    out
+}

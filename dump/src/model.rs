@@ -1,0 +1,288 @@
+//! The snapshot: what a dump says about processes, threads and locks.
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use serde::Serialize;
+
+/// Everything read from the dump-side inputs of one incident.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DumpSnapshot {
+    /// When the dump was taken (`Debug session time:`).
+    pub session_time: Option<SessionTime>,
+    /// `System Uptime:` in milliseconds, when the log has it.
+    pub uptime_ms: Option<u64>,
+    /// Length of one wait tick in nanoseconds (15.625 ms unless the log says otherwise).
+    pub tick_ns: u64,
+    /// How `tick_ns` was decided.
+    pub tick_source: String,
+    pub processes: Vec<Process>,
+    pub threads: Vec<Thread>,
+    pub critical_sections: Vec<CriticalSection>,
+    pub resources: Vec<Resource>,
+    pub lpc_messages: Vec<LpcMessage>,
+    /// Facts about the dump itself that a reader should know (inconsistencies, missing times).
+    pub notes: Vec<String>,
+}
+
+/// The `Debug session time:` line, as written and as UTC.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionTime {
+    /// The text after `Debug session time:`.
+    pub raw: String,
+    /// The wall-clock time as printed, in the debugger machine's zone.
+    pub local: NaiveDateTime,
+    /// The zone printed in parentheses, if any (`(UTC - 4:00)`, `(GMT-7)`).
+    #[serde(serialize_with = "offset_text")]
+    pub offset: Option<FixedOffset>,
+    /// `local` converted with `offset`; `None` when the line has no zone.
+    pub utc: Option<DateTime<Utc>>,
+}
+
+fn offset_text<S: serde::Serializer>(o: &Option<FixedOffset>, s: S) -> Result<S::Ok, S::Error> {
+    match o {
+        Some(o) => s.serialize_str(&o.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Process {
+    /// EPROCESS address.
+    pub address: u64,
+    pub pid: u32,
+    pub parent_pid: Option<u32>,
+    pub session_id: Option<u32>,
+    pub image: String,
+    pub handle_count: Option<u32>,
+    pub elapsed_time: Option<String>,
+    pub user_time: Option<String>,
+    pub kernel_time: Option<String>,
+    /// Line of the `PROCESS` header in the log.
+    pub line: u64,
+}
+
+/// Scheduling state from the end of the `THREAD` header line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ThreadState {
+    Wait {
+        reason: String,
+        mode: String,
+        alertable: bool,
+    },
+    Running {
+        processor: Option<u32>,
+    },
+    Ready,
+    Standby,
+    Terminated,
+    Transition,
+    Initialized,
+    /// A state word this reader does not know, kept as written.
+    Other(String),
+}
+
+impl ThreadState {
+    pub fn name(&self) -> &str {
+        match self {
+            ThreadState::Wait { .. } => "WAIT",
+            ThreadState::Running { .. } => "RUNNING",
+            ThreadState::Ready => "READY",
+            ThreadState::Standby => "STANDBY",
+            ThreadState::Terminated => "TERMINATED",
+            ThreadState::Transition => "TRANSITION",
+            ThreadState::Initialized => "INITIALIZED",
+            ThreadState::Other(s) => s,
+        }
+    }
+
+    pub fn wait_reason(&self) -> Option<&str> {
+        match self {
+            ThreadState::Wait { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// One object a thread waits on, from the lines under the `THREAD` header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitObject {
+    pub address: u64,
+    /// `SynchronizationEvent`, `Semaphore Limit 0x1`, `Mutant`, `ProcessObject`, ...
+    pub kind: String,
+    /// `Mutant - owning thread X`: the owner's ETHREAD address.
+    pub owner_thread: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Frame {
+    /// ChildEBP (x86) or Child-SP (x64).
+    pub frame: u64,
+    pub ret: u64,
+    /// `Args to Child`, when the stack was printed with them.
+    pub args: Vec<u64>,
+    /// `module!function+0xoff`, or a bare address.
+    pub symbol: String,
+    /// Trailing notes such as `(TrapFrame @ b88a0d64)` or `(FPO: [1,0,0])`.
+    pub note: Option<String>,
+}
+
+impl Frame {
+    /// `ntdll!RtlEnterCriticalSection+0x46` -> `ntdll!RtlEnterCriticalSection`.
+    pub fn function(&self) -> &str {
+        match self.symbol.rfind("+0x") {
+            Some(i) => &self.symbol[..i],
+            None => &self.symbol,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Thread {
+    /// ETHREAD address.
+    pub address: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub teb: Option<u64>,
+    pub win32_thread: Option<u64>,
+    pub state: ThreadState,
+    pub wait_objects: Vec<WaitObject>,
+    /// `Waiting for reply to LPC MessageId X`.
+    pub lpc_waiting_for: Option<u32>,
+    /// `LPC Server thread working on message Id X`.
+    pub lpc_serving: Option<u32>,
+    /// `Waiting for reply to ALPC Message X : queued at port Y : owned by process Z`.
+    pub alpc_waiting_for: Option<AlpcWait>,
+    pub irps: Vec<u64>,
+    pub impersonating: bool,
+    /// `Owning Process` (or `Attached Process` when the owner is printed as 0).
+    pub process_address: Option<u64>,
+    pub image: Option<String>,
+    pub wait_start_tick: Option<u64>,
+    /// `Ticks: N`; absent on running threads and inconsistent dumps.
+    pub ticks: Option<u64>,
+    /// The `(d:hh:mm:ss.fff)` text after Ticks, as printed (truncated to ms by WinDbg).
+    pub ticks_text: Option<String>,
+    pub context_switches: Option<u64>,
+    pub user_time: Option<String>,
+    pub kernel_time: Option<String>,
+    pub win32_start_address: Option<String>,
+    pub start_address: Option<String>,
+    pub priority: Option<u32>,
+    pub kernel_stack_resident: bool,
+    pub stack: Vec<Frame>,
+    /// Wait duration: Ticks x tick length, in nanoseconds (filled when the snapshot is finished).
+    pub wait_ns: Option<u64>,
+    /// Dump time minus the wait duration (filled when the snapshot is finished).
+    pub wait_start: Option<DateTime<Utc>>,
+    /// Where the block starts in the log, as `file:line`.
+    pub source: String,
+    pub line: u64,
+}
+
+impl Thread {
+    /// `0adc.1c64`, the way WinDbg prints a Cid.
+    pub fn cid(&self) -> String {
+        format!("{:04x}.{:04x}", self.pid, self.tid)
+    }
+
+    pub fn wait_seconds(&self) -> Option<f64> {
+        self.wait_ns.map(|ns| ns as f64 / 1e9)
+    }
+
+    /// The first frame above the kernel wait plumbing: what the thread is really doing.
+    pub fn top_frames(&self, n: usize) -> impl Iterator<Item = &Frame> {
+        self.stack
+            .iter()
+            .filter(|f| !is_plumbing(f.function()))
+            .take(n)
+    }
+}
+
+/// Frames every waiting thread has; they say nothing about why it waits.
+fn is_plumbing(function: &str) -> bool {
+    const PLUMBING: &[&str] = &[
+        "nt!KiSwapContext",
+        "nt!KiSwapThread",
+        "nt!KeWaitForSingleObject",
+        "nt!KeWaitForMultipleObjects",
+        "nt!KeDelayExecutionThread",
+        "nt!KiFastCallEntry",
+        "nt!KiSystemServiceCopyEnd",
+        "nt!KiSystemServicePostCall",
+        "nt!NtWaitForSingleObject",
+        "nt!NtWaitForMultipleObjects",
+        "nt!NtDelayExecution",
+        "nt!NtRequestWaitReplyPort",
+        "nt!KiCommitThreadWait",
+        "ntdll!KiFastSystemCallRet",
+        "ntdll!ZwWaitForSingleObject",
+        "ntdll!NtWaitForSingleObject",
+        "ntdll!ZwWaitForMultipleObjects",
+        "ntdll!NtWaitForMultipleObjects",
+        "ntdll!NtDelayExecution",
+        "ntdll!ZwDelayExecution",
+        "ntdll!ZwRequestWaitReplyPort",
+        "ntdll!NtRequestWaitReplyPort",
+    ];
+    PLUMBING.contains(&function)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlpcWait {
+    pub message: u64,
+    pub port: Option<u64>,
+    pub server_process: Option<u64>,
+    pub server_image: Option<String>,
+}
+
+/// A user-mode critical section from `!cs -l -o -s`, `!cs ADDR` or `dt _RTL_CRITICAL_SECTION`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CriticalSection {
+    pub address: u64,
+    /// `(ntdll!FastPebLock+0x0)`; `+0x32BE30`-style non-symbols are dropped.
+    pub symbol: Option<String>,
+    pub locked: bool,
+    /// As printed. Before Vista this counts waiters (-1 free, 0 owned, N waiters);
+    /// `dt` on Vista+ shows the encoded negative form.
+    pub lock_count: Option<i64>,
+    pub recursion_count: Option<u32>,
+    pub owning_tid: Option<u32>,
+    /// `OwningThread = .thread X` (the owner's ETHREAD address).
+    pub owning_thread: Option<u64>,
+    pub contention_count: Option<u64>,
+    pub lock_semaphore: Option<u64>,
+    pub waiter_woken: Option<bool>,
+    /// The process set by the preceding `.process /r /p X`.
+    pub process_address: Option<u64>,
+    /// Filled when the snapshot is finished, from `process_address`.
+    pub pid: Option<u32>,
+    pub line: u64,
+}
+
+/// A kernel ERESOURCE from `!locks`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resource {
+    pub address: u64,
+    pub symbol: Option<String>,
+    pub exclusive: bool,
+    pub contention_count: Option<u64>,
+    pub exclusive_waiters_count: Option<u32>,
+    pub shared_waiters_count: Option<u32>,
+    /// `Threads: 86ba5638-01<*>`: owner ETHREAD addresses.
+    pub owners: Vec<u64>,
+    pub exclusive_waiters: Vec<u64>,
+    pub shared_waiters: Vec<u64>,
+    pub line: u64,
+}
+
+/// `!lpc message X`: who waits for a reply and who serves it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LpcMessage {
+    pub id: u32,
+    pub server_thread: Option<u64>,
+    pub client_thread: Option<u64>,
+    pub server_process: Option<u64>,
+    pub server_image: Option<String>,
+    pub port_name: Option<String>,
+    pub line: u64,
+}

@@ -1,0 +1,415 @@
+//! Line grammars of WinDbg/kd output, written with winnow.
+//!
+//! Every function takes one (already normalised) line and returns `None` when the
+//! line is not of that shape; callers decide whether that means "skipped" or
+//! "some other block".
+
+use winnow::ascii::{dec_uint, digit1, space0, space1};
+use winnow::combinator::{alt, opt, preceded, terminated};
+use winnow::error::ContextError;
+use winnow::token::{literal, take_till, take_while};
+use winnow::Parser;
+
+use crate::model::{Frame, ThreadState};
+
+type In<'a> = &'a str;
+type PResult<O> = winnow::Result<O, ContextError>;
+
+/// A hex number as WinDbg prints addresses: optional `0x`, and on x64 an optional
+/// backtick between the high and low halves (`fffffa60`190e5980`; formats.md §4).
+pub(crate) fn hex(input: &mut In<'_>) -> PResult<u64> {
+    let _ = opt(alt((literal("0x"), literal("0X")))).parse_next(input)?;
+    let digits = take_while(1..=17, |c: char| c.is_ascii_hexdigit() || c == '`')
+        .verify(|s: &str| s.starts_with(|c: char| c.is_ascii_hexdigit()))
+        .parse_next(input)?;
+    parse_hex_digits(digits).ok_or_else(ContextError::new)
+}
+
+fn parse_hex_digits(s: &str) -> Option<u64> {
+    let mut v: u64 = 0;
+    let mut n = 0;
+    for c in s.chars() {
+        if c == '`' {
+            continue;
+        }
+        v = v.checked_mul(16)?.checked_add(c.to_digit(16)? as u64)?;
+        n += 1;
+    }
+    (n > 0).then_some(v)
+}
+
+/// Parses a whole token as hex (`0x1b00`, `00001b00`, `fffff800`01027752`).
+pub(crate) fn hex_token(s: &str) -> Option<u64> {
+    let mut i = s;
+    let v = hex.parse_next(&mut i).ok()?;
+    i.is_empty().then_some(v)
+}
+
+/// `0adc.1c64`: process and thread id in hex (`-thread.md`: "Cid" is pid.tid).
+fn cid(input: &mut In<'_>) -> PResult<(u32, u32)> {
+    let pid = hex.parse_next(input)?;
+    let _ = literal('.').parse_next(input)?;
+    let tid = hex.parse_next(input)?;
+    Ok((
+        u32::try_from(pid).map_err(|_| ContextError::new())?,
+        u32::try_from(tid).map_err(|_| ContextError::new())?,
+    ))
+}
+
+pub(crate) struct ThreadHeader {
+    pub address: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub teb: Option<u64>,
+    pub win32_thread: Option<u64>,
+    pub state: ThreadState,
+}
+
+/// `THREAD 89d475a8  Cid 0fa4.0f48  Teb: 7ffda000 Win32Thread: 00000000 WAIT: (WrLpcReply) UserMode Non-Alertable`
+pub(crate) fn thread_header(line: &str) -> Option<ThreadHeader> {
+    let mut i = line.trim_start();
+    let (address, (pid, tid)) = (
+        preceded((literal("THREAD"), space1), hex),
+        preceded((space1, literal("Cid"), space1), cid),
+    )
+        .parse_next(&mut i)
+        .ok()?;
+    let teb = opt(preceded((space1, literal("Teb:"), space0), hex))
+        .parse_next(&mut i)
+        .ok()?;
+    let win32_thread = opt(preceded((space1, literal("Win32Thread:"), space0), hex))
+        .parse_next(&mut i)
+        .ok()?;
+    let state = thread_state(i.trim());
+    Some(ThreadHeader {
+        address,
+        pid,
+        tid,
+        teb,
+        win32_thread,
+        state,
+    })
+}
+
+fn thread_state(s: &str) -> ThreadState {
+    if let Some(rest) = s.strip_prefix("WAIT:") {
+        let rest = rest.trim();
+        let (reason, rest) = match rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
+            Some((reason, rest)) => (reason.trim().to_string(), rest.trim()),
+            None => (String::new(), rest),
+        };
+        let mut words = rest.split_whitespace();
+        let mode = words.next().unwrap_or("").to_string();
+        let alertable = words.next() == Some("Alertable");
+        return ThreadState::Wait {
+            reason,
+            mode,
+            alertable,
+        };
+    }
+    let mut words = s.split_whitespace();
+    match words.next() {
+        Some("RUNNING") => {
+            // `RUNNING on processor 1`
+            let processor = words.last().and_then(|p| p.parse().ok());
+            ThreadState::Running { processor }
+        }
+        Some("READY") | Some("DEFERREDREADY") => ThreadState::Ready,
+        Some("STANDBY") => ThreadState::Standby,
+        Some("TERMINATED") => ThreadState::Terminated,
+        Some("TRANSITION") => ThreadState::Transition,
+        Some("INITIALIZED") => ThreadState::Initialized,
+        Some(other) => ThreadState::Other(other.to_string()),
+        None => ThreadState::Other(String::new()),
+    }
+}
+
+pub(crate) struct ProcessHeader {
+    pub address: u64,
+    pub session_id: Option<u32>,
+    pub pid: u32,
+    pub parent_pid: Option<u32>,
+}
+
+/// `PROCESS 89cf4870  SessionId: 0  Cid: 0fa4    Peb: 7ffde000  ParentCid: 0228`
+/// (`SessionId: none` for System).
+pub(crate) fn process_header(line: &str) -> Option<ProcessHeader> {
+    let mut i = line.trim_start();
+    let address = preceded((literal("PROCESS"), space1), hex)
+        .parse_next(&mut i)
+        .ok()?;
+    let mut session_id = None;
+    let mut pid = None;
+    let mut parent_pid = None;
+    let mut words = i.split_whitespace();
+    while let Some(w) = words.next() {
+        match w {
+            "SessionId:" => session_id = words.next().and_then(|v| v.parse().ok()),
+            "Cid:" => pid = words.next().and_then(hex_token),
+            "ParentCid:" => parent_pid = words.next().and_then(hex_token),
+            _ => {}
+        }
+    }
+    Some(ProcessHeader {
+        address,
+        session_id,
+        pid: u32::try_from(pid?).ok()?,
+        parent_pid: parent_pid.and_then(|p| u32::try_from(p).ok()),
+    })
+}
+
+/// `Wait Start TickCount      1845699        Ticks: 1284370 (0:05:34:28.281)`;
+/// the `Ticks:` part is missing on running threads and in inconsistent dumps.
+pub(crate) fn wait_start(line: &str) -> Option<(u64, Option<u64>, Option<String>)> {
+    let mut i = line.trim_start();
+    let tick = preceded(
+        (literal("Wait Start TickCount"), space1),
+        dec_uint::<_, u64, ContextError>,
+    )
+    .parse_next(&mut i)
+    .ok()?;
+    let ticks = opt(preceded(
+        (space1, literal("Ticks:"), space0),
+        dec_uint::<_, u64, ContextError>,
+    ))
+    .parse_next(&mut i)
+    .ok()?;
+    let text: PResult<Option<&str>> = opt(preceded(
+        (space0, literal('(')),
+        terminated(take_till(1.., ')'), literal(')')),
+    ))
+    .parse_next(&mut i);
+    let text = text.ok()?.map(str::to_string);
+    Some((tick, ticks, text))
+}
+
+/// `d:hh:mm:ss.fff` from the Ticks parenthesis, in milliseconds.
+pub(crate) fn dhms_ms(s: &str) -> Option<u64> {
+    let (main, frac) = s.split_once('.').unwrap_or((s, "0"));
+    let parts: Vec<u64> = main
+        .split(':')
+        .map(|p| p.trim().parse().ok())
+        .collect::<Option<_>>()?;
+    let (d, h, m, sec) = match parts.as_slice() {
+        [d, h, m, s] => (*d, *h, *m, *s),
+        [h, m, s] => (0, *h, *m, *s),
+        _ => return None,
+    };
+    let frac: String = frac.chars().take(3).collect();
+    let ms = format!("{frac:0<3}").parse::<u64>().ok()?;
+    Some((((d * 24 + h) * 60 + m) * 60 + sec) * 1000 + ms)
+}
+
+/// A wait object line under a THREAD header: `89d4779c  Semaphore Limit 0x1`,
+/// `85e9ba00  Mutant - owning thread 866d63e8`, `86b33b30  ProcessObject`.
+pub(crate) fn wait_object(line: &str) -> Option<(u64, String, Option<u64>)> {
+    let t = line.trim();
+    let (addr, rest) = t.split_once(char::is_whitespace)?;
+    let address = hex_token(addr)?;
+    let kind = rest.trim();
+    let first = kind.split_whitespace().next()?;
+    if !first.starts_with(|c: char| c.is_ascii_uppercase()) || first.contains(':') {
+        return None;
+    }
+    if let Some((k, owner)) = kind.split_once(" - owning thread ") {
+        return Some((address, k.trim().to_string(), hex_token(owner.trim())));
+    }
+    Some((address, kind.to_string(), None))
+}
+
+/// Stack header lines: x86 `ChildEBP RetAddr [Args to Child]`, x64 `Child-SP RetAddr Call Site`
+/// and `Child-SP RetAddr : Args to Child : Call Site` (formats.md §4), with or without ` # `.
+pub(crate) fn is_stack_header(line: &str) -> bool {
+    let t = line.trim_start().trim_start_matches('#').trim_start();
+    t.starts_with("ChildEBP") || t.starts_with("Child-SP")
+}
+
+/// One stack frame. Split on whitespace, not columns: `kn` adds a frame number,
+/// newer builds widen RetAddr, and web copies squeeze spaces.
+///
+/// x86: `029ef3b0 7c901046 00980600 7c910435 7c980600 ntdll!RtlpWaitForCriticalSection+0x132`
+/// x64: `fffffad8`67f5a990 fffff800`01027752 : fffffa80`071181f0 : nt!KiSwapContext+0x85`
+pub(crate) fn frame(line: &str) -> Option<Frame> {
+    let mut tokens = line.split_whitespace().peekable();
+    let mut first = tokens.next()?;
+    // `kn`: a 2-digit frame number before ChildEBP.
+    if first.len() <= 3 && first.chars().all(|c| c.is_ascii_hexdigit()) {
+        first = tokens.next()?;
+    }
+    let frame = address_token(first)?;
+    let ret = address_token(tokens.next()?)?;
+    let mut args = Vec::new();
+    let mut symbol = None;
+    for tok in tokens.by_ref() {
+        if tok == ":" {
+            continue;
+        }
+        match address_token(tok) {
+            Some(v) if symbol.is_none() && args.len() < 4 && !tok.starts_with("0x") => args.push(v),
+            _ => {
+                symbol = Some(tok.to_string());
+                break;
+            }
+        }
+    }
+    // `00000000 00000000 0x0`-style frames always have a symbol token; a
+    // line of bare numbers is not a frame (it is `dps`/`dd` output).
+    let symbol = symbol?;
+    let rest: Vec<&str> = tokens.collect();
+    let note = (!rest.is_empty()).then(|| rest.join(" "));
+    Some(Frame {
+        frame,
+        ret,
+        args,
+        symbol,
+        note,
+    })
+}
+
+/// A stack address column: 8 hex digits (x86) or 16 with a backtick (x64).
+fn address_token(tok: &str) -> Option<u64> {
+    let plain = tok.len() == 8 || tok.len() == 16;
+    let backtick = tok.len() == 17 && tok.as_bytes().get(8) == Some(&b'`');
+    if !(plain || backtick) {
+        return None;
+    }
+    hex_token(tok)
+}
+
+/// `Name   = value` lines of `!cs` and `!locks`.
+pub(crate) fn key_value(line: &str) -> Option<(&str, &str)> {
+    let (k, v) = line.split_once('=')?;
+    let k = k.trim();
+    if k.is_empty() || k.contains("  ") && k.split_whitespace().count() > 3 {
+        return None;
+    }
+    Some((k, v.trim()))
+}
+
+/// A debugger prompt and the command after it: `0: kd> !cs -l -o -s`, `kd> `,
+/// `0:000> ~*kv`, `0:000:x86> k`, `lkd> `.
+pub(crate) fn prompt(line: &str) -> Option<&str> {
+    let t = line.trim_start();
+    let mut i = t;
+    // `000` in `0:000>` has leading zeros, so digits, not dec_uint.
+    let parsed: PResult<()> = alt((
+        (opt((digit1, literal(": "))), literal("kd> ")).void(),
+        literal("lkd> ").void(),
+        (
+            digit1,
+            literal(':'),
+            digit1,
+            opt(literal(":x86")),
+            literal("> "),
+        )
+            .void(),
+    ))
+    .parse_next(&mut i);
+    if parsed.is_ok() {
+        return Some(i.trim());
+    }
+    // A prompt with nothing typed after it (`0: kd>` at the end of a line).
+    let t = t.trim_end();
+    if t.ends_with("kd>") && t.len() <= 8 {
+        return Some("");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_header_x86_wait() {
+        let h = thread_header("THREAD 89d475a8  Cid 0fa4.0f48  Teb: 7ffda000 Win32Thread: 00000000 WAIT: (WrLpcReply) UserMode Non-Alertable").unwrap();
+        assert_eq!(h.address, 0x89d475a8);
+        assert_eq!((h.pid, h.tid), (0xfa4, 0xf48));
+        assert_eq!(h.teb, Some(0x7ffda000));
+        assert_eq!(
+            h.state,
+            ThreadState::Wait {
+                reason: "WrLpcReply".into(),
+                mode: "UserMode".into(),
+                alertable: false
+            }
+        );
+    }
+
+    #[test]
+    fn thread_header_x64_running() {
+        let h = thread_header("        THREAD fffffa801f3a3bb0  Cid 4b4c.5fec  Teb: 000000007efaa000 Win32Thread: fffff900c1efad50 RUNNING on processor 1").unwrap();
+        assert_eq!(h.address, 0xfffffa801f3a3bb0);
+        assert_eq!(h.state, ThreadState::Running { processor: Some(1) });
+    }
+
+    #[test]
+    fn wait_start_with_and_without_ticks() {
+        assert_eq!(
+            wait_start("Wait Start TickCount      1845699        Ticks: 1284370 (0:05:34:28.281)"),
+            Some((1845699, Some(1284370), Some("0:05:34:28.281".into())))
+        );
+        assert_eq!(
+            wait_start("Wait Start TickCount      4755080     "),
+            Some((4755080, None, None))
+        );
+        assert_eq!(
+            wait_start("Wait Start TickCount      10242012       Ticks: 0"),
+            Some((10242012, Some(0), None))
+        );
+        assert_eq!(dhms_ms("0:05:34:28.281"), Some(20_068_281));
+        assert_eq!(dhms_ms("4:10:03:56.640"), Some(381_836_640));
+    }
+
+    #[test]
+    fn frames_x86_x64_with_and_without_args() {
+        let f = frame(
+            "029ef3b8 7c910435 7c980600 00000000 00000000 ntdll!RtlEnterCriticalSection+0x46",
+        )
+        .unwrap();
+        assert_eq!(f.args, vec![0x7c980600, 0, 0]);
+        assert_eq!(f.function(), "ntdll!RtlEnterCriticalSection");
+        let f = frame("b88a0d50 7c90e514 nt!KiFastCallEntry+0xfc (TrapFrame @ b88a0d64)").unwrap();
+        assert!(f.args.is_empty());
+        assert_eq!(f.note.as_deref(), Some("(TrapFrame @ b88a0d64)"));
+        let f = frame(
+            "fffffad8`67f5a990 fffff800`01027752 : fffffa80`071181f0 : nt!KiSwapContext+0x85",
+        )
+        .unwrap();
+        assert_eq!(f.frame, 0xfffffad867f5a990);
+        assert_eq!(f.args, vec![0xfffffa80071181f0]);
+        assert_eq!(f.symbol, "nt!KiSwapContext+0x85");
+        let f = frame("b6438c10 00000000 0x0").unwrap();
+        assert_eq!(f.symbol, "0x0");
+        assert!(frame("f70c2f38  8b20100c").is_none());
+        assert!(frame("Priority 8 BasePriority 8").is_none());
+    }
+
+    #[test]
+    fn prompts() {
+        assert_eq!(prompt("0: kd> !cs -l -o -s"), Some("!cs -l -o -s"));
+        assert_eq!(prompt("kd> !process 0 ff"), Some("!process 0 ff"));
+        assert_eq!(prompt("0:000> ~*kv"), Some("~*kv"));
+        assert_eq!(
+            prompt("6: kd> .process /r /p fffffade6f337040"),
+            Some(".process /r /p fffffade6f337040")
+        );
+        assert_eq!(prompt("Implicit process is now 87f76020"), None);
+    }
+
+    #[test]
+    fn wait_objects() {
+        assert_eq!(
+            wait_object("    85e9ba00  Mutant - owning thread 866d63e8"),
+            Some((0x85e9ba00, "Mutant".into(), Some(0x866d63e8)))
+        );
+        assert_eq!(
+            wait_object("    89d4779c  Semaphore Limit 0x1"),
+            Some((0x89d4779c, "Semaphore Limit 0x1".into(), None))
+        );
+        assert_eq!(
+            wait_object("    89b49008: (0006,01d8) Flags: 00000030  Mdl: 00000000"),
+            None
+        );
+    }
+}

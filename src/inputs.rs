@@ -1,0 +1,239 @@
+//! Finding the inputs in the paths given, telling dumps from traces by content,
+//! and reading them in the right order (dumps first: they give traces their date
+//! and zone).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use chrono::{FixedOffset, NaiveDate};
+use dumptrace_correlate::{Input, TraceSource};
+use dumptrace_dump::DumpSnapshot;
+use dumptrace_trace::TimeContext;
+
+/// Clock options shared by every subcommand that reads traces.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ClockArgs {
+    /// Date for traces that print only the time of day (YYYY-MM-DD); default: the dump's date.
+    #[arg(long, value_name = "DATE", help_heading = "Clocks")]
+    pub trace_date: Option<NaiveDate>,
+    /// Zone of trace times that carry none (`UTC-4`, `-04:00`, `+05:30`, `UTC`); default: the dump's zone.
+    #[arg(long, value_name = "ZONE", value_parser = parse_zone, help_heading = "Clocks")]
+    pub trace_tz: Option<FixedOffset>,
+}
+
+pub fn parse_zone(s: &str) -> Result<FixedOffset, String> {
+    let t: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let rest = t
+        .strip_prefix("UTC")
+        .or_else(|| t.strip_prefix("GMT"))
+        .unwrap_or(&t);
+    if rest.is_empty() || rest == "Z" {
+        return Ok(FixedOffset::east_opt(0).expect("zero offset"));
+    }
+    let (sign, hm) = match rest.as_bytes().first() {
+        Some(b'+') => (1, &rest[1..]),
+        Some(b'-') => (-1, &rest[1..]),
+        _ => {
+            return Err(format!(
+                "'{s}': expected a zone like UTC-4, -04:00 or +05:30"
+            ))
+        }
+    };
+    let (h, m) = hm.split_once(':').unwrap_or((hm, "0"));
+    let h: i32 = h.parse().map_err(|_| format!("'{s}': bad hours"))?;
+    let m: i32 = m.parse().map_err(|_| format!("'{s}': bad minutes"))?;
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(|| format!("'{s}': out of range"))
+}
+
+/// Everything read from the inputs.
+pub struct Loaded {
+    pub snapshot: DumpSnapshot,
+    pub traces: Vec<TraceSource>,
+    pub inputs: Vec<Input>,
+    /// How trace times were put in UTC.
+    pub trace_time_note: Option<String>,
+    pub has_dump: bool,
+}
+
+enum Kind {
+    Dump,
+    Trace,
+}
+
+/// Expands folders (every regular, non-hidden file in them, sorted) and keeps files.
+pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("{}: cannot read", p.display()))?;
+        if meta.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("{}: cannot list folder", p.display()))?
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|f| f.is_file())
+                .filter(|f| {
+                    !f.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with('.'))
+                })
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn head(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(256 * 1024);
+    std::fs::File::open(path)?
+        .take(256 * 1024)
+        .read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+fn classify(path: &Path) -> Result<Kind, String> {
+    let bytes = head(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    if bytes.is_empty() {
+        return Err(format!("{}: empty file", path.display()));
+    }
+    if dumptrace_dump::detect(&bytes).is_some() {
+        return Ok(Kind::Dump);
+    }
+    if dumptrace_trace::looks_like_trace(&bytes).is_some() {
+        return Ok(Kind::Trace);
+    }
+    Err(format!(
+        "{}: not a dump or trace input this version reads (tried: WinDbg/kd log, Tracefmt text, trace viewer table)",
+        path.display()
+    ))
+}
+
+/// Reads every input; unreadable or unrecognised files get one line on stderr.
+/// Fails only when nothing usable was read.
+pub fn load(paths: &[PathBuf], clock: &ClockArgs) -> Result<Loaded> {
+    let files = expand(paths)?;
+    let mut dumps = Vec::new();
+    let mut traces = Vec::new();
+    for f in files {
+        match classify(&f) {
+            Ok(Kind::Dump) => dumps.push(f),
+            Ok(Kind::Trace) => traces.push(f),
+            Err(msg) => eprintln!("dumptrace: {msg}"),
+        }
+    }
+    let mut inputs = Vec::new();
+    let mut parts = Vec::new();
+    for f in &dumps {
+        match dumptrace_dump::read_path(f) {
+            Ok(load) => {
+                inputs.push(dump_input(&load.report));
+                parts.push(load.snapshot);
+            }
+            Err(e) => eprintln!("dumptrace: {e}"),
+        }
+    }
+    let has_dump = !parts.is_empty();
+    let snapshot = dumptrace_dump::merge(parts);
+    let ctx = time_context(&snapshot, clock);
+    let mut sources = Vec::new();
+    for f in &traces {
+        match dumptrace_trace::read_path(f, &ctx) {
+            Ok(t) => {
+                inputs.push(trace_input(&t.report));
+                sources.push(TraceSource {
+                    label: f.display().to_string(),
+                    frame: t.frame,
+                });
+            }
+            Err(e) => eprintln!("dumptrace: {e}"),
+        }
+    }
+    if !has_dump && sources.is_empty() {
+        bail!("nothing usable was read from the inputs given");
+    }
+    Ok(Loaded {
+        snapshot,
+        trace_time_note: (!sources.is_empty()).then(|| ctx.source.clone()),
+        traces: sources,
+        inputs,
+        has_dump,
+    })
+}
+
+/// Date and zone for trace times that lack them: flags first, then the dump.
+pub fn time_context(s: &DumpSnapshot, clock: &ClockArgs) -> TimeContext {
+    let session = s.session_time.as_ref();
+    let date = clock.trace_date.or(session.map(|t| t.local.date()));
+    let date_note = match (clock.trace_date, session) {
+        (Some(d), _) => format!("date {d} from --trace-date"),
+        (None, Some(t)) => format!("date {} from the dump's Debug session time", t.local.date()),
+        (None, None) => "no date known".to_string(),
+    };
+    let (offset, zone_note) = match (clock.trace_tz, session.and_then(|t| t.offset)) {
+        (Some(o), _) => (o, format!("zone UTC{o} from --trace-tz")),
+        (None, Some(o)) => (
+            o,
+            format!("zone UTC{o} assumed from the dump's Debug session time"),
+        ),
+        (None, None) => (
+            FixedOffset::east_opt(0).expect("zero offset"),
+            "zone UTC assumed (no dump zone and no --trace-tz)".to_string(),
+        ),
+    };
+    TimeContext {
+        date,
+        offset,
+        source: format!("{zone_note}; {date_note}"),
+    }
+}
+
+fn first_skips(path: &Path, skips: impl Iterator<Item = (u64, String, String)>) -> Vec<String> {
+    skips
+        .map(|(line, reason, text)| format!("{}:{line}: {reason}: {text}", path.display()))
+        .collect()
+}
+
+fn dump_input(r: &dumptrace_dump::InputReport) -> Input {
+    Input {
+        path: r.path.display().to_string(),
+        kind: "dump".into(),
+        format: r.format.into(),
+        records: r.records,
+        skipped: r.skipped,
+        skip_reasons: r.skip_reasons.clone(),
+        first_skips: first_skips(
+            &r.path,
+            r.first_skips
+                .iter()
+                .map(|s| (s.line, s.reason.clone(), s.text.clone())),
+        ),
+        time_note: None,
+    }
+}
+
+fn trace_input(r: &dumptrace_trace::TraceReport) -> Input {
+    Input {
+        path: r.path.display().to_string(),
+        kind: "trace".into(),
+        format: r.format.name().into(),
+        records: r.records,
+        skipped: r.skipped,
+        skip_reasons: r
+            .skip_reasons
+            .clone()
+            .into_iter()
+            .collect::<BTreeMap<_, _>>(),
+        first_skips: first_skips(
+            &r.path,
+            r.first_skips
+                .iter()
+                .map(|s| (s.line, s.reason.clone(), s.text.clone())),
+        ),
+        time_note: Some(r.time_note.clone()),
+    }
+}

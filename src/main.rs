@@ -1,0 +1,191 @@
+//! `dumptrace`: explain a Windows hang by joining a memory dump's wait chains
+//! with the ETW trace recorded before it.
+
+mod export;
+mod inputs;
+mod render;
+mod tracesum;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use inputs::ClockArgs;
+
+#[derive(Parser)]
+#[command(name = "dumptrace", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Join dump and trace: wait chains, ranked findings, trace around each root.
+    Analyze(AnalyzeArgs),
+    /// Summarise the dump-side inputs: processes, thread states, longest waits, locks.
+    Dump(DumpArgs),
+    /// Summarise trace inputs: span, providers, threads, message templates, recurring errors.
+    Trace(TraceArgs),
+    /// Browse the analysis in the terminal.
+    Tui(AnalyzeArgs),
+    /// Write the correlated timeline (trace events and dump events) to a file.
+    Export(ExportArgs),
+}
+
+/// The inputs of an analysis and how to put their clocks together.
+#[derive(clap::Args)]
+struct InputArgs {
+    /// Input files, or case folders (every file in them); kinds are detected from content.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Seconds added to trace times to put them on the dump's clock.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        allow_hyphen_values = true,
+        help_heading = "Clocks"
+    )]
+    offset: Option<f64>,
+    #[command(flatten)]
+    clock: ClockArgs,
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Print one JSON document (schema in docs/json.md) instead of the report.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct DumpArgs {
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Print the snapshot as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct TraceArgs {
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    clock: ClockArgs,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Jsonl,
+    Parquet,
+    Perfetto,
+}
+
+#[derive(clap::Args)]
+struct ExportArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[arg(long, value_enum)]
+    format: ExportFormat,
+    /// Output file, or `-` for standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Replace an existing output file.
+    #[arg(long)]
+    force: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("dumptrace: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn analysis(input: &InputArgs) -> Result<dumptrace_correlate::Analysis> {
+    let loaded = inputs::load(&input.paths, &input.clock)?;
+    let opts = dumptrace_correlate::Options {
+        offset_seconds: input.offset,
+        trace_time_note: loaded.trace_time_note.clone(),
+        context_seconds: None,
+    };
+    let mut a = dumptrace_correlate::analyze(&loaded.snapshot, &loaded.traces, &opts);
+    a.inputs = loaded.inputs;
+    if !loaded.has_dump {
+        a.notes
+            .push("no dump input: there are no threads or wait chains to correlate".into());
+    }
+    Ok(a)
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    if let Command::Tui(args) = &cli.command {
+        let a = analysis(&args.input)?;
+        dumptrace_tui::run(a)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Analyze(args) => {
+            let a = analysis(&args.input)?;
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &a)?;
+                writeln!(out)?;
+            } else {
+                render::analysis(&mut out, &a)?;
+            }
+        }
+        Command::Dump(args) => {
+            let loaded = inputs::load(&args.paths, &ClockArgs::default())?;
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &loaded.snapshot)?;
+                writeln!(out)?;
+            } else {
+                let a = dumptrace_correlate::analyze(&loaded.snapshot, &[], &Default::default());
+                render::dump_summary(&mut out, &loaded, &a)?;
+            }
+        }
+        Command::Trace(args) => {
+            let loaded = inputs::load(&args.paths, &args.clock)?;
+            let summary = tracesum::summarize(&loaded)?;
+            if args.json {
+                serde_json::to_writer_pretty(&mut out, &summary)?;
+                writeln!(out)?;
+            } else {
+                tracesum::render(&mut out, &summary)?;
+            }
+        }
+        Command::Tui(_) => {}
+        Command::Export(args) => {
+            let loaded = inputs::load(&args.input.paths, &args.input.clock)?;
+            export::export(&loaded, &args, &mut out)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,202 @@
+//! `dumptrace trace`: what the trace inputs hold, without a dump.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use dumptrace_correlate::Input;
+use dumptrace_dump::escape_control as esc;
+use dumptrace_trace::schema;
+use serde::Serialize;
+
+use crate::inputs::Loaded;
+
+#[derive(Serialize)]
+pub struct Summary {
+    pub inputs: Vec<Input>,
+    pub events: usize,
+    pub first: Option<String>,
+    pub last: Option<String>,
+    pub providers: BTreeMap<String, usize>,
+    pub levels: BTreeMap<String, usize>,
+    pub threads: Vec<ThreadSpan>,
+    pub templates: Vec<TemplateCount>,
+    pub recurring: Vec<Recurring>,
+}
+
+#[derive(Serialize)]
+pub struct ThreadSpan {
+    pub pid: Option<u32>,
+    pub tid: Option<u32>,
+    pub events: usize,
+    pub first: String,
+    pub last: String,
+}
+
+#[derive(Serialize)]
+pub struct TemplateCount {
+    pub template: String,
+    pub count: usize,
+}
+
+#[derive(Serialize)]
+pub struct Recurring {
+    pub input: String,
+    pub pid: u32,
+    pub tids: Vec<u32>,
+    pub template: String,
+    pub example: String,
+    pub count: usize,
+    pub period_seconds: f64,
+    pub jitter_seconds: f64,
+    pub first: String,
+    pub last: String,
+}
+
+/// (pid, tid) of a trace event; either may be unknown.
+type ThreadKey = (Option<u32>, Option<u32>);
+/// (events, first ns, last ns).
+type Span = (usize, i64, i64);
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+pub fn summarize(loaded: &Loaded) -> Result<Summary> {
+    let mut s = Summary {
+        inputs: loaded.inputs.clone(),
+        events: 0,
+        first: None,
+        last: None,
+        providers: BTreeMap::new(),
+        levels: BTreeMap::new(),
+        threads: Vec::new(),
+        templates: Vec::new(),
+        recurring: Vec::new(),
+    };
+    let mut first: Option<i64> = None;
+    let mut last: Option<i64> = None;
+    let mut spans: HashMap<ThreadKey, Span> = HashMap::new();
+    let mut templates: HashMap<String, usize> = HashMap::new();
+    for src in &loaded.traces {
+        let df = &src.frame;
+        let time = df.column(schema::TIME)?.datetime()?.physical();
+        let pid = df.column(schema::PID)?.u32()?;
+        let tid = df.column(schema::TID)?.u32()?;
+        let provider = df.column(schema::PROVIDER)?.str()?;
+        let level = df.column(schema::LEVEL)?.str()?;
+        let msg = df.column(schema::MESSAGE)?.str()?;
+        for i in 0..df.height() {
+            s.events += 1;
+            *s.providers
+                .entry(provider.get(i).unwrap_or("(none)").to_string())
+                .or_default() += 1;
+            *s.levels
+                .entry(level.get(i).unwrap_or("(none)").to_string())
+                .or_default() += 1;
+            *templates
+                .entry(dumptrace_trace::template_of(msg.get(i).unwrap_or("")))
+                .or_default() += 1;
+            let Some(t) = time.get(i) else { continue };
+            first = Some(first.map_or(t, |f| f.min(t)));
+            last = Some(last.map_or(t, |l| l.max(t)));
+            let e = spans.entry((pid.get(i), tid.get(i))).or_insert((0, t, t));
+            e.0 += 1;
+            e.1 = e.1.min(t);
+            e.2 = e.2.max(t);
+        }
+        for r in dumptrace_trace::recurring(df, 4)? {
+            s.recurring.push(Recurring {
+                input: src.label.clone(),
+                pid: r.pid,
+                tids: r.tids.clone(),
+                template: r.template.clone(),
+                example: r.example.clone(),
+                count: r.count,
+                period_seconds: r.period_s,
+                jitter_seconds: r.jitter_s,
+                first: ts(r.first),
+                last: ts(r.last),
+            });
+        }
+    }
+    s.first = first.map(|t| ts(DateTime::from_timestamp_nanos(t)));
+    s.last = last.map(|t| ts(DateTime::from_timestamp_nanos(t)));
+    let mut spans: Vec<_> = spans.into_iter().collect();
+    spans.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+    s.threads = spans
+        .into_iter()
+        .map(|((pid, tid), (n, f, l))| ThreadSpan {
+            pid,
+            tid,
+            events: n,
+            first: ts(DateTime::from_timestamp_nanos(f)),
+            last: ts(DateTime::from_timestamp_nanos(l)),
+        })
+        .collect();
+    let mut templates: Vec<_> = templates.into_iter().collect();
+    templates.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    s.templates = templates
+        .into_iter()
+        .take(20)
+        .map(|(template, count)| TemplateCount { template, count })
+        .collect();
+    Ok(s)
+}
+
+pub fn render(out: &mut impl Write, s: &Summary) -> io::Result<()> {
+    let mut a = dumptrace_correlate::analyze(&Default::default(), &[], &Default::default());
+    a.inputs = s.inputs.clone();
+    crate::render::inputs(out, &a)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Span       {} .. {} ({} events)",
+        s.first.as_deref().unwrap_or("-"),
+        s.last.as_deref().unwrap_or("-"),
+        s.events
+    )?;
+    let join = |m: &BTreeMap<String, usize>| {
+        m.iter()
+            .map(|(k, v)| format!("{} {v}", esc(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(out, "Providers  {}", join(&s.providers))?;
+    writeln!(out, "Levels     {}", join(&s.levels))?;
+    writeln!(out, "Threads    {} (busiest first)", s.threads.len())?;
+    for t in s.threads.iter().take(15) {
+        writeln!(
+            out,
+            "  {:>6}.{:<6} {:6} events  {} .. {}",
+            t.pid.map_or("-".into(), |p| p.to_string()),
+            t.tid.map_or("-".into(), |p| p.to_string()),
+            t.events,
+            t.first,
+            t.last
+        )?;
+    }
+    writeln!(out, "Top message templates")?;
+    for t in &s.templates {
+        writeln!(out, "  {:7}  {}", t.count, esc(&t.template))?;
+    }
+    writeln!(out, "Recurring messages (period, jitter)")?;
+    if s.recurring.is_empty() {
+        writeln!(out, "  none")?;
+    }
+    for r in &s.recurring {
+        writeln!(
+            out,
+            "  pid {:5}  every {:.3} s (jitter {:.3} s)  x{}  {} .. {}  {}",
+            r.pid,
+            r.period_seconds,
+            r.jitter_seconds,
+            r.count,
+            r.first,
+            r.last,
+            esc(&r.example)
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Recurring messages: one template repeating at a steady period in one process, the
+//! signature of a retry or polling loop (e.g. "Error: [DB Driver] Not enough space on temp
+//! disk" every ~6.6 s from several threads of one process, in the seed's trace excerpt).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use polars::prelude::{DataFrame, DataType, TimeUnit};
+
+use crate::schema::{MESSAGE, PID, TID, TIME};
+use crate::{template_of, Error};
+
+/// Events of one template closer than this to the first of a burst are one occurrence
+/// (a retry loop often logs the same line from several threads at once).
+const BURST_NS: i64 = 1_000_000;
+/// Largest jitter, as a fraction of the period, still called regular.
+const MAX_JITTER: f64 = 0.1;
+
+/// A message template that recurs regularly in one process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recurrence {
+    /// The message with numbers, hex and GUIDs masked ([`template_of`]).
+    pub template: String,
+    /// The first message with this template.
+    pub example: String,
+    pub pid: u32,
+    /// Threads that logged it, ascending.
+    pub tids: Vec<u32>,
+    /// Occurrences (bursts), not events.
+    pub count: usize,
+    /// Median interval between occurrences, seconds.
+    pub period_s: f64,
+    /// Median absolute deviation of the intervals from `period_s`, seconds.
+    pub jitter_s: f64,
+    /// Time of the first event.
+    pub first: DateTime<Utc>,
+    /// Time of the last event.
+    pub last: DateTime<Utc>,
+    /// Frame row indices of all its events, in time order.
+    pub rows: Vec<usize>,
+}
+
+struct Event {
+    ns: i64,
+    row: usize,
+    tid: Option<u32>,
+}
+
+/// Finds templates that recur regularly per process in an event frame (columns as in
+/// [`schema`](crate::schema); `time`, `pid`, `tid` and `message` are used).
+///
+/// Per (pid, template), events within 1 ms of a burst's first event form one occurrence.
+/// A group qualifies with at least `min_count` occurrences (and at least 2) whose intervals
+/// are regular: jitter ≤ 0.1 × period. Rows with a null time, pid or message are ignored.
+/// Sorted by `count`, most first.
+pub fn recurring(frame: &DataFrame, min_count: usize) -> Result<Vec<Recurrence>, Error> {
+    let column = |name: &'static str| {
+        frame.column(name).map_err(|e| Error::Column {
+            column: name,
+            problem: e.to_string(),
+        })
+    };
+    let wrong_type = |name: &'static str, want: &str, got: &DataType| Error::Column {
+        column: name,
+        problem: format!("expected {want}, found {got}"),
+    };
+    let time_col = column(TIME)?;
+    let time = time_col
+        .datetime()
+        .map_err(|_| wrong_type(TIME, "Datetime", time_col.dtype()))?;
+    let scale: i64 = match time.time_unit() {
+        TimeUnit::Nanoseconds => 1,
+        TimeUnit::Microseconds => 1_000,
+        TimeUnit::Milliseconds => 1_000_000,
+    };
+    let pid_col = column(PID)?;
+    let pid = pid_col
+        .u32()
+        .map_err(|_| wrong_type(PID, "UInt32", pid_col.dtype()))?;
+    let tid_col = column(TID)?;
+    let tid = tid_col
+        .u32()
+        .map_err(|_| wrong_type(TID, "UInt32", tid_col.dtype()))?;
+    let msg_col = column(MESSAGE)?;
+    let message = msg_col
+        .str()
+        .map_err(|_| wrong_type(MESSAGE, "String", msg_col.dtype()))?;
+
+    let mut groups: HashMap<(u32, String), Vec<Event>> = HashMap::new();
+    let rows = time
+        .physical()
+        .iter()
+        .zip(pid.iter())
+        .zip(tid.iter())
+        .zip(message.iter());
+    for (row, (((t, p), tid), m)) in rows.enumerate() {
+        let (Some(ns), Some(p), Some(m)) = (t.and_then(|t| t.checked_mul(scale)), p, m) else {
+            continue;
+        };
+        groups
+            .entry((p, template_of(m)))
+            .or_default()
+            .push(Event { ns, row, tid });
+    }
+
+    let mut found = Vec::new();
+    for ((pid, template), mut events) in groups {
+        events.sort_by_key(|e| (e.ns, e.row));
+        if let Some(r) = judge(pid, template, &events, min_count.max(2)) {
+            found.push(r);
+        }
+    }
+    // Fill in examples from the frame only for the groups that qualified.
+    for r in &mut found {
+        if let Some(&row) = r.rows.first() {
+            r.example = message.get(row).unwrap_or_default().to_owned();
+        }
+    }
+    found.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then(a.first.cmp(&b.first))
+            .then(a.pid.cmp(&b.pid))
+            .then_with(|| a.template.cmp(&b.template))
+    });
+    Ok(found)
+}
+
+fn judge(pid: u32, template: String, events: &[Event], min_count: usize) -> Option<Recurrence> {
+    let (first, last) = (events.first()?, events.last()?);
+    let mut starts: Vec<i64> = Vec::new();
+    for e in events {
+        match starts.last() {
+            Some(&s) if e.ns.saturating_sub(s) <= BURST_NS => {}
+            _ => starts.push(e.ns),
+        }
+    }
+    if starts.len() < min_count {
+        return None;
+    }
+    let intervals: Vec<f64> = starts
+        .windows(2)
+        .map(|w| w[1].saturating_sub(w[0]) as f64 / 1e9)
+        .collect();
+    let period_s = median(intervals.clone())?;
+    let jitter_s = median(intervals.iter().map(|i| (i - period_s).abs()).collect())?;
+    if period_s <= 0.0 || jitter_s > MAX_JITTER * period_s {
+        return None;
+    }
+    let tids: BTreeSet<u32> = events.iter().filter_map(|e| e.tid).collect();
+    Some(Recurrence {
+        template,
+        example: String::new(),
+        pid,
+        tids: tids.into_iter().collect(),
+        count: starts.len(),
+        period_s,
+        jitter_s,
+        first: DateTime::from_timestamp_nanos(first.ns),
+        last: DateTime::from_timestamp_nanos(last.ns),
+        rows: events.iter().map(|e| e.row).collect(),
+    })
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    match v.len() {
+        0 => None,
+        n if n % 2 == 1 => v.get(mid).copied(),
+        _ => Some((v.get(mid - 1)? + v.get(mid)?) / 2.0),
+    }
+}
+
+#[cfg(test)]
+#[path = "recur_tests.rs"]
+mod tests;
