@@ -258,6 +258,64 @@ fn chain(out: &mut impl Write, a: &Analysis, c: &ChainOut) -> io::Result<()> {
     writeln!(out)
 }
 
+/// What a binary dump file's headers say: system, exception, kernel header, truncation.
+fn dump_file(out: &mut impl Write, f: &dumptrace_dump::DumpFile) -> io::Result<()> {
+    writeln!(
+        out,
+        "Dump file   {} ({}, {} bytes)",
+        esc(&f.path),
+        f.format,
+        f.file_size
+    )?;
+    if let Some(sys) = &f.system {
+        let os = [sys.os_version.as_deref(), sys.csd_version.as_deref()];
+        let os: Vec<&str> = os.into_iter().flatten().collect();
+        writeln!(
+            out,
+            "  system    {}, {} processor(s){}",
+            sys.architecture,
+            sys.processors,
+            if os.is_empty() {
+                String::new()
+            } else {
+                format!(", version {}", esc(&os.join(" ")))
+            }
+        )?;
+    }
+    if let Some(e) = &f.exception {
+        writeln!(
+            out,
+            "  exception {:#010x} at {:#x} in thread {:#x}",
+            e.code, e.address, e.thread_id
+        )?;
+    }
+    if let Some(k) = &f.kernel {
+        let p = k.bugcheck_parameters;
+        writeln!(
+            out,
+            "  kernel    {} dump ({}-bit, type {}), bugcheck {:#x} ({:#x}, {:#x}, {:#x}, {:#x}), {} physical pages in {} run(s)",
+            k.dump_type_name,
+            k.bits,
+            k.dump_type,
+            k.bugcheck_code,
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            k.physical_pages.map_or("?".into(), |n| n.to_string()),
+            k.memory_runs.len()
+        )?;
+    }
+    if let Some(t) = &f.truncation {
+        writeln!(
+            out,
+            "  TRUNCATED {} bytes missing: the file has {}, {} requires {}",
+            t.missing_bytes, t.file_size, t.basis, t.expected_size
+        )?;
+    }
+    Ok(())
+}
+
 /// `dumptrace dump`: what the dump-side inputs hold.
 pub fn dump_summary(out: &mut impl Write, loaded: &Loaded, a: &Analysis) -> io::Result<()> {
     let mut with_inputs = a.clone();
@@ -280,6 +338,13 @@ pub fn dump_summary(out: &mut impl Write, loaded: &Loaded, a: &Analysis) -> io::
         writeln!(out, "Uptime      {:.3} s", up as f64 / 1000.0)?;
     }
     writeln!(out, "Tick        {}", s.tick_source)?;
+    for f in &s.dump_files {
+        dump_file(out, f)?;
+    }
+    if !s.dump_files.is_empty() {
+        writeln!(out, "Modules     {}", s.modules.len())?;
+        writeln!(out, "Handles     {}", s.handles.len())?;
+    }
     writeln!(out, "Processes   {}", s.processes.len())?;
     let mut states: BTreeMap<String, usize> = BTreeMap::new();
     for t in &s.threads {

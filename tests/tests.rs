@@ -3,6 +3,8 @@
 //! conclusions of the seed case studies.
 
 mod cli {
+    /// Clock alignment between dump and trace on cases with a known offset.
+    mod alignment;
     /// `analyze` on the critical-section / periodic-error case.
     mod analyze_cs_periodic;
     /// Input detection, bad and unrecognised inputs, exit codes.

@@ -42,6 +42,18 @@ impl Rng {
     }
 }
 
+/// A size like `200M`, `2G`, `512K` or a plain byte count (powers of 1024).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mult)
+}
+
 /// Peak resident set size of this process so far (Linux `VmHWM`), in bytes.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -97,9 +109,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sizes() {
+        assert_eq!(parse_size("200M"), Some(200 << 20));
+        assert_eq!(parse_size("2G"), Some(2 << 30));
+        assert_eq!(parse_size("17"), Some(17));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
     fn rng_is_deterministic_and_in_range() {
-        let a: Vec<u64> = (0..5).scan(Rng::new(7), |r, _| Some(r.range(10, 20))).collect();
-        let b: Vec<u64> = (0..5).scan(Rng::new(7), |r, _| Some(r.range(10, 20))).collect();
+        let a: Vec<u64> = (0..5)
+            .scan(Rng::new(7), |r, _| Some(r.range(10, 20)))
+            .collect();
+        let b: Vec<u64> = (0..5)
+            .scan(Rng::new(7), |r, _| Some(r.range(10, 20)))
+            .collect();
         assert_eq!(a, b);
         assert!(a.iter().all(|v| (10..20).contains(v)));
         assert_ne!(Rng::new(7).next_u64(), Rng::new(8).next_u64());

@@ -1,12 +1,17 @@
-//! Ranked findings: sentences an engineer would write, each with the evidence
-//! lines (file:line, time, message) from the dump and the trace behind it.
+//! Ranked findings that join both sides: sentences an engineer would write, each
+//! with the evidence lines (file:line, time, message) behind it.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use dumptrace_dump::{DumpSnapshot, Thread, ThreadState};
+use polars::prelude::*;
 
-use crate::events::{TraceEvent as Event, TraceSource};
+use crate::events::{Hit, TraceSource, TraceView};
 use crate::graph::{ChainData, WaitGraph};
-use crate::report::{ChainOut, EventOut, Evidence, Finding};
+use crate::report::{ChainOut, EndsAtOut, EventOut, Evidence, Finding};
 use crate::{rfc3339, thread_id};
 
 /// Modules whose frames say how a thread waits, not why.
@@ -22,7 +27,7 @@ const SYSTEM_MODULES: &[&str] = &[
     "ntoskrnl",
 ];
 
-/// Words that make a recurring message an error rather than chatter.
+/// Words that make a message an error rather than chatter.
 const ERROR_WORDS: &[&str] = &[
     "error",
     "fail",
@@ -36,64 +41,23 @@ const ERROR_WORDS: &[&str] = &[
     "retry",
 ];
 
-pub(crate) fn chain_out(
-    s: &DumpSnapshot,
-    c: &ChainData,
-    id: usize,
-    events: &[Event],
-    context_s: f64,
-) -> ChainOut {
-    let root = &s.threads[c.root];
-    let anchor = root
-        .wait_start
-        .or(s.session_time.as_ref().and_then(|t| t.utc));
-    let trace_context = match anchor {
-        Some(a) => {
-            let from = a - Duration::milliseconds((context_s * 1000.0) as i64);
-            let to = a + Duration::seconds(5);
-            events
-                .iter()
-                .filter(|e| e.pid == Some(root.pid) && e.time >= from && e.time <= to)
-                .take(500)
-                .map(|e| event_out(e, Some(a)))
-                .collect()
+/// One ASCII case-insensitive pass over the message, no allocation: it runs on
+/// every event of a chain root's process.
+pub(crate) fn is_error(msg: &str) -> bool {
+    static MATCHER: std::sync::OnceLock<Option<aho_corasick::AhoCorasick>> =
+        std::sync::OnceLock::new();
+    let m = MATCHER.get_or_init(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(ERROR_WORDS)
+            .ok()
+    });
+    match m {
+        Some(ac) => ac.is_match(msg),
+        None => {
+            let lower = msg.to_ascii_lowercase();
+            ERROR_WORDS.iter().any(|w| lower.contains(w))
         }
-        None => Vec::new(),
-    };
-    ChainOut {
-        id,
-        root: thread_id(root),
-        members: c
-            .members
-            .iter()
-            .map(|&m| thread_id(&s.threads[m]))
-            .collect(),
-        resources: c.resources.clone(),
-        blocked_threads: c
-            .members
-            .len()
-            .saturating_sub(if c.deadlock { 0 } else { 1 }),
-        direct_waiters: c.direct,
-        deadlock: c.deadlock,
-        processes: c.processes.iter().copied().collect(),
-        first_blocked: c
-            .members
-            .iter()
-            .filter(|&&m| s.threads[m].wait_ns.is_some())
-            .max_by_key(|&&m| s.threads[m].wait_ns)
-            .map(|&m| thread_id(&s.threads[m])),
-        trace_context,
-    }
-}
-
-fn event_out(e: &Event, anchor: Option<DateTime<Utc>>) -> EventOut {
-    EventOut {
-        time: rfc3339(e.time),
-        relative_seconds: anchor.map(|a| secs(e.time - a)),
-        pid: e.pid,
-        tid: e.tid,
-        message: e.message.clone(),
-        source: e.source.clone(),
     }
 }
 
@@ -123,7 +87,7 @@ pub(crate) fn human_duration(s: f64) -> String {
 }
 
 /// The frame that says what the thread is doing: the first one outside system modules.
-fn location(t: &Thread) -> Option<&str> {
+pub(crate) fn location(t: &Thread) -> Option<&str> {
     t.stack
         .iter()
         .map(|f| f.function())
@@ -141,141 +105,7 @@ fn sleep_ms(t: &Thread) -> Option<u64> {
     })
 }
 
-fn describe_resource(s: &DumpSnapshot, id: &str) -> String {
-    if let Some(rest) = id.strip_prefix("cs:") {
-        let addr = rest.split('@').next().unwrap_or(rest);
-        let symbol = s
-            .critical_sections
-            .iter()
-            .find(|c| format!("0x{:08x}", c.address) == addr)
-            .and_then(|c| c.symbol.clone());
-        return match symbol {
-            Some(sym) => format!("critical section {addr} ({sym})"),
-            None => format!("critical section {addr}"),
-        };
-    }
-    for (prefix, name) in [
-        ("mutant:", "mutant"),
-        ("eresource:", "ERESOURCE"),
-        ("lpc:", "LPC message"),
-        ("process:", "process"),
-    ] {
-        if let Some(rest) = id.strip_prefix(prefix) {
-            return format!("{name} {rest}");
-        }
-    }
-    id.to_string()
-}
-
-fn wait_phrase(t: &Thread) -> String {
-    let how = match &t.state {
-        ThreadState::Wait { reason, .. } if reason == "DelayExecution" => "slept".to_string(),
-        ThreadState::Wait { reason, .. } if !reason.is_empty() => format!("waited ({reason})"),
-        ThreadState::Wait { .. } => "waited".to_string(),
-        other => {
-            return format!("is {}", other.name())
-                + &location(t).map(|l| format!(" in {l}")).unwrap_or_default()
-        }
-    };
-    let long = match t.wait_seconds() {
-        Some(w) if matches!(t.state, ThreadState::Wait { .. }) => format!(" {}", human_duration(w)),
-        _ => String::new(),
-    };
-    match location(t) {
-        Some(loc) => format!("{how}{long} in {loc}"),
-        None => format!("{how}{long}"),
-    }
-}
-
-struct Periodic {
-    template_example: String,
-    count: usize,
-    period_s: f64,
-    jitter_s: f64,
-    span_s: f64,
-    from_root_thread: bool,
-    before_wait_s: Option<f64>,
-    evidence: Vec<Evidence>,
-}
-
-fn is_error(msg: &str) -> bool {
-    let m = msg.to_ascii_lowercase();
-    ERROR_WORDS.iter().any(|w| m.contains(w))
-}
-
-/// The recurring error of the root's process that was still recurring when the
-/// root started waiting (the seeds' "periodic error" pattern).
-fn periodic_error(root: &Thread, traces: &[TraceSource]) -> Option<Periodic> {
-    let anchor = root.wait_start;
-    let mut best: Option<(Periodic, (bool, usize))> = None;
-    for src in traces {
-        let Ok(recs) = dumptrace_trace::recurring(&src.frame, 4) else {
-            continue;
-        };
-        for r in recs {
-            if r.pid != root.pid || !is_error(&r.example) {
-                continue;
-            }
-            let before = anchor.map(|a| secs(a - r.last));
-            // Still recurring when the root blocked: the last occurrence is at most
-            // two periods (plus a margin) before the wait start, and not long after.
-            if let Some(b) = before {
-                if b < -2.0 || b > 2.0 * r.period_s + 5.0 {
-                    continue;
-                }
-            }
-            let from_root_thread = r.tids.contains(&root.tid);
-            let evidence = last_occurrences(&src.frame, &src.label, &r.rows, 3);
-            let key = (from_root_thread, r.count);
-            let p = Periodic {
-                template_example: r.example.clone(),
-                count: r.count,
-                period_s: r.period_s,
-                jitter_s: r.jitter_s,
-                span_s: secs(r.last - r.first),
-                from_root_thread,
-                before_wait_s: before,
-                evidence,
-            };
-            if best.as_ref().is_none_or(|(_, k)| key > *k) {
-                best = Some((p, key));
-            }
-        }
-    }
-    best.map(|(p, _)| p)
-}
-
-fn last_occurrences(
-    frame: &polars::prelude::DataFrame,
-    label: &str,
-    rows: &[usize],
-    n: usize,
-) -> Vec<Evidence> {
-    let Ok(one) = crate::events::trace_events(&[TraceSource {
-        label: label.to_string(),
-        frame: frame.clone(),
-    }]) else {
-        return Vec::new();
-    };
-    // `collect` sorts by time; the frame is already in time order for text traces,
-    // so map rows by position in the time-sorted copy only when lengths agree.
-    if one.len() != frame.height() {
-        return Vec::new();
-    }
-    let mut idx: Vec<usize> = rows.iter().rev().take(n).copied().collect();
-    idx.reverse();
-    idx.iter()
-        .filter_map(|&i| one.get(i))
-        .map(|e| Evidence {
-            source: e.source.clone(),
-            line: e.input_line,
-            time: Some(rfc3339(e.time)),
-            message: e.message.clone(),
-        })
-        .collect()
-}
-
-fn thread_evidence(t: &Thread) -> Evidence {
+pub(crate) fn thread_evidence(t: &Thread) -> Evidence {
     let ticks = match (t.ticks, &t.ticks_text) {
         (Some(k), Some(text)) => format!(" Ticks: {k} ({text})"),
         (Some(k), None) => format!(" Ticks: {k}"),
@@ -301,17 +131,327 @@ fn thread_evidence(t: &Thread) -> Evidence {
     }
 }
 
-pub(crate) fn rank(
-    s: &DumpSnapshot,
-    graph: &WaitGraph,
-    chains: &[ChainData],
-    events: &[Event],
-    traces: &[TraceSource],
-) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for (ci, c) in chains.iter().enumerate() {
+fn describe_resource(s: &DumpSnapshot, id: &str) -> String {
+    if let Some(rest) = id.strip_prefix("cs:") {
+        let addr = rest.split('@').next().unwrap_or(rest);
+        let symbol = s
+            .critical_sections
+            .iter()
+            .find(|c| format!("0x{:08x}", c.address) == addr)
+            .and_then(|c| c.symbol.clone());
+        return match symbol {
+            Some(sym) => format!("critical section {addr} ({sym})"),
+            None => format!("critical section {addr}"),
+        };
+    }
+    for (prefix, name) in [
+        ("mutant:", "mutant"),
+        ("eresource:", "ERESOURCE"),
+        ("lpc:", "LPC message"),
+        ("alpc:", "ALPC message"),
+        ("process:", "process"),
+        ("thread:", "thread"),
+    ] {
+        if let Some(rest) = id.strip_prefix(prefix) {
+            return format!("{name} {rest}");
+        }
+    }
+    id.to_string()
+}
+
+fn wait_phrase(t: &Thread) -> String {
+    let long = t
+        .wait_seconds()
+        .map(|w| format!(" {}", human_duration(w)))
+        .unwrap_or_default();
+    let how = match &t.state {
+        ThreadState::Wait { reason, .. } if reason == "DelayExecution" => {
+            format!("has slept{long}")
+        }
+        ThreadState::Wait { reason, .. } if !reason.is_empty() => {
+            format!("has waited{long} ({reason})")
+        }
+        ThreadState::Wait { .. } => format!("has waited{long}"),
+        other => format!("is {}", other.name()),
+    };
+    match location(t) {
+        Some(loc) => format!("{how} in {loc}"),
+        None => how,
+    }
+}
+
+/// Everything the findings are made from.
+pub(crate) struct Ctx<'a> {
+    pub s: &'a DumpSnapshot,
+    pub graph: &'a WaitGraph,
+    pub chains: &'a [ChainData],
+    pub view: Option<&'a TraceView<'a>>,
+    pub traces: &'a [TraceSource],
+    pub by_thread: &'a HashMap<(u32, u32), Vec<Hit>>,
+    pub by_process: &'a HashMap<u32, Vec<Hit>>,
+    pub offset_ns: i64,
+    pub context_ns: i64,
+    pub recur_cache: std::cell::RefCell<HashMap<u32, std::rc::Rc<Vec<ProcRecurrence>>>>,
+    /// Every thread's last event, scanned once when first needed.
+    pub last_cache: std::cell::OnceCell<HashMap<(u32, u32), Hit>>,
+}
+
+/// A recurring message of a process and its last occurrences as evidence.
+pub(crate) struct ProcRecurrence {
+    rec: dumptrace_trace::Recurrence,
+    evidence: Vec<Evidence>,
+}
+
+struct Periodic {
+    example: String,
+    count: usize,
+    period_s: f64,
+    jitter_s: f64,
+    span_s: f64,
+    from_root_thread: bool,
+    before_wait_s: Option<f64>,
+    evidence: Vec<Evidence>,
+}
+
+impl Ctx<'_> {
+    fn dump_ns(t: DateTime<Utc>) -> i64 {
+        t.timestamp_nanos_opt().unwrap_or(0)
+    }
+
+    fn event_out(&self, h: Hit, anchor: Option<i64>) -> Option<EventOut> {
+        let e = self.view?.event(h, self.offset_ns);
+        Some(EventOut {
+            time: rfc3339(e.time),
+            relative_seconds: anchor.map(|a| (h.t + self.offset_ns - a) as f64 / 1e9),
+            pid: e.pid,
+            tid: e.tid,
+            message: e.message,
+            source: e.source,
+        })
+    }
+
+    fn evidence(&self, h: Hit) -> Option<Evidence> {
+        let e = self.view?.event(h, self.offset_ns);
+        Some(Evidence {
+            source: e.source,
+            line: e.input_line,
+            time: Some(rfc3339(e.time)),
+            message: e.message,
+        })
+    }
+
+    /// The anchor of a chain on the dump clock: the root's wait start, else the dump time.
+    fn anchor(&self, root: &Thread) -> Option<i64> {
+        root.wait_start
+            .or(self.s.session_time.as_ref().and_then(|t| t.utc))
+            .map(Self::dump_ns)
+    }
+
+    pub(crate) fn chain_out(&self, c: &ChainData, id: usize) -> ChainOut {
+        let s = self.s;
         let root = &s.threads[c.root];
-        let owned = graph.owns(c.root);
+        let anchor = self.anchor(root);
+        let trace_context = match (anchor, self.by_process.get(&root.pid)) {
+            (Some(a), Some(hits)) => {
+                let from = a - self.context_ns - self.offset_ns;
+                let to = a + 5_000_000_000 - self.offset_ns;
+                let lo = hits.partition_point(|h| h.t < from);
+                let hi = hits.partition_point(|h| h.t <= to);
+                hits[lo..hi]
+                    .iter()
+                    .take(500)
+                    .filter_map(|&h| self.event_out(h, Some(a)))
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        // First blocked: the longest wait among members and the waiting threads
+        // of the process the chain ends at (seed: ServiceA blocked before ServiceB).
+        let end_pid = c.ends_at.as_ref().and_then(|e| e.server_pid);
+        let candidates = c.members.iter().copied().chain(
+            s.threads
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| Some(t.pid) == end_pid)
+                .filter(|(_, t)| matches!(t.state, ThreadState::Wait { .. }))
+                .map(|(i, _)| i),
+        );
+        let first_blocked = candidates
+            .filter(|&m| s.threads[m].wait_ns.is_some())
+            .max_by_key(|&m| s.threads[m].wait_ns)
+            .map(|m| thread_id(&s.threads[m]));
+        let mut notes = Vec::new();
+        let longest_member = c
+            .members
+            .iter()
+            .filter(|&&m| m != c.root)
+            .filter_map(|&m| s.threads[m].wait_ns)
+            .max();
+        if let (Some(r), Some(m)) = (root.wait_ns, longest_member) {
+            if !c.deadlock && matches!(root.state, ThreadState::Wait { .. }) && r * 10 < m {
+                notes.push(format!(
+                    "the root has waited {}, its waiters up to {}: it has been running and re-waiting since they blocked (a retry or polling loop), or the dump is inconsistent",
+                    human_duration(r as f64 / 1e9),
+                    human_duration(m as f64 / 1e9)
+                ));
+            }
+        }
+        ChainOut {
+            id,
+            root: thread_id(root),
+            members: c
+                .members
+                .iter()
+                .map(|&m| thread_id(&s.threads[m]))
+                .collect(),
+            resources: c.resources.clone(),
+            blocked_threads: c.members.len().saturating_sub(usize::from(!c.deadlock)),
+            direct_waiters: c.direct,
+            deadlock: c.deadlock,
+            processes: c.processes.iter().copied().collect(),
+            first_blocked,
+            ends_at: c.ends_at.as_ref().map(|e| EndsAtOut {
+                resource: e.resource.clone(),
+                server_pid: e.server_pid,
+                server_image: e.server_image.clone(),
+            }),
+            notes,
+            trace_context,
+        }
+    }
+
+    /// Recurring messages of one process, computed once per process from its
+    /// rows only (a `take` of the rows found in the single scan of the trace).
+    fn recurrences(&self, pid: u32) -> std::rc::Rc<Vec<ProcRecurrence>> {
+        if let Some(r) = self.recur_cache.borrow().get(&pid) {
+            return r.clone();
+        }
+        let mut out = Vec::new();
+        // Only error-like messages can make a periodic-error finding: keep those
+        // rows, so templates are computed for few events of a busy process.
+        let mut rows: HashMap<u32, Vec<IdxSize>> = HashMap::default();
+        let Some(view) = self.view else {
+            return std::rc::Rc::new(out);
+        };
+        for h in self.by_process.get(&pid).map(Vec::as_slice).unwrap_or(&[]) {
+            if is_error(view.message(*h)) {
+                rows.entry(h.src).or_default().push(h.row as IdxSize);
+            }
+        }
+        for (src, mut idx) in rows {
+            idx.sort_unstable();
+            let Some(source) = self.traces.get(src as usize) else {
+                continue;
+            };
+            let Ok(frame) = source.frame.take(&IdxCa::from_vec("row".into(), idx)) else {
+                continue;
+            };
+            let Ok(recs) = dumptrace_trace::recurring(&frame, 4) else {
+                continue;
+            };
+            let one = [TraceSource {
+                label: source.label.clone(),
+                frame,
+            }];
+            let Ok(view) = TraceView::new(&one) else {
+                continue;
+            };
+            for rec in recs {
+                let evidence: Vec<Evidence> = rec
+                    .rows
+                    .iter()
+                    .rev()
+                    .filter(|&&i| view.row_message(0, i) == rec.example)
+                    .take(3)
+                    .map(|&i| {
+                        let e = view.row_event(0, i, self.offset_ns);
+                        Evidence {
+                            source: e.source,
+                            line: e.input_line,
+                            time: Some(rfc3339(e.time)),
+                            message: e.message,
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                out.push(ProcRecurrence { rec, evidence });
+            }
+        }
+        let out = std::rc::Rc::new(out);
+        self.recur_cache.borrow_mut().insert(pid, out.clone());
+        out
+    }
+
+    /// The recurring error of the root's process that was still recurring when
+    /// the root started waiting (the seeds' "periodic error" pattern).
+    fn periodic_error(&self, root: &Thread) -> Option<Periodic> {
+        let anchor = root.wait_start;
+        let off = Duration::nanoseconds(self.offset_ns);
+        let mut best: Option<(Periodic, (bool, usize))> = None;
+        for pr in self.recurrences(root.pid).iter() {
+            let r = &pr.rec;
+            if r.pid != root.pid || !is_error(&r.example) {
+                continue;
+            }
+            let before = anchor.map(|a| secs(a - (r.last + off)));
+            // Still recurring when the root blocked: the last occurrence at
+            // most two periods (plus a margin) before the wait start.
+            if let Some(b) = before {
+                if b < -2.0 || b > 2.0 * r.period_s + 5.0 {
+                    continue;
+                }
+            }
+            let from_root_thread = r.tids.contains(&root.tid);
+            let key = (from_root_thread, r.count);
+            if best.as_ref().is_none_or(|(_, k)| key > *k) {
+                best = Some((
+                    Periodic {
+                        example: r.example.clone(),
+                        count: r.count,
+                        period_s: r.period_s,
+                        jitter_s: r.jitter_s,
+                        span_s: secs(r.last - r.first),
+                        from_root_thread,
+                        before_wait_s: before,
+                        evidence: pr.evidence.clone(),
+                    },
+                    key,
+                ));
+            }
+        }
+        best.map(|(p, _)| p)
+    }
+
+    /// The root thread's last event before its wait start: what it said before it stopped.
+    fn last_words(&self, t: &Thread) -> Option<(Hit, f64)> {
+        let ws = Self::dump_ns(t.wait_start?);
+        let hits = self.by_thread.get(&(t.pid, t.tid))?;
+        let x = ws - self.offset_ns;
+        let i = hits.partition_point(|h| h.t <= x);
+        let h = *hits.get(i.checked_sub(1)?)?;
+        Some((h, (x - h.t) as f64 / 1e9))
+    }
+
+    pub(crate) fn rank(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        for (ci, c) in self.chains.iter().enumerate() {
+            out.push(self.chain_finding(ci, c));
+            if let Some(f) = self.discontinuity(ci, c) {
+                out.push(f);
+            }
+            if let Some(f) = self.errors_near(ci, c) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
+    fn chain_finding(&self, ci: usize, c: &ChainData) -> Finding {
+        let s = self.s;
+        let root = &s.threads[c.root];
+        let owned = self.graph.owns(c.root);
         let what = owned
             .first()
             .map(|id| describe_resource(s, id))
@@ -323,37 +463,39 @@ pub(crate) fn rank(
             String::new()
         };
         let image = root.image.as_deref().unwrap_or("?");
-        let has = if matches!(root.state, ThreadState::Wait { .. }) {
-            "has "
-        } else {
-            ""
-        };
         let mut summary = if c.deadlock {
             format!(
-                "Deadlock: {} threads{} wait on each other; thread {} ({image}) {has}{}",
+                "Deadlock: {} threads{procs} wait on each other; thread {} ({image}) {}",
                 c.members.len(),
-                procs,
                 root.cid(),
                 wait_phrase(root)
             )
         } else {
             format!(
-                "Thread {} ({image}) owns {what} and blocks {blocked} thread{}{procs}; it {has}{}",
+                "Thread {} ({image}) owns {what} and blocks {blocked} thread{}{procs}; it {}",
                 root.cid(),
                 if blocked == 1 { "" } else { "s" },
                 wait_phrase(root)
             )
         };
+        if let Some(e) = &c.ends_at {
+            summary.push_str(&format!(
+                " on {}, which no thread serves{}",
+                describe_resource(s, &e.resource),
+                match (&e.server_image, e.server_pid) {
+                    (Some(img), Some(pid)) => format!(" (queued for {img}, pid {pid})"),
+                    (Some(img), None) => format!(" (queued for {img})"),
+                    _ => String::new(),
+                }
+            ));
+        }
         let mut evidence = vec![thread_evidence(root)];
+        let log = root.source.rsplit_once(':').map_or("", |x| x.0);
         for cs in s.critical_sections.iter().filter(|cs| {
             owned.contains(&crate::graph::cs_id(cs.address, cs.pid.unwrap_or(u32::MAX)))
         }) {
             evidence.push(Evidence {
-                source: format!(
-                    "{}:{}",
-                    root.source.rsplit_once(':').map_or("", |x| x.0),
-                    cs.line
-                ),
+                source: format!("{log}:{}", cs.line),
                 line: Some(cs.line),
                 time: None,
                 message: format!(
@@ -369,7 +511,7 @@ pub(crate) fn rank(
         }
         let mut confidence = 0.5 + (blocked as f64 / 100.0).min(0.2);
         let mut kind = if c.deadlock { "deadlock" } else { "wait-chain" };
-        if let Some(p) = periodic_error(root, traces) {
+        if let Some(p) = self.periodic_error(root) {
             kind = "periodic-error";
             let sleep = sleep_ms(root);
             let matches_sleep = sleep.is_some_and(|ms| {
@@ -385,7 +527,7 @@ pub(crate) fn rank(
             };
             summary.push_str(&format!(
                 "; its process logged '{}' every {:.1} s (jitter {:.2} s, {} times over {}{last})",
-                p.template_example,
+                p.example,
                 p.period_s,
                 p.jitter_s,
                 p.count,
@@ -401,47 +543,208 @@ pub(crate) fn rank(
                 + if p.from_root_thread { 0.1 } else { 0.0 }
                 + if matches_sleep { 0.1 } else { 0.0 };
             evidence.extend(p.evidence);
-        } else if let Some(last) = last_words(root, events) {
-            summary.push_str(&format!(
-                "; its last trace event, {:.3} s before its wait began: '{}'",
-                last.1, last.0.message
-            ));
-            evidence.push(Evidence {
-                source: last.0.source.clone(),
-                line: last.0.input_line,
-                time: Some(rfc3339(last.0.time)),
-                message: last.0.message.clone(),
-            });
+        } else if let Some((h, gap)) = self.last_words(root) {
+            if let Some(e) = self.evidence(h) {
+                summary.push_str(&format!(
+                    "; its last trace event, {gap:.3} s before its wait began: '{}'",
+                    e.message
+                ));
+                evidence.push(e);
+            }
         }
-        out.push(Finding {
+        Finding {
             rank: 0,
             kind: kind.into(),
             summary,
             pid: Some(root.pid),
             tid: Some(root.tid),
             chain: Some(ci + 1),
-            confidence: (confidence * 100.0).round() / 100.0,
+            confidence,
             evidence,
-        });
+        }
     }
-    out.sort_by(|a, b| {
-        b.confidence
-            .total_cmp(&a.confidence)
-            .then(a.chain.cmp(&b.chain))
-    });
-    for (i, f) in out.iter_mut().enumerate() {
-        f.rank = i + 1;
+
+    /// Blocked threads stop logging: the chain's members' last words, and other
+    /// threads that went silent at the same moment as the chain's first waiter.
+    fn discontinuity(&self, ci: usize, c: &ChainData) -> Option<Finding> {
+        let s = self.s;
+        let mut silent = Vec::new();
+        let mut words: BTreeMap<String, (usize, String)> = BTreeMap::new();
+        for &m in &c.members {
+            if m == c.root && !c.deadlock {
+                continue;
+            }
+            let t = &s.threads[m];
+            let Some((h, gap)) = self.last_words(t) else {
+                continue;
+            };
+            let after = self
+                .by_thread
+                .get(&(t.pid, t.tid))
+                .map(|v| v.last().is_some_and(|l| l.t > h.t))
+                .unwrap_or(false);
+            if gap <= 1.0 && !after {
+                silent.push((m, h, gap));
+                if let Some(v) = self.view {
+                    let msg = v.message(h);
+                    let e = words
+                        .entry(dumptrace_trace::template_of(msg))
+                        .or_insert((0, msg.to_string()));
+                    e.0 += 1;
+                }
+            }
+        }
+        let with_events = c
+            .members
+            .iter()
+            .filter(|&&m| c.deadlock || m != c.root)
+            .filter(|&&m| {
+                self.by_thread
+                    .contains_key(&(s.threads[m].pid, s.threads[m].tid))
+            })
+            .count();
+        if silent.len() < 2 {
+            return None;
+        }
+        let (top_count, top_msg) = words
+            .values()
+            .max_by_key(|(n, _)| *n)
+            .cloned()
+            .unwrap_or((0, String::new()));
+        let root = &s.threads[c.root];
+        let mut summary = format!(
+            "{} of the {} blocked threads of chain {} with trace events logged for the last time less than 1 s before their wait start and never after; the commonest last words ({} threads): '{}'",
+            silent.len(),
+            with_events,
+            ci + 1,
+            top_count,
+            top_msg
+        );
+        // Other threads (any process) that went silent when the first member did.
+        let first = silent
+            .iter()
+            .min_by_key(|(_, h, _)| h.t)
+            .map(|(_, h, _)| h.t);
+        if let (Some(first), Some(v)) = (first, self.view) {
+            let members: std::collections::HashSet<(u32, u32)> = c
+                .members
+                .iter()
+                .map(|&m| (s.threads[m].pid, s.threads[m].tid))
+                .collect();
+            let mut quiet: Vec<(u32, u32)> = self
+                .last_cache
+                .get_or_init(|| v.last_by_thread())
+                .iter()
+                .filter(|(k, h)| !members.contains(k) && (h.t - first).abs() <= 1_000_000_000)
+                .map(|(k, _)| *k)
+                .collect();
+            quiet.sort_unstable();
+            if !quiet.is_empty() {
+                summary.push_str(&format!(
+                    "; {} other thread(s) went silent within 1 s of the first of them: {}",
+                    quiet.len(),
+                    quiet
+                        .iter()
+                        .take(5)
+                        .map(|(p, t)| format!("{p}.{t}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        let mut evidence: Vec<Evidence> = Vec::new();
+        silent.sort_by_key(|(_, h, _)| h.t);
+        for (m, h, _) in silent.iter().take(4) {
+            evidence.push(thread_evidence(&s.threads[*m]));
+            evidence.extend(self.evidence(*h));
+        }
+        let share = silent.len() as f64 / with_events.max(1) as f64;
+        Some(Finding {
+            rank: 0,
+            kind: "trace-discontinuity".into(),
+            summary,
+            pid: Some(root.pid),
+            tid: Some(root.tid),
+            chain: Some(ci + 1),
+            confidence: 0.4 + 0.3 * share,
+            evidence,
+        })
     }
-    out
+
+    /// Error messages of the root's process near its wait start, other than the
+    /// periodic one already reported.
+    fn errors_near(&self, ci: usize, c: &ChainData) -> Option<Finding> {
+        let s = self.s;
+        let root = &s.threads[c.root];
+        let a = self.anchor(root)?;
+        let hits = self.by_process.get(&root.pid)?;
+        let view = self.view?;
+        let from = a - 60_000_000_000 - self.offset_ns;
+        let to = a + 5_000_000_000 - self.offset_ns;
+        let lo = hits.partition_point(|h| h.t < from);
+        let hi = hits.partition_point(|h| h.t <= to);
+        let periodic = self
+            .periodic_error(root)
+            .map(|p| dumptrace_trace::template_of(&p.example));
+        let mut by_template: BTreeMap<String, Vec<Hit>> = BTreeMap::new();
+        for &h in &hits[lo..hi] {
+            let msg = view.message(h);
+            if !is_error(msg) {
+                continue;
+            }
+            let tpl = dumptrace_trace::template_of(msg);
+            if periodic.as_ref() == Some(&tpl) || msg.to_ascii_lowercase().contains("retry") {
+                continue;
+            }
+            by_template.entry(tpl).or_default().push(h);
+        }
+        if by_template.is_empty() {
+            return None;
+        }
+        let n: usize = by_template.values().map(Vec::len).sum();
+        let names: Vec<String> = by_template
+            .values()
+            .take(3)
+            .map(|v| format!("'{}' x{}", view.message(v[0]), v.len()))
+            .collect();
+        let evidence = by_template
+            .values()
+            .flat_map(|v| v.iter().take(2))
+            .take(6)
+            .filter_map(|&h| self.evidence(h))
+            .collect();
+        Some(Finding {
+            rank: 0,
+            kind: "errors-near-wait".into(),
+            summary: format!(
+                "Process {} ({}) logged {n} error message(s) in the minute before thread {} began waiting: {}",
+                root.pid,
+                root.image.as_deref().unwrap_or("?"),
+                root.cid(),
+                names.join(", ")
+            ),
+            pid: Some(root.pid),
+            tid: Some(root.tid),
+            chain: Some(ci + 1),
+            confidence: 0.45,
+            evidence,
+        })
+    }
 }
 
-/// The root thread's last event before its wait start: what it said before it stopped.
-fn last_words<'e>(t: &Thread, events: &'e [Event]) -> Option<(&'e Event, f64)> {
-    let ws = t.wait_start?;
-    events
-        .iter()
-        .rev()
-        .filter(|e| e.pid == Some(t.pid) && e.tid == Some(t.tid) && e.time <= ws)
-        .map(|e| (e, secs(ws - e.time)))
-        .next()
+/// Orders findings by confidence (ties: chain order) and numbers them.
+pub(crate) fn number(findings: &mut [Finding]) {
+    for f in findings.iter_mut() {
+        f.confidence = (f.confidence.min(0.99) * 100.0).round() / 100.0;
+    }
+    findings.sort_by(|a, b| {
+        b.confidence.total_cmp(&a.confidence).then(
+            a.chain
+                .unwrap_or(usize::MAX)
+                .cmp(&b.chain.unwrap_or(usize::MAX)),
+        )
+    });
+    for (i, f) in findings.iter_mut().enumerate() {
+        f.rank = i + 1;
+    }
 }

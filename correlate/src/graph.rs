@@ -32,6 +32,18 @@ pub(crate) struct WaitGraph {
     pub g: DiGraph<Node, Edge>,
     threads: Vec<NodeIndex>,
     resources: HashMap<String, NodeIndex>,
+    /// For LPC/ALPC resources: the process that should serve them (EPROCESS
+    /// address), known even when no thread of it is serving (missing threads).
+    servers: HashMap<String, u64>,
+}
+
+/// Where a chain stops when its root waits on something no thread serves.
+#[derive(Debug, Clone)]
+pub(crate) struct EndsAt {
+    pub resource: String,
+    /// The process that should serve it, as a pid, when known.
+    pub server_pid: Option<u32>,
+    pub server_image: Option<String>,
 }
 
 /// One wait chain: a root and every thread blocked behind it.
@@ -44,6 +56,7 @@ pub(crate) struct ChainData {
     /// Threads waiting on a resource the root owns.
     pub direct: usize,
     pub processes: BTreeSet<u32>,
+    pub ends_at: Option<EndsAt>,
 }
 
 /// Functions whose first argument is the critical section being entered
@@ -68,6 +81,7 @@ impl WaitGraph {
             g: DiGraph::new(),
             threads: Vec::with_capacity(s.threads.len()),
             resources: HashMap::new(),
+            servers: HashMap::new(),
         };
         for i in 0..s.threads.len() {
             w.threads.push(w.g.add_node(Node::Thread(i)));
@@ -84,6 +98,25 @@ impl WaitGraph {
             .enumerate()
             .map(|(i, t)| ((t.pid, t.tid), i))
             .collect();
+
+        // Indexes, so that building stays linear in threads + locks.
+        let mut cs_by_pid: HashMap<u32, BTreeSet<u64>> = HashMap::new();
+        let mut contended_by_pid: HashMap<u32, Vec<u64>> = HashMap::new();
+        for c in &s.critical_sections {
+            if let Some(pid) = c.pid {
+                cs_by_pid.entry(pid).or_default().insert(c.address);
+                if c.locked && c.lock_count.unwrap_or(0) > 0 {
+                    contended_by_pid.entry(pid).or_default().push(c.address);
+                }
+            }
+        }
+        let mut threads_by_pid: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (i, t) in s.threads.iter().enumerate() {
+            threads_by_pid.entry(t.pid).or_default().push(i);
+        }
+        let process_pid: HashMap<u64, u32> =
+            s.processes.iter().map(|p| (p.address, p.pid)).collect();
+        let empty = BTreeSet::new();
 
         // Critical sections: owner edges from `!cs`.
         for cs in &s.critical_sections {
@@ -105,13 +138,8 @@ impl WaitGraph {
             if !matches!(t.state, ThreadState::Wait { .. }) {
                 continue;
             }
-            let known: BTreeSet<u64> = s
-                .critical_sections
-                .iter()
-                .filter(|c| c.pid == Some(t.pid))
-                .map(|c| c.address)
-                .collect();
-            match cs_waited_on(t, &known) {
+            let known = cs_by_pid.get(&t.pid).unwrap_or(&empty);
+            match cs_waited_on(t, known) {
                 Some(CsWait::Known(addr)) => {
                     let r = w.resource(cs_id(addr, t.pid));
                     w.g.add_edge(
@@ -155,14 +183,25 @@ impl WaitGraph {
                             );
                         }
                     }
+                } else if o.kind == "ThreadObject" {
+                    // A thread object is signalled when that thread exits.
+                    let r = w.resource(format!("thread:0x{:08x}", o.address));
+                    w.g.add_edge(w.threads[i], r, Edge::WaitsOn("wait object"));
+                    if let Some(&j) = by_address.get(&o.address) {
+                        if !w.g.contains_edge(r, w.threads[j]) {
+                            w.g.add_edge(r, w.threads[j], Edge::OwnedBy("the awaited thread"));
+                        }
+                    }
                 } else if o.kind == "ProcessObject" {
                     let id = format!("process:0x{:08x}", o.address);
                     let r = w.resource(id);
                     w.g.add_edge(w.threads[i], r, Edge::WaitsOn("wait object"));
                     // A process is signalled when it exits: its threads hold it.
-                    if let Some(p) = s.processes.iter().find(|p| p.address == o.address) {
-                        for (j, other) in s.threads.iter().enumerate() {
-                            if other.pid == p.pid && j != i && !w.g.contains_edge(r, w.threads[j]) {
+                    // Added once, when the first waiter creates the resource.
+                    let fresh = w.g.edges_directed(r, Direction::Outgoing).next().is_none();
+                    if let (true, Some(pid)) = (fresh, process_pid.get(&o.address)) {
+                        for &j in threads_by_pid.get(pid).map(Vec::as_slice).unwrap_or(&[]) {
+                            if j != i {
                                 w.g.add_edge(
                                     r,
                                     w.threads[j],
@@ -195,6 +234,9 @@ impl WaitGraph {
             }
         }
         for m in &s.lpc_messages {
+            if let Some(p) = m.server_process {
+                w.servers.insert(format!("lpc:0x{:08x}", m.id), p);
+            }
             let (Some(&r), Some(&srv)) = (
                 w.resources.get(&format!("lpc:0x{:08x}", m.id)),
                 m.server_thread.and_then(|a| by_address.get(&a)),
@@ -248,6 +290,55 @@ impl WaitGraph {
         let n = self.g.add_node(Node::Resource(id.clone()));
         self.resources.insert(id, n);
         n
+    }
+
+    /// The unserved resource a root waits on, and who should serve it.
+    fn ends_at(&self, s: &DumpSnapshot, root: usize) -> Option<EndsAt> {
+        let n = self.threads[root];
+        for r in self.g.neighbors_directed(n, Direction::Outgoing) {
+            let Node::Resource(id) = &self.g[r] else {
+                continue;
+            };
+            if self
+                .g
+                .edges_directed(r, Direction::Outgoing)
+                .next()
+                .is_some()
+            {
+                continue;
+            }
+            let server = self.servers.get(id);
+            let proc_ = server.and_then(|a| s.processes.iter().find(|p| p.address == *a));
+            let server_pid = proc_.map(|p| p.pid).or_else(|| {
+                server.and_then(|a| {
+                    s.threads
+                        .iter()
+                        .find(|t| t.process_address == Some(*a))
+                        .map(|t| t.pid)
+                })
+            });
+            let server_image = proc_.map(|p| p.image.clone()).or_else(|| {
+                let img = s.lpc_messages.iter().find_map(|m| {
+                    (format!("lpc:0x{:08x}", m.id) == *id)
+                        .then(|| m.server_image.clone())
+                        .flatten()
+                });
+                img.or_else(|| {
+                    s.threads.iter().find_map(|t| {
+                        t.alpc_waiting_for
+                            .as_ref()
+                            .filter(|a| format!("alpc:0x{:08x}", a.message) == *id)
+                            .and_then(|a| a.server_image.clone())
+                    })
+                })
+            });
+            return Some(EndsAt {
+                resource: id.clone(),
+                server_pid,
+                server_image,
+            });
+        }
+        None
     }
 
     /// Resources a thread waits on.
@@ -398,6 +489,11 @@ impl WaitGraph {
             deadlock,
             direct,
             processes,
+            ends_at: if deadlock {
+                None
+            } else {
+                self.ends_at(s, root)
+            },
         }
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! [`analyze`] takes a [`DumpSnapshot`](dumptrace_dump::DumpSnapshot) and the
 //! trace inputs ([`TraceSource`]) and returns an [`Analysis`]: the wait graph's
-//! chains and deadlocks, the threads with what they wait on and own, and ranked
-//! [`Finding`]s with evidence lines from both sides.
+//! chains and deadlocks, the threads with what they wait on and own, the clock
+//! alignment between dump and trace, and ranked [`Finding`]s with evidence lines
+//! from both sides.
 //!
 //! ```no_run
 //! # fn demo(snapshot: dumptrace_dump::DumpSnapshot) {
@@ -15,18 +16,26 @@
 //! # }
 //! ```
 
+mod alignment;
 mod events;
 mod findings;
 mod graph;
+mod patterns;
 mod report;
 
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+
 use chrono::SecondsFormat;
-use dumptrace_dump::{DumpSnapshot, Thread};
+use dumptrace_dump::{DumpSnapshot, Thread, ThreadState};
 
 pub use events::{trace_events, TraceEvent, TraceSource};
 pub use report::{
-    Alignment, Analysis, ChainOut, EventOut, Evidence, Finding, Input, ThreadId, ThreadOut,
+    Alignment, Analysis, ChainOut, EndsAtOut, EventOut, Evidence, Finding, FirstBlocked, Input,
+    ThreadId, ThreadOut,
 };
+
+/// How many of the most recently blocked threads the alignment may look at.
+const ALIGNMENT_THREADS: usize = 2000;
 
 /// Version of the `--json` document; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -35,10 +44,11 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     /// `--offset`: seconds added to trace times to put them on the dump's clock.
+    /// When absent the offset is estimated from the inputs.
     pub offset_seconds: Option<f64>,
     /// How trace times were put in UTC (said in `alignment.method`).
     pub trace_time_note: Option<String>,
-    /// Seconds of trace shown around a chain root's wait start.
+    /// Seconds of trace shown before a chain root's wait start (default 30).
     pub context_seconds: Option<f64>,
 }
 
@@ -57,23 +67,88 @@ pub(crate) fn thread_id(t: &Thread) -> ThreadId {
 pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) -> Analysis {
     let (graph, mut notes) = graph::WaitGraph::build(snapshot);
     notes.extend(snapshot.notes.iter().cloned());
-    let offset = opts.offset_seconds.unwrap_or(0.0);
-    let mut events = match events::trace_events(traces) {
-        Ok(e) => e,
+    let view = match events::TraceView::new(traces) {
+        Ok(v) => Some(v),
         Err(e) => {
             notes.push(format!(
                 "trace events could not be read for correlation: {e}"
             ));
-            Vec::new()
+            None
         }
     };
-    if offset != 0.0 {
-        let d = chrono::Duration::nanoseconds((offset * 1e9).round() as i64);
-        for e in &mut events {
-            e.time += d;
-        }
-    }
-    let chains_data = graph.chains(snapshot);
+    let chains = graph.chains(snapshot);
+
+    // Events of the threads correlation looks at: chain members ("last words")
+    // and the most recently blocked threads (the alignment's samples).
+    let mut waiting: HashSet<(u32, u32)> = chains
+        .iter()
+        .flat_map(|c| c.members.iter())
+        .map(|&m| (snapshot.threads[m].pid, snapshot.threads[m].tid))
+        .collect();
+    let mut recent: Vec<&Thread> = snapshot
+        .threads
+        .iter()
+        .filter(|t| matches!(t.state, ThreadState::Wait { .. }) && t.wait_start.is_some())
+        .collect();
+    recent.sort_by_key(|t| std::cmp::Reverse(t.wait_start));
+    waiting.extend(
+        recent
+            .iter()
+            .take(ALIGNMENT_THREADS)
+            .map(|t| (t.pid, t.tid)),
+    );
+    let by_thread = view
+        .as_ref()
+        .map(|v| v.by_thread(&waiting))
+        .unwrap_or_default();
+    let has_trace = view.as_ref().is_some_and(|v| !v.is_empty());
+    let (offset_ns, alignment) = align(snapshot, &by_thread, has_trace, opts);
+
+    let root_pids: HashSet<u32> = chains
+        .iter()
+        .map(|c| snapshot.threads[c.root].pid)
+        .collect();
+    let by_process = view
+        .as_ref()
+        .map(|v| v.by_process(&root_pids))
+        .unwrap_or_default();
+    let ctx = findings::Ctx {
+        s: snapshot,
+        graph: &graph,
+        chains: &chains,
+        view: view.as_ref(),
+        traces,
+        by_thread: &by_thread,
+        by_process: &by_process,
+        offset_ns,
+        context_ns: (opts.context_seconds.unwrap_or(30.0) * 1e9) as i64,
+        recur_cache: Default::default(),
+        last_cache: Default::default(),
+    };
+    let chain_outs: Vec<ChainOut> = chains
+        .iter()
+        .enumerate()
+        .map(|(i, c)| ctx.chain_out(c, i + 1))
+        .collect();
+    let mut findings = ctx.rank();
+    findings.extend(patterns::dump_patterns(snapshot, &chains, &graph));
+    findings::number(&mut findings);
+    let first_blocked = chain_outs
+        .iter()
+        .filter_map(|c| c.first_blocked.map(|f| (c.id, f)))
+        .filter_map(|(id, f)| {
+            let t = snapshot
+                .threads
+                .iter()
+                .find(|t| t.pid == f.pid && t.tid == f.tid)?;
+            Some(FirstBlocked {
+                pid: f.pid,
+                tid: f.tid,
+                chain: id,
+                wait_seconds: t.wait_seconds()?,
+            })
+        })
+        .max_by(|a, b| a.wait_seconds.total_cmp(&b.wait_seconds));
     let threads = snapshot
         .threads
         .iter()
@@ -92,18 +167,10 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
             source: t.source.clone(),
         })
         .collect();
-    let context = opts.context_seconds.unwrap_or(30.0);
-    let chains: Vec<ChainOut> = chains_data
-        .iter()
-        .enumerate()
-        .map(|(id, c)| findings::chain_out(snapshot, c, id + 1, &events, context))
-        .collect();
-    let findings = findings::rank(snapshot, &graph, &chains_data, &events, traces);
-    let method = match (opts.offset_seconds, &opts.trace_time_note) {
-        (Some(o), _) => format!("given with --offset ({o:+.3} s)"),
-        (None, Some(note)) => format!("none applied: {note}"),
-        (None, None) => "none applied: no trace input".to_string(),
-    };
+    let mut alignment = alignment;
+    if let Some(n) = &opts.trace_time_note {
+        alignment.method = format!("{}; trace times: {n}", alignment.method);
+    }
     Analysis {
         schema_version: SCHEMA_VERSION,
         inputs: Vec::new(),
@@ -115,13 +182,79 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
         dump_time_raw: snapshot.session_time.as_ref().map(|s| s.raw.clone()),
         tick: snapshot.tick_source.clone(),
         threads,
-        chains,
+        chains: chain_outs,
         findings,
-        alignment: Alignment {
-            offset_seconds: offset,
-            method,
-            confidence: None,
-        },
+        first_blocked,
+        alignment,
         notes,
+    }
+}
+
+/// The offset to apply and how it was chosen: given, estimated, or none.
+fn align(
+    s: &DumpSnapshot,
+    by_thread: &HashMap<(u32, u32), Vec<events::Hit>>,
+    has_trace: bool,
+    opts: &Options,
+) -> (i64, Alignment) {
+    if let Some(o) = opts.offset_seconds {
+        return (
+            (o * 1e9).round() as i64,
+            Alignment {
+                offset_seconds: o,
+                method: format!("given with --offset ({o:+.3} s)"),
+                confidence: None,
+            },
+        );
+    }
+    if !has_trace {
+        return (0, Alignment::none("no trace input"));
+    }
+    let mut samples = alignment::samples(s, by_thread);
+    let tick = i64::try_from(s.tick_ns).unwrap_or(15_625_000);
+    match alignment::estimate(&mut samples, tick) {
+        Some(e) if e.confidence >= 0.3 => {
+            let secs = e.offset_ns as f64 / 1e9;
+            let how = if e.snapped_to_zone {
+                format!(
+                    "the zone offset {:+} min explains the trace: {} of {} blocked threads with trace events log for the last time within 1 s before their wait start and never after",
+                    e.zone_offset_ns / 60_000_000_000,
+                    e.consistent,
+                    e.threads
+                )
+            } else {
+                format!(
+                    "zone candidate {:+} min, then a fine search: {} of {} blocked threads with trace events log for the last time within 1 s before their wait start and never after (resolution about 50 ms)",
+                    e.zone_offset_ns / 60_000_000_000,
+                    e.consistent,
+                    e.threads
+                )
+            };
+            (
+                e.offset_ns,
+                Alignment {
+                    offset_seconds: secs,
+                    method: format!("estimated: {how}"),
+                    confidence: Some(e.confidence),
+                },
+            )
+        }
+        Some(e) => (
+            0,
+            Alignment {
+                offset_seconds: 0.0,
+                method: format!(
+                    "none applied: the best estimate ({:+.3} s) fits only {} of {} blocked threads; pass --offset to set it",
+                    e.offset_ns as f64 / 1e9,
+                    e.consistent,
+                    e.threads
+                ),
+                confidence: Some(e.confidence),
+            },
+        ),
+        None => (
+            0,
+            Alignment::none("fewer than 3 blocked threads have trace events, too few to estimate an offset"),
+        ),
     }
 }

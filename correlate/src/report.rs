@@ -15,8 +15,18 @@ pub struct Analysis {
     pub threads: Vec<ThreadOut>,
     pub chains: Vec<ChainOut>,
     pub findings: Vec<Finding>,
+    /// The chain member that has waited longest of all: where the hang began.
+    pub first_blocked: Option<FirstBlocked>,
     pub alignment: Alignment,
     pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FirstBlocked {
+    pub pid: u32,
+    pub tid: u32,
+    pub chain: usize,
+    pub wait_seconds: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -68,10 +78,23 @@ pub struct ChainOut {
     pub direct_waiters: usize,
     pub deadlock: bool,
     pub processes: Vec<u32>,
-    /// The member that has waited longest (compared by Ticks, as the seeds do).
+    /// The member that has waited longest (compared by Ticks, as the seeds do),
+    /// counting the waiting threads of the process the chain ends at.
     pub first_blocked: Option<ThreadId>,
+    /// When the root waits on something no thread serves (an LPC/ALPC message
+    /// queued at a process whose serving threads are missing).
+    pub ends_at: Option<EndsAtOut>,
+    /// Facts about the chain's timing a reader should weigh.
+    pub notes: Vec<String>,
     /// Trace events of the root's process around the root's wait start.
     pub trace_context: Vec<EventOut>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndsAtOut {
+    pub resource: String,
+    pub server_pid: Option<u32>,
+    pub server_image: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -113,4 +136,14 @@ pub struct Alignment {
     pub offset_seconds: f64,
     pub method: String,
     pub confidence: Option<f64>,
+}
+
+impl Alignment {
+    pub(crate) fn none(why: &str) -> Self {
+        Alignment {
+            offset_seconds: 0.0,
+            method: format!("none applied: {why}"),
+            confidence: None,
+        }
+    }
 }

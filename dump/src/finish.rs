@@ -13,6 +13,7 @@ const DEFAULT_TICK_NS: u64 = 15_625_000;
 
 pub(crate) fn finish(s: &mut DumpSnapshot) {
     s.notes.clear();
+    dedupe_processes(s);
     dedupe_threads(s);
     let images: HashMap<u32, String> = s
         .processes
@@ -61,15 +62,60 @@ pub(crate) fn finish(s: &mut DumpSnapshot) {
     add_notes(s);
 }
 
+/// A minidump's process (no EPROCESS address, 0) is the log's process with the same pid.
+fn dedupe_processes(s: &mut DumpSnapshot) {
+    let mut out: Vec<crate::model::Process> = Vec::with_capacity(s.processes.len());
+    for p in std::mem::take(&mut s.processes) {
+        let same = out
+            .iter_mut()
+            .find(|k| k.pid == p.pid && (k.address == 0 || p.address == 0));
+        match same {
+            Some(k) => {
+                if k.address == 0 {
+                    k.address = p.address;
+                }
+                if k.image.is_empty() {
+                    k.image = p.image;
+                }
+                k.handle_count = k.handle_count.or(p.handle_count);
+                k.elapsed_time = k.elapsed_time.take().or(p.elapsed_time);
+                k.user_time = k.user_time.take().or(p.user_time);
+                k.kernel_time = k.kernel_time.take().or(p.kernel_time);
+            }
+            None => out.push(p),
+        }
+    }
+    s.processes = out;
+}
+
 /// One thread may be printed several times (`!process 0 ff`, then `!thread X 1f`).
 /// Keep the first, filling what it lacks from the others; keep the richest stack.
+/// Threads read from a minidump have no ETHREAD address (0): they are the
+/// log's thread with the same Cid.
 fn dedupe_threads(s: &mut DumpSnapshot) {
     let mut seen: HashMap<u64, usize> = HashMap::new();
+    let mut by_cid: HashMap<(u32, u32), usize> = HashMap::new();
     let mut out: Vec<Thread> = Vec::with_capacity(s.threads.len());
     for t in std::mem::take(&mut s.threads) {
-        match seen.get(&t.address) {
-            Some(&i) => {
+        let same_address = seen.get(&t.address).copied().filter(|_| t.address != 0);
+        let same_cid = || {
+            by_cid
+                .get(&(t.pid, t.tid))
+                .copied()
+                .filter(|&i| t.address == 0 || out[i].address == 0)
+        };
+        match same_address.or_else(same_cid) {
+            Some(i) => {
+                if out[i].address == 0 && t.address != 0 {
+                    seen.insert(t.address, i);
+                    out[i].address = t.address;
+                    out[i].state = t.state.clone();
+                }
                 let kept = &mut out[i];
+                kept.teb = kept.teb.or(t.teb);
+                kept.user_time = kept.user_time.take().or(t.user_time);
+                kept.kernel_time = kept.kernel_time.take().or(t.kernel_time);
+                kept.start_address = kept.start_address.take().or(t.start_address);
                 let richer = t.stack.len() > kept.stack.len()
                     || (t.stack.iter().any(|f| !f.args.is_empty())
                         && !kept.stack.iter().any(|f| !f.args.is_empty()));
@@ -89,6 +135,7 @@ fn dedupe_threads(s: &mut DumpSnapshot) {
             }
             None => {
                 seen.insert(t.address, out.len());
+                by_cid.entry((t.pid, t.tid)).or_insert(out.len());
                 out.push(t);
             }
         }
@@ -150,6 +197,8 @@ fn tick_length(threads: &[Thread]) -> (u64, String) {
 }
 
 fn add_notes(s: &mut DumpSnapshot) {
+    s.notes
+        .extend(s.dump_files.iter().flat_map(crate::dumpfile::notes));
     match &s.session_time {
         None => s.notes.push(
             "the log has no Debug session time: wait durations are kept, wait start times are unknown".into(),

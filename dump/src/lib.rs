@@ -3,7 +3,10 @@
 //! The key types are [`DumpSnapshot`] (processes, threads with their wait state,
 //! wait start and stack, critical sections, ERESOURCEs and LPC messages, and the
 //! dump time) and [`InputReport`] (what one input file gave: records read, lines
-//! skipped and why). Today the reader understands WinDbg/kd/cdb session logs.
+//! skipped and why). The readers understand WinDbg/kd/cdb session logs,
+//! user-mode minidumps (`MDMP`) and kernel dump file headers (`PAGEDUMP`,
+//! `PAGEDU64`); binary dumps also fill [`DumpSnapshot::dump_files`] with their
+//! header facts ([`DumpFile`], including [`Truncation`]).
 //!
 //! ```no_run
 //! let load = dumptrace_dump::read_path(std::path::Path::new("memory.log")).unwrap();
@@ -13,8 +16,15 @@
 //! println!("{} records, {} skipped", load.report.records, load.report.skipped);
 //! ```
 
+mod bytes;
+mod dumpfile;
 mod finish;
+mod join;
+mod kdump;
+mod minidump;
 mod model;
+#[cfg(any(test, feature = "synth"))]
+pub mod synth;
 mod text;
 mod windbg;
 
@@ -22,6 +32,11 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+pub use bytes::FormatError;
+pub use dumpfile::{
+    DumpFile, ExceptionInfo, Handle, KernelHeader, MemoryRange, MemoryRun, MinidumpInfo, MiscInfo,
+    Module, MutantInfo, SystemInfo, ThreadDetail, TimeZone, Truncation,
+};
 pub use model::{
     AlpcWait, CriticalSection, DumpSnapshot, Frame, LpcMessage, Process, Resource, SessionTime,
     Thread, ThreadState, WaitObject,
@@ -30,13 +45,18 @@ pub use text::escape_control;
 
 /// Format name of WinDbg/kd/cdb session logs, as listed in reports.
 pub const WINDBG_LOG: &str = "windbg-log";
+/// Format name of user-mode minidumps (`MDMP`).
+pub const MINIDUMP: &str = minidump::FORMAT;
+/// Format name of kernel dump files (`PAGEDUMP`, `PAGEDU64`).
+pub const KERNEL_DUMP: &str = kdump::FORMAT;
 
 /// How many skipped lines a report keeps verbatim.
 const KEPT_SKIPS: usize = 10;
 
-/// One line an input could not use.
+/// One line an input could not use (for binary dumps: one structure).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Skip {
+    /// Line number in a text input; byte offset of the structure in a binary dump.
     pub line: u64,
     pub reason: String,
     /// The line, shortened, with control characters escaped.
@@ -48,8 +68,10 @@ pub struct Skip {
 pub struct InputReport {
     pub path: PathBuf,
     pub format: &'static str,
+    /// Lines of a text input; directory entries (minidump) or headers (kernel dump) of a binary one.
     pub lines: u64,
-    /// Blocks read: processes, threads, locks, messages, the session time.
+    /// Blocks read: processes, threads, locks, messages, the session time;
+    /// for binary dumps, the header and each stream or sub-header read.
     pub records: u64,
     pub skipped: u64,
     pub skip_reasons: BTreeMap<String, u64>,
@@ -96,10 +118,23 @@ pub enum Error {
     },
     #[error("{path}: not a WinDbg/kd/cdb log (no debugger prompt, THREAD/PROCESS block or session time in the first 64 KiB)")]
     NotALog { path: PathBuf },
+    /// A minidump or kernel dump whose fixed header cannot be read.
+    #[error("{path}: unreadable {format}: {source}")]
+    Corrupt {
+        path: PathBuf,
+        format: &'static str,
+        source: FormatError,
+    },
 }
 
 /// Is this content a dump-side input this crate reads? Returns its format name.
 pub fn detect(bytes: &[u8]) -> Option<&'static str> {
+    if minidump::looks_like(bytes) {
+        return Some(MINIDUMP);
+    }
+    if kdump::looks_like(bytes) {
+        return Some(KERNEL_DUMP);
+    }
     let head = &bytes[..bytes.len().min(256 * 1024)];
     windbg::looks_like_log(&text::decode(head)).then_some(WINDBG_LOG)
 }
@@ -121,8 +156,28 @@ pub fn read_path(path: &Path) -> Result<DumpLoad, Error> {
     read_bytes(path, &map)
 }
 
-/// Reads one dump-side input from bytes already in memory.
+/// Reads one dump-side input from bytes already in memory. The format is
+/// chosen by content, as [`detect`] does.
 pub fn read_bytes(path: &Path, bytes: &[u8]) -> Result<DumpLoad, Error> {
+    type BinaryReader = fn(&str, &[u8]) -> Result<(DumpSnapshot, InputReport), FormatError>;
+    let binary: Option<(&'static str, BinaryReader)> = if minidump::looks_like(bytes) {
+        Some((MINIDUMP, minidump::read))
+    } else if kdump::looks_like(bytes) {
+        Some((KERNEL_DUMP, kdump::read))
+    } else {
+        None
+    };
+    if let Some((format, read)) = binary {
+        let label = path.display().to_string();
+        let (mut snapshot, mut report) = read(&label, bytes).map_err(|source| Error::Corrupt {
+            path: path.to_path_buf(),
+            format,
+            source,
+        })?;
+        report.path = path.to_path_buf();
+        finish::finish(&mut snapshot);
+        return Ok(DumpLoad { snapshot, report });
+    }
     let text = text::decode(bytes);
     if !windbg::looks_like_log(&text) {
         return Err(Error::NotALog {
@@ -143,6 +198,7 @@ pub fn merge(mut parts: Vec<DumpSnapshot>) -> DumpSnapshot {
         1 => return parts.remove(0),
         _ => DumpSnapshot::default(),
     };
+    let joined = join::prepare(&mut parts);
     for p in parts {
         if out.session_time.is_none() {
             out.session_time = p.session_time;
@@ -154,7 +210,12 @@ pub fn merge(mut parts: Vec<DumpSnapshot>) -> DumpSnapshot {
         out.resources.extend(p.resources);
         out.lpc_messages.extend(p.lpc_messages);
         out.notes.extend(p.notes);
+        out.dump_files.extend(p.dump_files);
+        out.modules.extend(p.modules);
+        out.handles.extend(p.handles);
+        out.thread_details.extend(p.thread_details);
     }
     finish::finish(&mut out);
+    out.notes.extend(joined);
     out
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 /// Everything read from the dump-side inputs of one incident.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DumpSnapshot {
-    /// When the dump was taken (`Debug session time:`).
+    /// When the dump was taken (`Debug session time:`, or a binary dump's header time).
     pub session_time: Option<SessionTime>,
     /// `System Uptime:` in milliseconds, when the log has it.
     pub uptime_ms: Option<u64>,
@@ -21,12 +21,20 @@ pub struct DumpSnapshot {
     pub lpc_messages: Vec<LpcMessage>,
     /// Facts about the dump itself that a reader should know (inconsistencies, missing times).
     pub notes: Vec<String>,
+    /// Binary dump files read (minidumps, kernel dumps): header facts, truncation.
+    pub dump_files: Vec<crate::dumpfile::DumpFile>,
+    /// Modules of the dumped process (minidump ModuleList).
+    pub modules: Vec<crate::dumpfile::Module>,
+    /// Handles of the dumped process (minidump HandleData), with mutant owners where recorded.
+    pub handles: Vec<crate::dumpfile::Handle>,
+    /// Per-thread facts a minidump adds: names, create times, suspend counts, stacks.
+    pub thread_details: Vec<crate::dumpfile::ThreadDetail>,
 }
 
 /// The `Debug session time:` line, as written and as UTC.
 #[derive(Debug, Clone, Serialize)]
 pub struct SessionTime {
-    /// The text after `Debug session time:`.
+    /// The text after `Debug session time:` (for a binary dump: the header time and its source).
     pub raw: String,
     /// The wall-clock time as printed, in the debugger machine's zone.
     pub local: NaiveDateTime,
@@ -77,8 +85,18 @@ pub enum ThreadState {
     Terminated,
     Transition,
     Initialized,
-    /// A state word this reader does not know, kept as written.
+    /// A state word this reader does not know, kept as written (`UNKNOWN` for
+    /// minidump threads, which record no state). JSON: `{"state": "other", "word": ...}`.
+    #[serde(serialize_with = "state_word")]
     Other(String),
+}
+
+/// An internally tagged enum cannot carry a bare string: wrap it in a map.
+fn state_word<S: serde::Serializer>(word: &str, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(1))?;
+    m.serialize_entry("word", word)?;
+    m.end()
 }
 
 impl ThreadState {
@@ -180,6 +198,48 @@ pub struct Thread {
 }
 
 impl Thread {
+    /// A thread known only by its identity and state; every other field empty.
+    pub fn new(
+        address: u64,
+        pid: u32,
+        tid: u32,
+        state: ThreadState,
+        source: String,
+        line: u64,
+    ) -> Self {
+        Thread {
+            address,
+            pid,
+            tid,
+            teb: None,
+            win32_thread: None,
+            state,
+            wait_objects: Vec::new(),
+            lpc_waiting_for: None,
+            lpc_serving: None,
+            alpc_waiting_for: None,
+            irps: Vec::new(),
+            impersonating: false,
+            process_address: None,
+            image: None,
+            wait_start_tick: None,
+            ticks: None,
+            ticks_text: None,
+            context_switches: None,
+            user_time: None,
+            kernel_time: None,
+            win32_start_address: None,
+            start_address: None,
+            priority: None,
+            kernel_stack_resident: false,
+            stack: Vec::new(),
+            wait_ns: None,
+            wait_start: None,
+            source,
+            line,
+        }
+    }
+
     /// `0adc.1c64`, the way WinDbg prints a Cid.
     pub fn cid(&self) -> String {
         format!("{:04x}.{:04x}", self.pid, self.tid)

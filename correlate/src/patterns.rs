@@ -1,0 +1,315 @@
+//! Dump-side patterns: what an engineer checks in a complete dump when the trace
+//! explains nothing (seed pattern names in parentheses): high contention,
+//! spiking thread, message box, special process, handle leak and thread count
+//! outliers, inconsistent or truncated dump.
+
+use std::collections::HashMap;
+
+use dumptrace_dump::{DumpSnapshot, ThreadState};
+
+use crate::findings::{human_duration, location, thread_evidence};
+use crate::graph::{ChainData, WaitGraph};
+use crate::report::{Evidence, Finding};
+
+/// `00:01:04.515` or `4 Days 08:57:56.171` -> seconds.
+fn cpu_seconds(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let (days, clock) = match s.split_once("Day") {
+        Some((d, rest)) => (
+            d.trim().parse::<f64>().ok()?,
+            rest.trim_start_matches('s').trim(),
+        ),
+        None => (0.0, s),
+    };
+    let parts: Vec<f64> = clock
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = parts.as_slice() else {
+        return None;
+    };
+    Some(days * 86400.0 + h * 3600.0 + m * 60.0 + sec)
+}
+
+fn finding(kind: &str, summary: String, confidence: f64, evidence: Vec<Evidence>) -> Finding {
+    Finding {
+        rank: 0,
+        kind: kind.into(),
+        summary,
+        pid: None,
+        tid: None,
+        chain: None,
+        confidence,
+        evidence,
+    }
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+pub(crate) fn dump_patterns(
+    s: &DumpSnapshot,
+    chains: &[ChainData],
+    graph: &WaitGraph,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let log = |line: u64| {
+        let file = s
+            .threads
+            .first()
+            .map(|t| t.source.rsplit_once(':').map_or("", |x| x.0).to_string())
+            .unwrap_or_default();
+        format!("{file}:{line}")
+    };
+    let in_chain: std::collections::HashSet<usize> = chains
+        .iter()
+        .flat_map(|c| c.members.iter().copied())
+        .collect();
+
+    // High contention (seed: ContentionCount 0xac352; !locks Contention Count = 277088870).
+    for cs in &s.critical_sections {
+        let waiters = cs.lock_count.filter(|&n| n > 0).unwrap_or(0);
+        let contention = cs.contention_count.unwrap_or(0);
+        if waiters >= 10 || contention >= 100_000 {
+            out.push(finding(
+                "high-contention",
+                format!(
+                    "Critical section 0x{:08x}{} in pid {} is highly contended: LockCount {}{}",
+                    cs.address,
+                    cs.symbol
+                        .as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default(),
+                    cs.pid.map_or("?".into(), |p| p.to_string()),
+                    waiters,
+                    if contention > 0 {
+                        format!(", ContentionCount {contention}")
+                    } else {
+                        String::new()
+                    }
+                ),
+                0.4,
+                vec![Evidence {
+                    source: log(cs.line),
+                    line: Some(cs.line),
+                    time: None,
+                    message: format!(
+                        "Critical section = 0x{:08x} LockCount = {waiters}",
+                        cs.address
+                    ),
+                }],
+            ));
+        }
+    }
+    for r in &s.resources {
+        let waiters = r.exclusive_waiters_count.unwrap_or(0) + r.shared_waiters_count.unwrap_or(0);
+        let contention = r.contention_count.unwrap_or(0);
+        if waiters >= 10 || contention >= 100_000 {
+            out.push(finding(
+                "high-contention",
+                format!(
+                    "ERESOURCE 0x{:08x}{} is highly contended: Contention Count {contention}, {waiters} waiters",
+                    r.address,
+                    r.symbol.as_deref().map(|x| format!(" ({x})")).unwrap_or_default()
+                ),
+                0.45,
+                vec![Evidence {
+                    source: log(r.line),
+                    line: Some(r.line),
+                    time: None,
+                    message: format!("Resource @ 0x{:08x} Contention Count = {contention}", r.address),
+                }],
+            ));
+        }
+    }
+
+    // Spiking thread (seed: calc.exe RUNNING with UserTime 00:01:04.515).
+    for t in &s.threads {
+        if !matches!(t.state, ThreadState::Running { .. }) || t.pid == 0 {
+            continue;
+        }
+        let cpu = t.user_time.as_deref().and_then(cpu_seconds).unwrap_or(0.0)
+            + t.kernel_time
+                .as_deref()
+                .and_then(cpu_seconds)
+                .unwrap_or(0.0);
+        if cpu >= 10.0 {
+            let mut f = finding(
+                "spiking-thread",
+                format!(
+                    "Thread {} ({}) is RUNNING with {} of CPU time{}",
+                    t.cid(),
+                    t.image.as_deref().unwrap_or("?"),
+                    human_duration(cpu),
+                    location(t).map(|l| format!(" in {l}")).unwrap_or_default()
+                ),
+                0.5,
+                vec![thread_evidence(t)],
+            );
+            f.pid = Some(t.pid);
+            f.tid = Some(t.tid);
+            out.push(f);
+        }
+    }
+
+    // Message box on a blocked thread (seed: spoolsv.exe USER32!MessageBoxA).
+    for (i, t) in s.threads.iter().enumerate() {
+        let boxed = t.stack.iter().any(|f| {
+            let func = f.function().to_ascii_lowercase();
+            func.contains("!messagebox") || func.contains("!softmodalmessagebox")
+        });
+        if !boxed || !matches!(t.state, ThreadState::Wait { .. }) {
+            continue;
+        }
+        let serves = !graph.owns(i).is_empty() || in_chain.contains(&i);
+        let mut f = finding(
+            "message-box",
+            format!(
+                "Thread {} ({}) is showing a message box{}; it has waited {}",
+                t.cid(),
+                t.image.as_deref().unwrap_or("?"),
+                if serves {
+                    " while other threads wait on it"
+                } else {
+                    ""
+                },
+                t.wait_seconds().map(human_duration).unwrap_or("?".into())
+            ),
+            if serves { 0.7 } else { 0.4 },
+            vec![thread_evidence(t)],
+        );
+        f.pid = Some(t.pid);
+        f.tid = Some(t.tid);
+        out.push(f);
+    }
+
+    // Special processes (seed: userinit.exe still present 5 h after logon).
+    for p in &s.processes {
+        let img = p.image.to_ascii_lowercase();
+        let elapsed = p.elapsed_time.as_deref().and_then(cpu_seconds);
+        let why = match img.as_str() {
+            "werfault.exe" | "werfaultsecure.exe" | "dwwin.exe" | "drwtsn32.exe" => Some(
+                "an error reporting process: some process crashed or hung before the dump"
+                    .to_string(),
+            ),
+            "userinit.exe" if elapsed.unwrap_or(0.0) > 600.0 => Some(format!(
+                "userinit.exe normally exits right after logon; this one has run for {}",
+                human_duration(elapsed.unwrap_or(0.0))
+            )),
+            _ => None,
+        };
+        if let Some(why) = why {
+            let mut f = finding(
+                "special-process",
+                format!("Process {} (pid {}) is present: {why}", p.image, p.pid),
+                0.35,
+                vec![Evidence {
+                    source: log(p.line),
+                    line: Some(p.line),
+                    time: None,
+                    message: format!(
+                        "PROCESS {:x} Cid: {:04x} Image: {}",
+                        p.address, p.pid, p.image
+                    ),
+                }],
+            );
+            f.pid = Some(p.pid);
+            out.push(f);
+        }
+    }
+
+    // Handle leak and thread count outliers (seed: iexplore.exe HandleCount 143428).
+    let handles: Vec<u64> = s
+        .processes
+        .iter()
+        .filter_map(|p| p.handle_count.map(u64::from))
+        .collect();
+    let med = median(handles.clone());
+    for p in &s.processes {
+        let Some(h) = p.handle_count.map(u64::from) else {
+            continue;
+        };
+        if h >= 10_000 && h >= 10 * med.max(1) {
+            let mut f = finding(
+                "handle-leak",
+                format!(
+                    "Process {} (pid {}) holds {h} handles, {}x the median of {} processes ({med})",
+                    p.image,
+                    p.pid,
+                    h / med.max(1),
+                    handles.len()
+                ),
+                0.45,
+                vec![Evidence {
+                    source: log(p.line),
+                    line: Some(p.line),
+                    time: None,
+                    message: format!(
+                        "PROCESS {:x} Cid: {:04x} HandleCount: {h}",
+                        p.address, p.pid
+                    ),
+                }],
+            );
+            f.pid = Some(p.pid);
+            out.push(f);
+        }
+    }
+    let mut per_pid: HashMap<u32, u64> = HashMap::new();
+    for t in &s.threads {
+        *per_pid.entry(t.pid).or_default() += 1;
+    }
+    let med = median(per_pid.values().copied().collect());
+    for (&pid, &n) in &per_pid {
+        if n >= 500 && n >= 10 * med.max(1) {
+            let mut f = finding(
+                "thread-count",
+                format!(
+                    "Process pid {pid} has {n} threads, {}x the median ({med})",
+                    n / med.max(1)
+                ),
+                0.4,
+                Vec::new(),
+            );
+            f.pid = Some(pid);
+            out.push(f);
+        }
+    }
+
+    // Inconsistent dump: what the snapshot noted.
+    let inconsistent: Vec<&String> = s
+        .notes
+        .iter()
+        .filter(|n| n.contains("inconsistent"))
+        .collect();
+    if !inconsistent.is_empty() {
+        out.push(finding(
+            "inconsistent-dump",
+            format!(
+                "The dump is inconsistent (typical of live or external dumpers); weigh wait times with care: {}",
+                inconsistent.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")
+            ),
+            0.3,
+            Vec::new(),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_seconds;
+
+    #[test]
+    fn cpu_times() {
+        assert_eq!(cpu_seconds("00:01:04.515"), Some(64.515));
+        assert_eq!(
+            cpu_seconds("4 Days 08:57:56.171"),
+            Some(4.0 * 86400.0 + 8.0 * 3600.0 + 57.0 * 60.0 + 56.171)
+        );
+    }
+}
