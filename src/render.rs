@@ -139,13 +139,19 @@ fn wait_text(t: &ThreadOut) -> String {
 
 fn chain(out: &mut impl Write, a: &Analysis, c: &ChainOut) -> io::Result<()> {
     let root = find(a, c.root.pid, c.root.tid);
-    let image = root.and_then(|t| t.process.as_deref()).unwrap_or("?");
+    let image = root
+        .and_then(|t| t.process.as_deref())
+        .or(c.ends_at.as_ref().and_then(|e| e.server_image.as_deref()))
+        .unwrap_or("?");
+    let root_text = if c.root_kind == "process-queue" {
+        format!("the queue of pid {} that no thread serves", c.root.pid)
+    } else {
+        format!("{:04x}.{:04x}", c.root.pid, c.root.tid)
+    };
     writeln!(
         out,
-        "  Chain {}: root {:04x}.{:04x} ({image}){}, {} blocked ({} directly) in {} process(es)",
+        "  Chain {}: root {root_text} ({image}){}, {} blocked ({} directly) in {} process(es)",
         c.id,
-        c.root.pid,
-        c.root.tid,
         if c.deadlock { ", DEADLOCK" } else { "" },
         c.blocked_threads,
         c.direct_waiters,

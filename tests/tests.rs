@@ -9,6 +9,8 @@ mod cli {
     mod analyze_cs_periodic;
     /// Input detection, bad and unrecognised inputs, exit codes.
     mod inputs;
+    /// One case per seed study with a wait chain: the expert's conclusions.
+    mod seed_cases;
     /// The WinDbg excerpts of the seed case studies.
     mod seeds;
     /// `dump`, `trace` and `export` subcommands.

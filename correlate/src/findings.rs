@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use crate::events::{Hit, TraceSource, TraceView};
 use crate::graph::{ChainData, WaitGraph};
-use crate::report::{ChainOut, EndsAtOut, EventOut, Evidence, Finding};
+use crate::report::{ChainOut, EndsAtOut, EventOut, Evidence, Finding, ThreadId};
 use crate::{rfc3339, thread_id};
 
 /// Modules whose frames say how a thread waits, not why.
@@ -267,13 +267,20 @@ impl Ctx<'_> {
         };
         // First blocked: the longest wait among members and the waiting threads
         // of the process the chain ends at (seed: ServiceA blocked before ServiceB).
-        let end_pid = c.ends_at.as_ref().and_then(|e| e.server_pid);
+        // (For a process-queue chain the server's own threads are not counted:
+        // the ones that should serve are missing, the others wait for other work.)
+        let end_pid = c
+            .ends_at
+            .as_ref()
+            .filter(|_| !c.queue_root)
+            .and_then(|e| e.server_pid);
         let candidates = c.members.iter().copied().chain(
             s.threads
                 .iter()
                 .enumerate()
                 .filter(|(_, t)| Some(t.pid) == end_pid)
                 .filter(|(_, t)| matches!(t.state, ThreadState::Wait { .. }))
+                .filter(|(_, t)| !crate::patterns::is_idle(t))
                 .map(|(i, _)| i),
         );
         let first_blocked = candidates
@@ -296,9 +303,20 @@ impl Ctx<'_> {
                 ));
             }
         }
+        let (root_kind, root_id) = match (&c.ends_at, c.queue_root) {
+            (Some(e), true) => (
+                "process-queue",
+                ThreadId {
+                    pid: e.server_pid.unwrap_or(0),
+                    tid: 0,
+                },
+            ),
+            _ => ("thread", thread_id(root)),
+        };
         ChainOut {
             id,
-            root: thread_id(root),
+            root_kind: root_kind.into(),
+            root: root_id,
             members: c
                 .members
                 .iter()
@@ -463,7 +481,19 @@ impl Ctx<'_> {
             String::new()
         };
         let image = root.image.as_deref().unwrap_or("?");
-        let mut summary = if c.deadlock {
+        let mut summary = if let (true, Some(e)) = (c.queue_root, &c.ends_at) {
+            let all_procs = c.processes.len();
+            format!(
+                "{} (pid {}) serves none of the messages queued for it: {} threads wait on its queue directly, {} in all across {all_procs} process{}; the longest direct wait is thread {} ({image}), which {}",
+                e.server_image.as_deref().unwrap_or("a process"),
+                e.server_pid.map_or("?".into(), |p| p.to_string()),
+                c.direct,
+                c.members.len(),
+                if all_procs == 1 { "" } else { "es" },
+                root.cid(),
+                wait_phrase(root)
+            )
+        } else if c.deadlock {
             format!(
                 "Deadlock: {} threads{procs} wait on each other; thread {} ({image}) {}",
                 c.members.len(),
@@ -478,7 +508,7 @@ impl Ctx<'_> {
                 wait_phrase(root)
             )
         };
-        if let Some(e) = &c.ends_at {
+        if let (false, Some(e)) = (c.queue_root, &c.ends_at) {
             summary.push_str(&format!(
                 " on {}, which no thread serves{}",
                 describe_resource(s, &e.resource),

@@ -57,6 +57,9 @@ pub(crate) struct ChainData {
     pub direct: usize,
     pub processes: BTreeSet<u32>,
     pub ends_at: Option<EndsAt>,
+    /// The chain ends at a process queue no thread serves, waited on directly by
+    /// several threads; `root` is then the one of them that has waited longest.
+    pub queue_root: bool,
 }
 
 /// Functions whose first argument is the critical section being entered
@@ -220,6 +223,18 @@ impl WaitGraph {
                     Edge::WaitsOn("Waiting for reply to LPC MessageId"),
                 );
             }
+            if let Some(a) = &t.alpc_waiting_for {
+                let id = format!("alpc:0x{:08x}", a.message);
+                let r = w.resource(id.clone());
+                w.g.add_edge(
+                    w.threads[i],
+                    r,
+                    Edge::WaitsOn("Waiting for reply to ALPC Message"),
+                );
+                if let Some(p) = a.server_process {
+                    w.servers.insert(id, p);
+                }
+            }
         }
         // LPC servers: `LPC Server thread working on message Id X`, and `!lpc message`.
         for (i, t) in s.threads.iter().enumerate() {
@@ -249,6 +264,26 @@ impl WaitGraph {
                     w.threads[srv],
                     Edge::OwnedBy("!lpc message server thread"),
                 );
+            }
+        }
+        // ALPC messages from `!alpc /m`: the server thread, or the queue's owner.
+        for m in &s.alpc_messages {
+            let id = format!("alpc:0x{:08x}", m.address);
+            let Some(&r) = w.resources.get(&id) else {
+                continue;
+            };
+            match m.server_thread.and_then(|a| by_address.get(&a)) {
+                Some(&srv) => {
+                    w.servers.remove(&id);
+                    if !w.g.contains_edge(r, w.threads[srv]) {
+                        w.g.add_edge(r, w.threads[srv], Edge::OwnedBy("!alpc /m ServerThread"));
+                    }
+                }
+                None => {
+                    if let Some(p) = m.queue_owner_process {
+                        w.servers.insert(id, p);
+                    }
+                }
             }
         }
         // ERESOURCEs from `!locks`.
@@ -433,6 +468,13 @@ impl WaitGraph {
             }
             chains.push(self.chain_from(s, &tg, &nodes, vec![root], root, false));
         }
+        let queues = self.queue_chains(s, &tg, &nodes);
+        let folded: BTreeSet<usize> = queues
+            .iter()
+            .flat_map(|q| q.members.iter().copied())
+            .collect();
+        chains.retain(|c| !folded.contains(&c.root));
+        chains.extend(queues);
         for members in cycles {
             // A deadlock's "root" is the member that has waited longest.
             let root = members
@@ -494,7 +536,67 @@ impl WaitGraph {
             } else {
                 self.ends_at(s, root)
             },
+            queue_root: false,
         }
+    }
+
+    /// Unserved resources a thread waits on, with the process that should serve them.
+    fn unserved(&self, thread: usize) -> impl Iterator<Item = (&String, u64)> + '_ {
+        self.g
+            .neighbors_directed(self.threads[thread], Direction::Outgoing)
+            .filter(|&r| {
+                self.g
+                    .edges_directed(r, Direction::Outgoing)
+                    .next()
+                    .is_none()
+            })
+            .filter_map(|r| match &self.g[r] {
+                Node::Resource(id) => self.servers.get(id).map(|&p| (id, p)),
+                Node::Thread(_) => None,
+            })
+    }
+
+    /// Chains that end at a process queue nobody serves (seed: ALPC queue of 372
+    /// messages at ServiceA.exe, its serving threads missing). One chain per
+    /// server process waited on directly by at least two threads; the thread
+    /// chains ending there are folded into it.
+    fn queue_chains(
+        &self,
+        s: &DumpSnapshot,
+        tg: &DiGraph<usize, ()>,
+        nodes: &[NodeIndex],
+    ) -> Vec<ChainData> {
+        let mut queues: std::collections::BTreeMap<u64, Vec<usize>> = Default::default();
+        for i in 0..s.threads.len() {
+            let mut seen = BTreeSet::new();
+            for (_, server) in self.unserved(i) {
+                if seen.insert(server) {
+                    queues.entry(server).or_default().push(i);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (server, direct) in queues {
+            if direct.len() < 2 {
+                continue;
+            }
+            let root = direct
+                .iter()
+                .copied()
+                .max_by_key(|&m| s.threads[m].wait_ns.unwrap_or(0))
+                .unwrap_or(direct[0]);
+            let mut c = self.chain_from(s, tg, nodes, direct.clone(), root, false);
+            c.direct = direct.len();
+            c.queue_root = true;
+            let process = s.processes.iter().find(|p| p.address == server);
+            c.ends_at = Some(EndsAt {
+                resource: format!("queue:0x{server:08x}"),
+                server_pid: process.map(|p| p.pid),
+                server_image: process.map(|p| p.image.clone()),
+            });
+            out.push(c);
+        }
+        out
     }
 }
 

@@ -11,6 +11,58 @@ use crate::findings::{human_duration, location, thread_evidence};
 use crate::graph::{ChainData, WaitGraph};
 use crate::report::{Evidence, Finding};
 
+/// Frames of threads that wait for work, not for something stuck: thread-pool
+/// waiters and workers, LPC/RPC listeners, kernel worker queues, message loops.
+const IDLE_FRAMES: &[&str] = &[
+    "ntdll!TppWaiterpThread",
+    "ntdll!NtWaitForWorkViaWorkerFactory",
+    "ntdll!ZwWaitForWorkViaWorkerFactory",
+    "ntdll!NtReplyWaitReceivePort",
+    "ntdll!ZwReplyWaitReceivePort",
+    "ntdll!NtReplyWaitReceivePortEx",
+    "ntdll!ZwReplyWaitReceivePortEx",
+    "ntdll!NtRemoveIoCompletion",
+    "ntdll!ZwRemoveIoCompletion",
+    "nt!KeRemoveQueue",
+    "nt!KeRemoveQueueEx",
+    "nt!ExpWorkerThread",
+    "USER32!NtUserGetMessage",
+    "USER32!GetMessageW",
+    "USER32!GetMessageA",
+];
+
+/// Waits for work rather than for a stuck resource; such threads are not
+/// candidates for "blocked first" (their wait starts when they went idle).
+pub(crate) fn is_idle(t: &dumptrace_dump::Thread) -> bool {
+    if matches!(
+        t.state.wait_reason(),
+        Some("WrQueue" | "WrLpcReceive" | "WrWorkerFactory")
+    ) {
+        return true;
+    }
+    if t.lpc_waiting_for.is_some() || t.alpc_waiting_for.is_some() {
+        return false;
+    }
+    t.stack.iter().any(|f| IDLE_FRAMES.contains(&f.function()))
+}
+
+/// Frames of process exit: a thread stuck here holds its process in "terminating".
+const EXIT_FRAMES: &[&str] = &[
+    "kernel32!ExitProcess",
+    "kernel32!_ExitProcess",
+    "ntdll!LdrShutdownProcess",
+    "ntdll!RtlExitUserProcess",
+];
+
+fn in_exit(t: &dumptrace_dump::Thread) -> bool {
+    t.stack.iter().any(|f| {
+        let func = f.function();
+        EXIT_FRAMES.contains(&func)
+            || func.ends_with("!_doexit")
+            || func.ends_with("!__crtExitProcess")
+    })
+}
+
 /// `00:01:04.515` or `4 Days 08:57:56.171` -> seconds.
 fn cpu_seconds(s: &str) -> Option<f64> {
     let s = s.trim();
@@ -278,6 +330,73 @@ pub(crate) fn dump_patterns(
             f.pid = Some(pid);
             out.push(f);
         }
+    }
+
+    // Blocked process exit (seeds: ServiceA's DllB!Cleanup under ExitProcess;
+    // terminating ApplicationD.exe instances with one thread left in ModuleE).
+    let longest_chain_wait = chains
+        .iter()
+        .flat_map(|c| c.members.iter())
+        .filter_map(|&m| s.threads[m].wait_ns)
+        .max();
+    let mut exits: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (i, t) in s.threads.iter().enumerate() {
+        if matches!(t.state, ThreadState::Wait { .. }) && in_exit(t) {
+            let key = format!(
+                "{}|{}",
+                t.image.as_deref().unwrap_or("?"),
+                location(t).unwrap_or("?")
+            );
+            exits.entry(key).or_default().push(i);
+        }
+    }
+    for (key, idx) in exits {
+        let (image, loc) = key.split_once('|').unwrap_or((&key, "?"));
+        let Some(&first) = idx
+            .iter()
+            .max_by_key(|&&i| s.threads[i].wait_ns.unwrap_or(0))
+        else {
+            continue;
+        };
+        let t = &s.threads[first];
+        let before_all = match (t.wait_ns, longest_chain_wait) {
+            (Some(w), Some(c)) => w > c,
+            _ => false,
+        };
+        let left: Vec<usize> = idx
+            .iter()
+            .map(|&i| per_pid.get(&s.threads[i].pid).copied().unwrap_or(0) as usize)
+            .collect();
+        let mut summary = format!(
+            "{} {} of {image} {} stuck in process exit in {loc}; the longest has waited {} (thread {}, {} thread{} left in its process)",
+            idx.len(),
+            if idx.len() == 1 { "instance" } else { "instances" },
+            if idx.len() == 1 { "is" } else { "are" },
+            t.wait_seconds().map(human_duration).unwrap_or("?".into()),
+            t.cid(),
+            left.first().copied().unwrap_or(0),
+            if left.first().copied().unwrap_or(0) == 1 { "" } else { "s" }
+        );
+        if before_all {
+            summary.push_str(&format!(
+                "; it blocked before every thread of the wait chains (their longest wait: {})",
+                longest_chain_wait
+                    .map(|c| human_duration(c as f64 / 1e9))
+                    .unwrap_or_default()
+            ));
+        }
+        let mut f = finding(
+            "blocked-exit",
+            summary,
+            if before_all { 0.8 } else { 0.5 },
+            idx.iter()
+                .take(4)
+                .map(|&i| thread_evidence(&s.threads[i]))
+                .collect(),
+        );
+        f.pid = Some(t.pid);
+        f.tid = Some(t.tid);
+        out.push(f);
     }
 
     // Inconsistent dump: what the snapshot noted.

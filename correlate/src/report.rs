@@ -69,6 +69,9 @@ pub struct ThreadOut {
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainOut {
     pub id: usize,
+    /// `thread`, or `process-queue` when the chain ends at a process whose queue
+    /// no thread serves; `root` is then `{pid: that process, tid: 0}`.
+    pub root_kind: String,
     pub root: ThreadId,
     pub members: Vec<ThreadId>,
     pub resources: Vec<String>,

@@ -38,8 +38,8 @@ pub use dumpfile::{
     Module, MutantInfo, SystemInfo, ThreadDetail, TimeZone, Truncation,
 };
 pub use model::{
-    AlpcWait, CriticalSection, DumpSnapshot, Frame, LpcMessage, Process, Resource, SessionTime,
-    Thread, ThreadState, WaitObject,
+    AlpcMessage, AlpcWait, CriticalSection, DumpSnapshot, Frame, LpcMessage, Process, Resource,
+    SessionTime, Thread, ThreadState, WaitObject,
 };
 pub use text::escape_control;
 
@@ -209,6 +209,7 @@ pub fn merge(mut parts: Vec<DumpSnapshot>) -> DumpSnapshot {
         out.critical_sections.extend(p.critical_sections);
         out.resources.extend(p.resources);
         out.lpc_messages.extend(p.lpc_messages);
+        out.alpc_messages.extend(p.alpc_messages);
         out.notes.extend(p.notes);
         out.dump_files.extend(p.dump_files);
         out.modules.extend(p.modules);

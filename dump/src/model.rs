@@ -19,6 +19,8 @@ pub struct DumpSnapshot {
     pub critical_sections: Vec<CriticalSection>,
     pub resources: Vec<Resource>,
     pub lpc_messages: Vec<LpcMessage>,
+    /// `!alpc /m` messages: who waits, which queue, which thread serves it.
+    pub alpc_messages: Vec<AlpcMessage>,
     /// Facts about the dump itself that a reader should know (inconsistencies, missing times).
     pub notes: Vec<String>,
     /// Binary dump files read (minidumps, kernel dumps): header facts, truncation.
@@ -344,5 +346,24 @@ pub struct LpcMessage {
     pub server_process: Option<u64>,
     pub server_image: Option<String>,
     pub port_name: Option<String>,
+    pub line: u64,
+}
+
+/// `!alpc /m ADDR`: one ALPC message (Vista and later).
+#[derive(Debug, Clone, Serialize)]
+pub struct AlpcMessage {
+    /// `Message @ fffff8800ca972b0`: the address client threads print in
+    /// `Waiting for reply to ALPC Message X`.
+    pub address: u64,
+    pub id: Option<u32>,
+    pub waiting_thread: Option<u64>,
+    /// `ServerThread : 0000000000000000` is kept as `None`: nobody serves it.
+    pub server_thread: Option<u64>,
+    pub queue_port: Option<u64>,
+    /// `QueuePortOwnerProcess : fffffa800a4628f0 (ServiceA.exe)`.
+    pub queue_owner_process: Option<u64>,
+    pub queue_owner_image: Option<String>,
+    /// `ALPC_MSGQUEUE_MAIN` (not yet picked up), `ALPC_MSGQUEUE_PENDING` (being served), ...
+    pub queue_type: Option<String>,
     pub line: u64,
 }

@@ -127,35 +127,57 @@ fn thread_state(s: &str) -> ThreadState {
 pub(crate) struct ProcessHeader {
     pub address: u64,
     pub session_id: Option<u32>,
-    pub pid: u32,
+    /// `None` when the Cid is on the next line (x64 builds; see [`process_ids`]).
+    pub pid: Option<u32>,
     pub parent_pid: Option<u32>,
 }
 
 /// `PROCESS 89cf4870  SessionId: 0  Cid: 0fa4    Peb: 7ffde000  ParentCid: 0228`
-/// (`SessionId: none` for System).
+/// (`SessionId: none` for System). x64 builds print the address alone and the
+/// ids on the next line (seed case `alpc-missing-threads`, Server 2008 x64).
 pub(crate) fn process_header(line: &str) -> Option<ProcessHeader> {
     let mut i = line.trim_start();
     let address = preceded((literal("PROCESS"), space1), hex)
         .parse_next(&mut i)
         .ok()?;
-    let mut session_id = None;
-    let mut pid = None;
-    let mut parent_pid = None;
-    let mut words = i.split_whitespace();
+    if !i.trim().is_empty() && !i.contains("Cid:") {
+        return None;
+    }
+    let mut h = ProcessHeader {
+        address,
+        session_id: None,
+        pid: None,
+        parent_pid: None,
+    };
+    process_ids(i, &mut h);
+    Some(h)
+}
+
+/// Reads `SessionId: 0  Cid: 06f0  Peb: ...  ParentCid: 0260` into `h`; false
+/// when the line has no Cid.
+pub(crate) fn process_ids(line: &str, h: &mut ProcessHeader) -> bool {
+    let mut words = line.split_whitespace();
+    let mut found = false;
     while let Some(w) = words.next() {
         match w {
-            "SessionId:" => session_id = words.next().and_then(|v| v.parse().ok()),
-            "Cid:" => pid = words.next().and_then(hex_token),
-            "ParentCid:" => parent_pid = words.next().and_then(hex_token),
+            "SessionId:" => h.session_id = words.next().and_then(|v| v.parse().ok()),
+            "Cid:" => {
+                h.pid = words
+                    .next()
+                    .and_then(hex_token)
+                    .and_then(|p| u32::try_from(p).ok());
+                found = h.pid.is_some();
+            }
+            "ParentCid:" => {
+                h.parent_pid = words
+                    .next()
+                    .and_then(hex_token)
+                    .and_then(|p| u32::try_from(p).ok())
+            }
             _ => {}
         }
     }
-    Some(ProcessHeader {
-        address,
-        session_id,
-        pid: u32::try_from(pid?).ok()?,
-        parent_pid: parent_pid.and_then(|p| u32::try_from(p).ok()),
-    })
+    found
 }
 
 /// `Wait Start TickCount      1845699        Ticks: 1284370 (0:05:34:28.281)`;

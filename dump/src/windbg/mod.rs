@@ -16,7 +16,9 @@ mod thread;
 
 use std::collections::BTreeMap;
 
-use crate::model::{CriticalSection, DumpSnapshot, Frame, LpcMessage, Process, Thread};
+use crate::model::{
+    AlpcMessage, CriticalSection, DumpSnapshot, Frame, LpcMessage, Process, Thread,
+};
 use crate::text;
 use crate::{InputReport, Skip};
 use grammar::hex_token;
@@ -50,6 +52,8 @@ enum Mode {
     Locks,
     /// `!lpc message X`.
     Lpc,
+    /// `!alpc /m X`.
+    Alpc,
     /// `k`, `kv`, `kb`, ...: a stack of the thread chosen with `.thread`.
     Stack,
 }
@@ -62,8 +66,13 @@ enum Action {
 
 enum Block {
     None,
+    /// `PROCESS addr` whose ids come on the next line (x64).
+    PendingProcess(grammar::ProcessHeader, u64),
     Process(usize),
-    Thread { t: Box<Thread>, in_stack: bool },
+    Thread {
+        t: Box<Thread>,
+        in_stack: bool,
+    },
 }
 
 pub(crate) struct LogReader<'a> {
@@ -80,6 +89,7 @@ pub(crate) struct LogReader<'a> {
     process_index: BTreeMap<u64, usize>,
     cs: Option<CriticalSection>,
     lpc: Option<LpcMessage>,
+    alpc: Option<AlpcMessage>,
     locks: locks::LocksParser,
     /// Stacks printed by `k*` after `.thread X`, by thread address.
     context_stacks: Vec<(u64, Vec<Frame>)>,
@@ -102,6 +112,7 @@ impl<'a> LogReader<'a> {
             process_index: BTreeMap::new(),
             cs: None,
             lpc: None,
+            alpc: None,
             locks: locks::LocksParser::default(),
             context_stacks: Vec::new(),
             stack_frames: Vec::new(),
@@ -189,11 +200,25 @@ impl<'a> LogReader<'a> {
         if t.starts_with("PROCESS ") {
             self.end_block();
             match grammar::process_header(t) {
-                Some(h) => {
+                Some(h) if h.pid.is_some() => {
                     let idx = self.upsert_process(h, n);
                     self.block = Block::Process(idx);
                 }
+                Some(h) => self.block = Block::PendingProcess(h, n),
                 None => self.skip(n, "PROCESS header not understood", t),
+            }
+            return;
+        }
+        if let Block::PendingProcess(..) = self.block {
+            let Block::PendingProcess(mut h, at) = std::mem::replace(&mut self.block, Block::None)
+            else {
+                return;
+            };
+            if grammar::process_ids(t, &mut h) {
+                let idx = self.upsert_process(h, at);
+                self.block = Block::Process(idx);
+            } else {
+                self.skip(at, "PROCESS header without a Cid on it or the next line", t);
             }
             return;
         }
@@ -204,7 +229,7 @@ impl<'a> LogReader<'a> {
         if t.is_empty() {
             match self.block {
                 Block::Thread { .. } => self.pending_blank = true,
-                Block::Process(_) => self.end_block(),
+                Block::Process(_) | Block::PendingProcess(..) => self.end_block(),
                 Block::None => {}
             }
             if matches!(self.mode, Mode::Cs) {
@@ -245,7 +270,7 @@ impl<'a> LogReader<'a> {
                 self.process_field(idx, t);
                 return;
             }
-            Block::None => {}
+            Block::PendingProcess(..) | Block::None => {}
         }
         self.mode_line(t, n);
     }
@@ -265,6 +290,7 @@ impl<'a> LogReader<'a> {
             "!cs" => self.mode = Mode::Cs,
             "!locks" => self.mode = Mode::Locks,
             "!lpc" => self.mode = Mode::Lpc,
+            "!alpc" => self.mode = Mode::Alpc,
             "dt" if cmd.contains("_RTL_CRITICAL_SECTION") => {
                 if let Some(a) = cmd.split_whitespace().last().and_then(hex_token) {
                     self.mode = Mode::DtCs(a);
@@ -282,6 +308,7 @@ impl<'a> LogReader<'a> {
         match self.mode {
             Mode::Cs => self.end_cs(),
             Mode::Lpc => self.end_lpc(),
+            Mode::Alpc => self.end_alpc(),
             Mode::Locks => {
                 let mut parsed = std::mem::take(&mut self.locks);
                 if let Some(r) = parsed.finish() {
@@ -313,6 +340,7 @@ impl<'a> LogReader<'a> {
                 }
             }
             Mode::Lpc => self.lpc_line(t, n),
+            Mode::Alpc => self.alpc_line(t, n),
             Mode::Stack => {
                 if let Some(f) = grammar::frame(t) {
                     self.stack_frames.push(f);
@@ -336,7 +364,7 @@ impl<'a> LogReader<'a> {
                 self.report.records += 1;
                 self.snap.threads.push(*t);
             }
-            Block::Process(_) | Block::None => {}
+            Block::Process(_) | Block::PendingProcess(..) | Block::None => {}
         }
     }
 
@@ -348,7 +376,7 @@ impl<'a> LogReader<'a> {
         let i = self.snap.processes.len();
         self.snap.processes.push(Process {
             address: h.address,
-            pid: h.pid,
+            pid: h.pid.unwrap_or(0),
             parent_pid: h.parent_pid,
             session_id: h.session_id,
             image: String::new(),
@@ -536,6 +564,62 @@ impl<'a> LogReader<'a> {
                 self.report.records += 1;
                 self.snap.lpc_messages.push(m);
             }
+        }
+    }
+
+    /// `!alpc /m X`:
+    ///
+    /// ```text
+    /// Message @ fffff8800ca972b0
+    ///   MessageID             : 0x23AC (9132)
+    ///   WaitingThread         : fffffa80090fbc60
+    ///   QueueType             : ALPC_MSGQUEUE_MAIN
+    ///   QueuePort             : fffffa8004e44b60 [ALPC_CONNECTION_PORT]
+    ///   QueuePortOwnerProcess : fffffa800a4628f0 (ServiceA.exe)
+    ///   ServerThread          : 0000000000000000
+    /// ```
+    fn alpc_line(&mut self, t: &str, n: u64) {
+        if let Some(rest) = t.strip_prefix("Message @") {
+            self.end_alpc();
+            self.alpc = hex_token(rest.trim()).map(|address| AlpcMessage {
+                address,
+                id: None,
+                waiting_thread: None,
+                server_thread: None,
+                queue_port: None,
+                queue_owner_process: None,
+                queue_owner_image: None,
+                queue_type: None,
+                line: n,
+            });
+            return;
+        }
+        let (Some(m), Some((k, v))) = (self.alpc.as_mut(), t.split_once(':')) else {
+            return;
+        };
+        let mut words = v.split_whitespace();
+        let first = words.next().unwrap_or("");
+        let addr = hex_token(first).filter(|&a| a != 0);
+        match k.trim() {
+            "MessageID" => m.id = hex_token(first).and_then(|v| u32::try_from(v).ok()),
+            "WaitingThread" => m.waiting_thread = addr,
+            "ServerThread" => m.server_thread = addr,
+            "QueuePort" => m.queue_port = addr,
+            "QueueType" => m.queue_type = Some(first.to_string()),
+            "QueuePortOwnerProcess" => {
+                m.queue_owner_process = addr;
+                m.queue_owner_image = words
+                    .next()
+                    .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_string());
+            }
+            _ => {}
+        }
+    }
+
+    fn end_alpc(&mut self) {
+        if let Some(m) = self.alpc.take() {
+            self.report.records += 1;
+            self.snap.alpc_messages.push(m);
         }
     }
 
