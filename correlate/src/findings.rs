@@ -494,9 +494,17 @@ impl Ctx<'_> {
                 wait_phrase(root)
             )
         } else if c.deadlock {
+            let cycle: Vec<String> = c.cycle.iter().map(|&m| s.threads[m].cid()).collect();
+            let behind = c.members.len().saturating_sub(c.cycle.len());
             format!(
-                "Deadlock: {} threads{procs} wait on each other; thread {} ({image}) {}",
-                c.members.len(),
+                "Deadlock: {} threads wait on each other ({}){}; thread {} ({image}) {}",
+                c.cycle.len(),
+                cycle.join(", "),
+                if behind > 0 {
+                    format!("; {behind} more wait behind them{procs}")
+                } else {
+                    String::new()
+                },
                 root.cid(),
                 wait_phrase(root)
             )
@@ -509,15 +517,23 @@ impl Ctx<'_> {
             )
         };
         if let (false, Some(e)) = (c.queue_root, &c.ends_at) {
-            summary.push_str(&format!(
-                " on {}, which no thread serves{}",
-                describe_resource(s, &e.resource),
-                match (&e.server_image, e.server_pid) {
-                    (Some(img), Some(pid)) => format!(" (queued for {img}, pid {pid})"),
-                    (Some(img), None) => format!(" (queued for {img})"),
-                    _ => String::new(),
-                }
-            ));
+            if e.resource.starts_with("irp:") {
+                summary.push_str(&format!(
+                    "; its IRP {} is pending in {}",
+                    e.resource.trim_start_matches("irp:"),
+                    e.server_image.as_deref().unwrap_or("a driver")
+                ));
+            } else {
+                summary.push_str(&format!(
+                    " on {}, which no thread serves{}",
+                    describe_resource(s, &e.resource),
+                    match (&e.server_image, e.server_pid) {
+                        (Some(img), Some(pid)) => format!(" (queued for {img}, pid {pid})"),
+                        (Some(img), None) => format!(" (queued for {img})"),
+                        _ => String::new(),
+                    }
+                ));
+            }
         }
         let mut evidence = vec![thread_evidence(root)];
         let log = root.source.rsplit_once(':').map_or("", |x| x.0);

@@ -35,6 +35,8 @@ pub(crate) struct WaitGraph {
     /// For LPC/ALPC resources: the process that should serve them (EPROCESS
     /// address), known even when no thread of it is serving (missing threads).
     servers: HashMap<String, u64>,
+    /// For IRP resources: the driver the IRP is pending in.
+    drivers: HashMap<String, String>,
 }
 
 /// Where a chain stops when its root waits on something no thread serves.
@@ -57,6 +59,8 @@ pub(crate) struct ChainData {
     pub direct: usize,
     pub processes: BTreeSet<u32>,
     pub ends_at: Option<EndsAt>,
+    /// For a deadlock, the threads of the cycle itself (the others wait behind it).
+    pub cycle: Vec<usize>,
     /// The chain ends at a process queue no thread serves, waited on directly by
     /// several threads; `root` is then the one of them that has waited longest.
     pub queue_root: bool,
@@ -85,6 +89,7 @@ impl WaitGraph {
             threads: Vec::with_capacity(s.threads.len()),
             resources: HashMap::new(),
             servers: HashMap::new(),
+            drivers: HashMap::new(),
         };
         for i in 0..s.threads.len() {
             w.threads.push(w.g.add_node(Node::Thread(i)));
@@ -119,6 +124,12 @@ impl WaitGraph {
         }
         let process_pid: HashMap<u64, u32> =
             s.processes.iter().map(|p| (p.address, p.pid)).collect();
+        let irps_pending: HashMap<u64, String> = s
+            .irps
+            .iter()
+            .filter(|i| i.pending)
+            .filter_map(|i| Some((i.address, i.driver.clone()?)))
+            .collect();
         let empty = BTreeSet::new();
 
         // Critical sections: owner edges from `!cs`.
@@ -222,6 +233,16 @@ impl WaitGraph {
                     r,
                     Edge::WaitsOn("Waiting for reply to LPC MessageId"),
                 );
+            }
+            // An IRP of this thread pending in a driver: the thread waits for
+            // that driver (seed: DriverB's pending IRP 893a7470, 14 h).
+            for irp in &t.irps {
+                if let Some(d) = irps_pending.get(irp) {
+                    let id = format!("irp:0x{irp:08x}");
+                    let r = w.resource(id.clone());
+                    w.g.add_edge(w.threads[i], r, Edge::WaitsOn("IRP pending in a driver"));
+                    w.drivers.insert(id, d.clone());
+                }
             }
             if let Some(a) = &t.alpc_waiting_for {
                 let id = format!("alpc:0x{:08x}", a.message);
@@ -341,6 +362,13 @@ impl WaitGraph {
                 .is_some()
             {
                 continue;
+            }
+            if let Some(d) = self.drivers.get(id) {
+                return Some(EndsAt {
+                    resource: id.clone(),
+                    server_pid: None,
+                    server_image: Some(d.clone()),
+                });
             }
             let server = self.servers.get(id);
             let proc_ = server.and_then(|a| s.processes.iter().find(|p| p.address == *a));
@@ -537,6 +565,7 @@ impl WaitGraph {
                 self.ends_at(s, root)
             },
             queue_root: false,
+            cycle: if deadlock { seeds } else { Vec::new() },
         }
     }
 

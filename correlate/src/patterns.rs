@@ -399,6 +399,61 @@ pub(crate) fn dump_patterns(
         out.push(f);
     }
 
+    // A thread waiting with an IRP pending in a driver (seed "10 Common Mistakes
+    // (Part 8)": ProcessB's thread with IRP 893a7470 pending in \Driver\DriverB
+    // had waited 14 h, longer than the mutant owner everyone looked at first).
+    let pending: HashMap<u64, &str> = s
+        .irps
+        .iter()
+        .filter(|i| i.pending)
+        .filter_map(|i| Some((i.address, i.driver.as_deref()?)))
+        .collect();
+    for t in &s.threads {
+        if !matches!(t.state, ThreadState::Wait { .. }) {
+            continue;
+        }
+        let Some((irp, driver)) = t.irps.iter().find_map(|a| pending.get(a).map(|d| (*a, *d)))
+        else {
+            continue;
+        };
+        let before_all = match (t.wait_ns, longest_chain_wait) {
+            (Some(w), Some(c)) => w > c,
+            _ => false,
+        };
+        let mut f = finding(
+            "pending-irp",
+            format!(
+                "Thread {} ({}) has waited {} with IRP 0x{irp:08x} pending in {driver}{}",
+                t.cid(),
+                t.image.as_deref().unwrap_or("?"),
+                t.wait_seconds().map(human_duration).unwrap_or("?".into()),
+                if before_all {
+                    format!(
+                        "; it blocked before every thread of the wait chains (their longest wait: {})",
+                        longest_chain_wait.map(|c| human_duration(c as f64 / 1e9)).unwrap_or_default()
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+            if before_all { 0.75 } else { 0.45 },
+            vec![thread_evidence(t)],
+        );
+        f.pid = Some(t.pid);
+        f.tid = Some(t.tid);
+        out.push(f);
+    }
+
+    // Truncated dump (seeds: "Truncated dump" pattern; the kernel header says so).
+    for n in s.notes.iter().filter(|n| n.starts_with("truncated dump")) {
+        out.push(finding(
+            "truncated-dump",
+            format!("The dump file is truncated: {n}"),
+            0.45,
+            Vec::new(),
+        ));
+    }
+
     // Inconsistent dump: what the snapshot noted.
     let inconsistent: Vec<&String> = s
         .notes

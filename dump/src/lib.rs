@@ -38,8 +38,8 @@ pub use dumpfile::{
     Module, MutantInfo, SystemInfo, ThreadDetail, TimeZone, Truncation,
 };
 pub use model::{
-    AlpcMessage, AlpcWait, CriticalSection, DumpSnapshot, Frame, LpcMessage, Process, Resource,
-    SessionTime, Thread, ThreadState, WaitObject,
+    AlpcMessage, AlpcWait, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage, Process,
+    Resource, SessionTime, Thread, ThreadState, WaitObject,
 };
 pub use text::escape_control;
 
@@ -210,6 +210,7 @@ pub fn merge(mut parts: Vec<DumpSnapshot>) -> DumpSnapshot {
         out.resources.extend(p.resources);
         out.lpc_messages.extend(p.lpc_messages);
         out.alpc_messages.extend(p.alpc_messages);
+        out.irps.extend(p.irps);
         out.notes.extend(p.notes);
         out.dump_files.extend(p.dump_files);
         out.modules.extend(p.modules);

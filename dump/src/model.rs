@@ -21,6 +21,8 @@ pub struct DumpSnapshot {
     pub lpc_messages: Vec<LpcMessage>,
     /// `!alpc /m` messages: who waits, which queue, which thread serves it.
     pub alpc_messages: Vec<AlpcMessage>,
+    /// `!irp X`: where an IRP is, and whether it is pending there.
+    pub irps: Vec<Irp>,
     /// Facts about the dump itself that a reader should know (inconsistencies, missing times).
     pub notes: Vec<String>,
     /// Binary dump files read (minidumps, kernel dumps): header facts, truncation.
@@ -365,5 +367,25 @@ pub struct AlpcMessage {
     pub queue_owner_image: Option<String>,
     /// `ALPC_MSGQUEUE_MAIN` (not yet picked up), `ALPC_MSGQUEUE_PENDING` (being served), ...
     pub queue_type: Option<String>,
+    pub line: u64,
+}
+
+/// `!irp ADDR`: the IRP's thread and its current stack location.
+///
+/// ```text
+/// Irp is active with 1 stacks 1 is current (= 0x893a74e0)
+///  No Mdl: No System Buffer: Thread 89edadb0:  Irp stack trace.
+///      cmd  flg cl Device   File     Completion-Context
+/// >[  e, 0]   0  1 8a216f18 8a023f70 00000000-00000000    pending
+///         \Driver\DriverB
+/// ```
+#[derive(Debug, Clone, Serialize)]
+pub struct Irp {
+    pub address: u64,
+    pub thread: Option<u64>,
+    /// The driver of the current (`>`) stack location.
+    pub driver: Option<String>,
+    /// The current location is marked `pending`.
+    pub pending: bool,
     pub line: u64,
 }

@@ -188,9 +188,17 @@ fn seed_text_lpc_mutant_deadlock() {
         .expect("a deadlock");
     let m = members(dl);
     assert!(m.contains("0a0c.185c") && m.contains("0a0c.10b8"), "{m:?}");
-    assert!(a["findings"]
-        .as_array()
-        .unwrap()
+    let findings = a["findings"].as_array().unwrap();
+    let dl = findings
         .iter()
-        .any(|f| f["kind"] == "deadlock"));
+        .find(|f| f["kind"] == "deadlock")
+        .expect("a deadlock finding");
+    assert!(dl["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("Deadlock: 2 threads wait on each other"));
+    // "10 Common Mistakes (Part 8)": the thread with an IRP pending in DriverB.
+    assert!(findings.iter().any(|f| f["kind"] == "pending-irp"
+        && cid(f) == "09fc.1050"
+        && f["summary"].as_str().unwrap().contains("\\Driver\\DriverB")));
 }

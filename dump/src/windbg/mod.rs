@@ -17,7 +17,7 @@ mod thread;
 use std::collections::BTreeMap;
 
 use crate::model::{
-    AlpcMessage, CriticalSection, DumpSnapshot, Frame, LpcMessage, Process, Thread,
+    AlpcMessage, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage, Process, Thread,
 };
 use crate::text;
 use crate::{InputReport, Skip};
@@ -54,6 +54,8 @@ enum Mode {
     Lpc,
     /// `!alpc /m X`.
     Alpc,
+    /// `!irp X`.
+    Irp,
     /// `k`, `kv`, `kb`, ...: a stack of the thread chosen with `.thread`.
     Stack,
 }
@@ -90,6 +92,9 @@ pub(crate) struct LogReader<'a> {
     cs: Option<CriticalSection>,
     lpc: Option<LpcMessage>,
     alpc: Option<AlpcMessage>,
+    irp: Option<Irp>,
+    /// The previous `!irp` line was the current (`>`) stack location.
+    irp_current: bool,
     locks: locks::LocksParser,
     /// Stacks printed by `k*` after `.thread X`, by thread address.
     context_stacks: Vec<(u64, Vec<Frame>)>,
@@ -113,6 +118,8 @@ impl<'a> LogReader<'a> {
             cs: None,
             lpc: None,
             alpc: None,
+            irp: None,
+            irp_current: false,
             locks: locks::LocksParser::default(),
             context_stacks: Vec::new(),
             stack_frames: Vec::new(),
@@ -291,6 +298,17 @@ impl<'a> LogReader<'a> {
             "!locks" => self.mode = Mode::Locks,
             "!lpc" => self.mode = Mode::Lpc,
             "!alpc" => self.mode = Mode::Alpc,
+            "!irp" => {
+                self.mode = Mode::Irp;
+                self.irp = words.next().and_then(hex_token).map(|address| Irp {
+                    address,
+                    thread: None,
+                    driver: None,
+                    pending: false,
+                    line: 0,
+                });
+                self.irp_current = false;
+            }
             "dt" if cmd.contains("_RTL_CRITICAL_SECTION") => {
                 if let Some(a) = cmd.split_whitespace().last().and_then(hex_token) {
                     self.mode = Mode::DtCs(a);
@@ -309,6 +327,12 @@ impl<'a> LogReader<'a> {
             Mode::Cs => self.end_cs(),
             Mode::Lpc => self.end_lpc(),
             Mode::Alpc => self.end_alpc(),
+            Mode::Irp => {
+                if let Some(i) = self.irp.take() {
+                    self.report.records += 1;
+                    self.snap.irps.push(i);
+                }
+            }
             Mode::Locks => {
                 let mut parsed = std::mem::take(&mut self.locks);
                 if let Some(r) = parsed.finish() {
@@ -341,6 +365,7 @@ impl<'a> LogReader<'a> {
             }
             Mode::Lpc => self.lpc_line(t, n),
             Mode::Alpc => self.alpc_line(t, n),
+            Mode::Irp => self.irp_line(t, n),
             Mode::Stack => {
                 if let Some(f) = grammar::frame(t) {
                     self.stack_frames.push(f);
@@ -614,6 +639,33 @@ impl<'a> LogReader<'a> {
             }
             _ => {}
         }
+    }
+
+    fn irp_line(&mut self, t: &str, n: u64) {
+        let Some(irp) = self.irp.as_mut() else {
+            return;
+        };
+        if irp.line == 0 && t.starts_with("Irp is active") {
+            irp.line = n;
+        }
+        // ` No Mdl: No System Buffer: Thread 89edadb0:  Irp stack trace.`
+        if let Some(i) = t.find("Thread ") {
+            if t.contains("Irp stack trace") {
+                irp.thread = t[i + 7..]
+                    .split(|c: char| c == ':' || c.is_whitespace())
+                    .next()
+                    .and_then(hex_token);
+            }
+        }
+        if t.starts_with('>') {
+            irp.pending = t.split_whitespace().any(|w| w == "pending");
+            self.irp_current = true;
+            return;
+        }
+        if self.irp_current && t.starts_with('\\') {
+            irp.driver = t.split_whitespace().next().map(str::to_string);
+        }
+        self.irp_current = false;
     }
 
     fn end_alpc(&mut self) {
