@@ -7,10 +7,10 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use chrono::{FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use dumptrace_correlate::{Input, TraceSource};
 use dumptrace_dump::DumpSnapshot;
-use dumptrace_trace::TimeContext;
+use dumptrace_trace::{CsvMapping, ReadOptions, TimeContext, TimeFormat};
 
 /// Clock options shared by every subcommand that reads traces.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -21,6 +21,101 @@ pub struct ClockArgs {
     /// Zone of trace times that carry none (`UTC-4`, `-04:00`, `+05:30`, `UTC`); default: the dump's zone.
     #[arg(long, value_name = "ZONE", value_parser = parse_zone, help_heading = "Clocks")]
     pub trace_tz: Option<FixedOffset>,
+    /// Start of the trace, for exports whose times are relative to it (PerfView, WPA):
+    /// `2009-10-09T14:05:09.005Z`, or without a zone in the trace's zone (--trace-tz).
+    #[arg(long, value_name = "TIME", value_parser = parse_start, help_heading = "Clocks")]
+    pub trace_start: Option<StartArg>,
+    /// Folder of WPP format files (`GUID.tmf`) that give WPP messages in .etl inputs their text.
+    #[arg(long, value_name = "DIR", help_heading = "Traces")]
+    pub tmf: Option<PathBuf>,
+    #[command(flatten)]
+    pub csv: CsvArgs,
+}
+
+/// A `--trace-start` value: with a zone, or a local time in the trace's zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartArg {
+    Zoned(DateTime<FixedOffset>),
+    Local(NaiveDateTime),
+}
+
+pub fn parse_start(s: &str) -> Result<StartArg, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(StartArg::Zoned(t));
+    }
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(StartArg::Local)
+        .ok_or_else(|| {
+            format!("'{s}': expected a time like 2009-10-09T14:05:09.005Z or 2009-10-09 10:05:09")
+        })
+}
+
+/// Columns of a CSV trace in no known layout.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CsvArgs {
+    /// Header of the time column of a CSV trace in no known layout (turns the mapping on).
+    #[arg(long, value_name = "NAME", help_heading = "CSV columns")]
+    pub time_col: Option<String>,
+    /// Header of its process id column (decimal, 0x-hex or grouped).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "time_col",
+        help_heading = "CSV columns"
+    )]
+    pub pid_col: Option<String>,
+    /// Header of its thread id column.
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "time_col",
+        help_heading = "CSV columns"
+    )]
+    pub tid_col: Option<String>,
+    /// Header of its message column (default: every other column as Name=value).
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "time_col",
+        help_heading = "CSV columns"
+    )]
+    pub message_col: Option<String>,
+    /// How its times are written: a chrono strftime pattern (`%d.%m.%Y %H:%M:%S%.f`),
+    /// `filetime`, `unix` or `unix-ms` (default: ISO 8601).
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        requires = "time_col",
+        help_heading = "CSV columns"
+    )]
+    pub time_format: Option<TimeFormat>,
+}
+
+impl CsvArgs {
+    fn mapping(&self) -> Option<CsvMapping> {
+        Some(CsvMapping {
+            time_col: self.time_col.clone()?,
+            pid_col: self.pid_col.clone(),
+            tid_col: self.tid_col.clone(),
+            message_col: self.message_col.clone(),
+            time_format: self.time_format.clone(),
+        })
+    }
+}
+
+/// Reader options: the CSV mapping, and the trace start resolved in the trace's zone.
+fn read_options(clock: &ClockArgs, offset: FixedOffset) -> ReadOptions {
+    let start = clock.trace_start.and_then(|s| match s {
+        StartArg::Zoned(t) => Some(t.with_timezone(&Utc)),
+        StartArg::Local(t) => t
+            .checked_sub_signed(chrono::TimeDelta::seconds(i64::from(
+                offset.local_minus_utc(),
+            )))
+            .map(|t| t.and_utc()),
+    });
+    ReadOptions::new(start, clock.csv.mapping()).with_tmf_dir(clock.tmf.clone())
 }
 
 pub fn parse_zone(s: &str) -> Result<FixedOffset, String> {
@@ -55,6 +150,8 @@ pub struct Loaded {
     /// How trace times were put in UTC.
     pub trace_time_note: Option<String>,
     pub has_dump: bool,
+    /// Logfile-header facts of each .etl input, by path.
+    pub etl: Vec<(String, dumptrace_trace::EtlInfo)>,
 }
 
 enum Kind {
@@ -96,7 +193,7 @@ fn head(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-fn classify(path: &Path) -> Result<Kind, String> {
+fn classify(path: &Path, opts: &ReadOptions) -> Result<Kind, String> {
     let bytes = head(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     if bytes.is_empty() {
         return Err(format!("{}: empty file", path.display()));
@@ -104,12 +201,19 @@ fn classify(path: &Path) -> Result<Kind, String> {
     if dumptrace_dump::detect(&bytes).is_some() {
         return Ok(Kind::Dump);
     }
-    if dumptrace_trace::looks_like_trace(&bytes).is_some() {
+    if dumptrace_trace::looks_like_trace_with(&bytes, opts).is_some() {
         return Ok(Kind::Trace);
     }
     Err(format!(
-        "{}: not a dump or trace input this version reads (tried: WinDbg/kd log, Tracefmt text, trace viewer table)",
-        path.display()
+        "{}: not a dump or trace input this version reads (tried: WinDbg/kd log, Tracefmt text, \
+         trace viewer table, binary .etl, tracerpt -of CSV, xperf -a dumper text, PerfView CSV, WPA CSV, \
+         Get-WinEvent | Export-Csv{})",
+        path.display(),
+        if opts.csv.is_some() {
+            ", a CSV with the --time-col columns"
+        } else {
+            "; other CSVs need --time-col"
+        }
     ))
 }
 
@@ -119,8 +223,9 @@ pub fn load(paths: &[PathBuf], clock: &ClockArgs) -> Result<Loaded> {
     let files = expand(paths)?;
     let mut dumps = Vec::new();
     let mut traces = Vec::new();
+    let sniff = ReadOptions::new(None, clock.csv.mapping());
     for f in files {
-        match classify(&f) {
+        match classify(&f, &sniff) {
             Ok(Kind::Dump) => dumps.push(f),
             Ok(Kind::Trace) => traces.push(f),
             Err(msg) => eprintln!("dumptrace: {msg}"),
@@ -140,11 +245,16 @@ pub fn load(paths: &[PathBuf], clock: &ClockArgs) -> Result<Loaded> {
     let has_dump = !parts.is_empty();
     let snapshot = dumptrace_dump::merge(parts);
     let ctx = time_context(&snapshot, clock);
+    let opts = read_options(clock, ctx.offset);
     let mut sources = Vec::new();
+    let mut etl = Vec::new();
     for f in &traces {
-        match dumptrace_trace::read_path(f, &ctx) {
+        match dumptrace_trace::read_path_with(f, &ctx, &opts) {
             Ok(t) => {
                 inputs.push(trace_input(&t.report));
+                if let Some(info) = &t.report.etl {
+                    etl.push((f.display().to_string(), info.clone()));
+                }
                 sources.push(TraceSource {
                     label: f.display().to_string(),
                     frame: t.frame,
@@ -162,6 +272,7 @@ pub fn load(paths: &[PathBuf], clock: &ClockArgs) -> Result<Loaded> {
         traces: sources,
         inputs,
         has_dump,
+        etl,
     })
 }
 

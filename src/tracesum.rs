@@ -23,6 +23,15 @@ pub struct Summary {
     pub threads: Vec<ThreadSpan>,
     pub templates: Vec<TemplateCount>,
     pub recurring: Vec<Recurring>,
+    /// Logfile-header facts of the .etl inputs.
+    pub etl: Vec<EtlFacts>,
+}
+
+#[derive(Serialize)]
+pub struct EtlFacts {
+    pub input: String,
+    #[serde(flatten)]
+    pub info: dumptrace_trace::EtlInfo,
 }
 
 #[derive(Serialize)]
@@ -74,6 +83,14 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
         threads: Vec::new(),
         templates: Vec::new(),
         recurring: Vec::new(),
+        etl: loaded
+            .etl
+            .iter()
+            .map(|(input, info)| EtlFacts {
+                input: input.clone(),
+                info: info.clone(),
+            })
+            .collect(),
     };
     let mut first: Option<i64> = None;
     let mut last: Option<i64> = None;
@@ -150,6 +167,9 @@ pub fn render(out: &mut impl Write, s: &Summary) -> io::Result<()> {
     a.inputs = s.inputs.clone();
     crate::render::inputs(out, &a)?;
     writeln!(out)?;
+    for e in &s.etl {
+        etl_facts(out, e)?;
+    }
     writeln!(
         out,
         "Span       {} .. {} ({} events)",
@@ -199,4 +219,43 @@ pub fn render(out: &mut impl Write, s: &Summary) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The logfile header of one .etl input and what reading its buffers found.
+fn etl_facts(out: &mut impl Write, e: &EtlFacts) -> io::Result<()> {
+    let h = &e.info.header;
+    let t = |v: &Option<DateTime<Utc>>| v.map_or("-".to_string(), ts);
+    writeln!(
+        out,
+        "ETL        {}: Windows {} build {}, {} CPUs, pointer size {}, logger {}",
+        esc(&e.input),
+        h.os_version,
+        h.os_build,
+        h.cpus,
+        h.pointer_size,
+        esc(&h.logger_name)
+    )?;
+    writeln!(
+        out,
+        "           clock {} at {} Hz; start {}  end {}  boot {}; zone bias {} min ({})",
+        h.clock_name(),
+        h.perf_freq,
+        t(&h.start_time),
+        t(&h.end_time),
+        t(&h.boot_time),
+        h.time_zone_bias_minutes,
+        esc(&h.time_zone_name)
+    )?;
+    writeln!(
+        out,
+        "           buffers {} ({} compressed); events lost {}, buffers lost {}; \
+         buffers flagged: {} with lost events, {} lost",
+        e.info.buffers,
+        e.info.compressed_buffers,
+        h.events_lost,
+        h.buffers_lost,
+        e.info.buffers_flagged_events_lost,
+        e.info.buffers_flagged_lost
+    )?;
+    writeln!(out)
 }

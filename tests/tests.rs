@@ -15,6 +15,8 @@ mod cli {
     mod seeds;
     /// `dump`, `trace` and `export` subcommands.
     mod subcommands;
+    /// `trace` on every trace export format, the CSV mapping flags, `--trace-start`.
+    mod trace_formats;
     /// Shared helpers: running the binary, reading fixtures.
     pub mod util;
 }

@@ -223,6 +223,25 @@ fn add_notes(s: &mut DumpSnapshot) {
             "{missing} waiting thread(s) show Wait Start TickCount without Ticks: the dump is inconsistent for them (their wait start is not guessed)"
         ));
     }
+    // The tick count at dump time is about System Uptime / tick; a wait that
+    // starts later than that started after the dump (LiveKd and other dumpers
+    // that read memory while the system runs; seed: LiveKd case, 2010-02-27).
+    if let (Some(up), true) = (s.uptime_ms, s.tick_ns > 0) {
+        let now = u128::from(up) * 1_000_000 / u128::from(s.tick_ns);
+        let late: Vec<String> = s
+            .threads
+            .iter()
+            .filter(|t| t.wait_start_tick.is_some_and(|w| u128::from(w) > now + 1))
+            .map(|t| t.cid())
+            .collect();
+        if !late.is_empty() {
+            s.notes.push(format!(
+                "{} thread(s) started waiting after the dump's tick count ({now} = System Uptime / tick), so the dump is inconsistent: {}",
+                late.len(),
+                late.iter().take(20).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
     // Wait Start TickCount + Ticks is the tick count at dump time, the same for
     // every thread of a consistent dump.
     let mut nows: Vec<u64> = s

@@ -102,12 +102,20 @@ fn lpc_mutant_process_eresource_chain_and_earliest_thread() {
     }
     assert_eq!(cid(&a["first_blocked"]), "186c.1574");
     assert_eq!(cid(&a["findings"][0]), "186c.1574");
-    // A LiveKd dump: waits without Ticks are flagged, not guessed.
-    assert!(a["findings"]
+    // A LiveKd dump: waits without Ticks are flagged, not guessed, and so are
+    // waits that start after the dump's tick count (866d63e8 and 85a6fdb0).
+    let inconsistent = a["findings"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|f| f["kind"] == "inconsistent-dump"));
+        .find(|f| f["kind"] == "inconsistent-dump")
+        .expect("an inconsistent-dump finding");
+    let text = inconsistent["summary"].as_str().unwrap();
+    assert!(text.contains("started waiting after the dump"), "{text}");
+    assert!(
+        text.contains("1524.3984") && text.contains("5c0c.26f4"),
+        "{text}"
+    );
 }
 
 /// "Stack trace collection, missing threads, waiting time, critical section and

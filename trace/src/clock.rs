@@ -4,8 +4,9 @@
 //! and sometimes only the time of day. Nothing here guesses a zone or a date: both come from
 //! the caller's [`TimeContext`], and the report says which were used.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 
+use crate::read::When;
 use crate::TimeContext;
 
 /// `H?H:MM:SS.f{3,9}` at the start of `b`: the time (None if a field is out of range) and
@@ -102,6 +103,12 @@ pub(crate) struct Clock<'c> {
     dateless_rows: u64,
     rollovers: u64,
     two_digit_years: bool,
+    /// Start of the trace for relative times, if the caller knows it.
+    anchor: Option<DateTime<Utc>>,
+    utc_rows: u64,
+    relative_rows: u64,
+    /// A time-of-day row took its day from the caller rather than from an earlier row.
+    pub(crate) took_callers_day: bool,
 }
 
 /// A time-of-day row arrived before any date was known.
@@ -118,6 +125,64 @@ impl<'c> Clock<'c> {
             dateless_rows: 0,
             rollovers: 0,
             two_digit_years: false,
+            anchor: None,
+            utc_rows: 0,
+            relative_rows: 0,
+            took_callers_day: false,
+        }
+    }
+
+    /// Takes in the counts and the end state of a clock that read the rows right after
+    /// this one's (a parallel worker; it must not have needed an earlier row's day).
+    pub(crate) fn absorb(&mut self, later: Clock<'_>) {
+        self.dated_rows += later.dated_rows;
+        self.dateless_rows += later.dateless_rows;
+        self.rollovers += later.rollovers;
+        self.two_digit_years |= later.two_digit_years;
+        self.utc_rows += later.utc_rows;
+        self.relative_rows += later.relative_rows;
+        if self.first_dateless_day.is_none() {
+            self.first_dateless_day = later.first_dateless_day;
+        }
+        if later.day.is_some() {
+            self.day = later.day;
+            self.prev = later.prev;
+        }
+    }
+
+    /// A clock with the same context and anchor and nothing counted, for a worker.
+    pub(crate) fn fresh(&self) -> Clock<'c> {
+        let mut c = Clock::new(self.ctx);
+        c.anchor = self.anchor;
+        c
+    }
+
+    /// Sets the trace start that relative times are added to.
+    pub(crate) fn set_anchor(&mut self, start: Option<DateTime<Utc>>) {
+        self.anchor = start;
+    }
+
+    /// UTC nanoseconds for any row time. Err if a time-of-day row has no date to take;
+    /// Ok(None) if the instant does not fit the frame's range.
+    pub(crate) fn convert(&mut self, when: &When) -> Result<Option<i64>, NoDate> {
+        match *when {
+            When::Local {
+                date: Some(date),
+                two_digit_year,
+                tod,
+            } => Ok(self.dated(date, tod, two_digit_year)),
+            When::Local {
+                date: None, tod, ..
+            } => self.dateless(tod),
+            When::Utc(ns) => {
+                self.utc_rows += 1;
+                Ok(Some(ns))
+            }
+            When::Relative(ns) => {
+                self.relative_rows += 1;
+                let start = self.anchor.map_or(Some(0), |a| a.timestamp_nanos_opt());
+                Ok(start.and_then(|s| s.checked_add(ns)))
+            }
         }
     }
 
@@ -137,6 +202,7 @@ impl<'c> Clock<'c> {
 
     /// A row with only a time of day: it takes the previous row's day, or the caller's date.
     pub(crate) fn dateless(&mut self, tod: NaiveTime) -> Result<Option<i64>, NoDate> {
+        self.took_callers_day |= self.day.is_none();
         let mut day = self.day.or(self.ctx.date).ok_or(NoDate)?;
         self.first_dateless_day.get_or_insert(day);
         self.dateless_rows += 1;
@@ -197,16 +263,39 @@ impl<'c> Clock<'c> {
             }
             parts.push(s);
         }
+        if self.utc_rows > 0 {
+            parts.push(format!(
+                "{} rows carry UTC instants (FILETIME or zoned times; no zone applied)",
+                self.utc_rows
+            ));
+        }
+        if self.relative_rows > 0 {
+            parts.push(match self.anchor {
+                Some(a) => format!(
+                    "{} rows are relative to the trace start, anchored at {} (the given trace start)",
+                    self.relative_rows,
+                    a.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                ),
+                None => format!(
+                    "{} rows are relative to the trace start, which the file does not record and \
+                     none was given: their times are offsets from 1970-01-01T00:00:00Z \
+                     (pass --trace-start to anchor them)",
+                    self.relative_rows
+                ),
+            });
+        }
         if parts.is_empty() {
             parts.push("no rows".to_owned());
         }
         let mut note = parts.join("; ");
-        note.push_str(&format!(
-            "; local clock UTC{}, UTC = local - offset",
-            self.ctx.offset
-        ));
-        if !self.ctx.source.is_empty() {
-            note.push_str(&format!(" ({})", self.ctx.source));
+        if self.dated_rows + self.dateless_rows > 0 {
+            note.push_str(&format!(
+                "; local clock UTC{}, UTC = local - offset",
+                self.ctx.offset
+            ));
+            if !self.ctx.source.is_empty() {
+                note.push_str(&format!(" ({})", self.ctx.source));
+            }
         }
         note
     }

@@ -1,10 +1,14 @@
 //! Which text layout a file uses, judged from its first lines (never from its name).
+//!
+//! CSV exports and xperf text announce themselves in their first line (a header row, or
+//! `BeginHeader`); they are checked first, by [`crate::formats::sniff_header`]. The line-based
+//! layouts are judged by how many of the first lines parse.
 
 use serde::Serialize;
 
 use crate::decode::lines;
 use crate::read::BAD_TIME;
-use crate::{table, tracefmt};
+use crate::{table, tracefmt, ReadOptions};
 
 /// A text trace layout this crate reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -16,14 +20,42 @@ pub enum TraceFormat {
     /// Viewer table: `#  PID  TID  Time  Message` with decimal ids and times of day.
     #[serde(rename = "trace-table")]
     ViewerTable,
+    /// `tracerpt -of CSV`: `Index, Event Name, …, Clock-Time, …, User Data` header.
+    #[serde(rename = "tracerpt-csv")]
+    TracerptCsv,
+    /// `xperf -a dumper` text: `BeginHeader` … `EndHeader`, then rows by schema.
+    #[serde(rename = "xperf-dumper")]
+    XperfDumper,
+    /// PerfView's "Save View as CSV": `Event Name,Time MSec,Process Name[,…][,Rest]`.
+    #[serde(rename = "perfview-csv")]
+    PerfViewCsv,
+    /// A WPA table exported to CSV (`Provider Name`, a `Time` column in seconds, …).
+    #[serde(rename = "wpa-csv")]
+    WpaCsv,
+    /// `Get-WinEvent | Export-Csv`: `Message, Id, …, ProviderName, …, TimeCreated, …`.
+    #[serde(rename = "winevent-csv")]
+    WinEventCsv,
+    /// Any CSV whose columns the caller named ([`CsvMapping`](crate::CsvMapping)).
+    #[serde(rename = "mapped-csv")]
+    MappedCsv,
+    /// Binary ETW log (.etl), recognised by its first buffer and logfile-header record.
+    #[serde(rename = "etl")]
+    Etl,
 }
 
 impl TraceFormat {
-    /// Short stable name for reports and JSON: `tracefmt-text` or `trace-table`.
+    /// Short stable name for reports and JSON, e.g. `tracefmt-text`, `tracerpt-csv`.
     pub fn name(&self) -> &'static str {
         match self {
             TraceFormat::TracefmtText => "tracefmt-text",
             TraceFormat::ViewerTable => "trace-table",
+            TraceFormat::TracerptCsv => "tracerpt-csv",
+            TraceFormat::XperfDumper => "xperf-dumper",
+            TraceFormat::PerfViewCsv => "perfview-csv",
+            TraceFormat::WpaCsv => "wpa-csv",
+            TraceFormat::WinEventCsv => "winevent-csv",
+            TraceFormat::MappedCsv => "mapped-csv",
+            TraceFormat::Etl => "etl",
         }
     }
 }
@@ -39,6 +71,15 @@ const SAMPLE_LINES: usize = 50;
 /// trace whose messages wrap over many lines is still found, while a log that merely quotes
 /// a trace line somewhere is not taken for a trace.
 pub fn detect(text: &str) -> Option<TraceFormat> {
+    detect_with(text, &ReadOptions::default())
+}
+
+/// [`detect`], also recognising a CSV whose header has the columns of [`ReadOptions::csv`]
+/// (checked before the known CSV layouts, so a mapping can override them).
+pub(crate) fn detect_with(text: &str, opts: &ReadOptions) -> Option<TraceFormat> {
+    if let Some(format) = crate::formats::sniff_header(text, opts) {
+        return Some(format);
+    }
     let mut considered = 0usize;
     let mut tracefmt_rows = 0usize;
     let mut table_rows = 0usize;

@@ -21,20 +21,47 @@ pub enum Error {
     /// The input has no bytes at all.
     #[error("{}: the file is empty; a text trace needs at least one event line", path.display())]
     Empty { path: PathBuf },
-    /// Neither known layout was recognised in the first lines.
+    /// No known layout was recognised in the first lines.
     #[error(
-        "{}: not a known text trace; expected Tracefmt lines such as \
-         `[1]5FEC.0E48::01/13/2024-23:31:07.097 [Provider]message` or a viewer table \
-         headed `#  PID  TID  Time  Message`",
+        "{}: not a known trace export; tried Tracefmt text \
+         (`[1]5FEC.0E48::01/13/2024-23:31:07.097 [Provider]message`), the viewer table \
+         (`#  PID  TID  Time  Message`), tracerpt -of CSV, xperf -a dumper, PerfView CSV, \
+         WPA CSV, Get-WinEvent | Export-Csv, and a CSV mapped with --time-col",
         path.display()
     )]
     NotATrace { path: PathBuf },
+    /// No time cell of a mapped CSV fits the given time format.
+    #[error(
+        "{}:{line}: time '{value}' does not fit --time-format '{format}'; \
+         no row could be read with it",
+        path.display()
+    )]
+    TimeFormat {
+        path: PathBuf,
+        line: u64,
+        value: String,
+        format: String,
+    },
     /// A row carries only a time of day and the caller gave no date to anchor it.
     #[error(
         "{}:{line}: no date for a time-of-day trace; pass --trace-date",
         path.display()
     )]
     NoDate { path: PathBuf, line: u64 },
+    /// An ETL file whose logfile header cannot be used (damaged buffers and records after it
+    /// are skipped and counted instead).
+    #[error("{}: byte {offset} ({offset:#x}): {reason}", path.display())]
+    Etl {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+    /// The folder given for WPP format (TMF) files cannot be listed.
+    #[error("{}: cannot read the TMF folder: {error}", path.display())]
+    Tmf {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     /// polars refused the columns (should not happen; the columns are built together).
     #[error("{}: could not build the event table: {error}", path.display())]
     Frame { path: PathBuf, error: PolarsError },

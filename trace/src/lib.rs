@@ -11,9 +11,13 @@
 //! * [`Recurrence`]: found by [`recurring`], a message template that repeats at a steady
 //!   period in one process, the signature of a retry loop.
 //!
-//! Two layouts are read, recognised from content (see [`detect`]): Tracefmt text
-//! (`[CPU]PID.TID::TIME [Provider]Message`) and the viewer table
-//! (`#  PID  TID  Time  Message`).
+//! The layouts read, recognised from content (see [`detect`]; [`TraceFormat`] lists them):
+//! Tracefmt text (`[CPU]PID.TID::TIME [Provider]Message`, custom prefixes included where
+//! their parts can be recognised), the viewer table (`#  PID  TID  Time  Message`),
+//! `tracerpt -of CSV`, `xperf -a dumper` text, PerfView and WPA CSV exports,
+//! `Get-WinEvent | Export-Csv`, and any CSV whose columns the caller names in
+//! [`ReadOptions`] ([`CsvMapping`]). Formats with relative times take their start from
+//! [`ReadOptions::trace_start`].
 //!
 //! ```
 //! use std::path::Path;
@@ -41,20 +45,40 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod cells;
 mod clock;
+mod csvmap;
+mod csvrow;
 mod decode;
 mod detect;
 mod error;
+mod etl;
+mod formats;
+mod options;
+mod perfview;
 mod read;
 mod recur;
 pub mod schema;
+mod stream;
 mod table;
 mod template;
 mod tracefmt;
+mod tracerpt;
+mod winevent;
+mod wpa;
+mod xperf;
 
 pub use detect::{detect, TraceFormat};
 pub use error::Error;
-pub use read::{looks_like_trace, read_bytes, read_path, Skip, Trace, TraceReport};
+/// The ETL test-data writer, for generators outside this crate (feature `synth`).
+#[cfg(feature = "synth")]
+pub use etl::synth as etl_synth;
+pub use etl::{EtlInfo, LogfileHeader};
+pub use options::{CsvMapping, ReadOptions, TimeFormat};
+pub use read::{
+    looks_like_trace, looks_like_trace_with, read_bytes, read_bytes_with, read_path,
+    read_path_with, Skip, Trace, TraceReport,
+};
 pub use recur::{recurring, Recurrence};
 pub use template::template_of;
 

@@ -1,18 +1,17 @@
-//! Reading a whole text trace: decode, detect, parse each line, build the frame and report.
+//! Reading a whole text trace: the public entry points, the row every format parses into,
+//! and the report. The read loop itself is in [`crate::stream`].
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveTime};
-use memmap2::Mmap;
 use polars::prelude::DataFrame;
 use serde::Serialize;
 
-use crate::clock::Clock;
-use crate::decode::{decode, lines};
-use crate::schema::Columns;
-use crate::{detect, table, tracefmt, Error, TimeContext, TraceFormat};
+use crate::decode::decode;
+use crate::stream::Input;
+use crate::{Error, ReadOptions, TimeContext, TraceFormat};
 
 // Skip reasons, the keys of `TraceReport::skip_reasons`.
 pub(crate) const BLANK: &str = "blank";
@@ -23,20 +22,56 @@ pub(crate) const NOT_A_ROW: &str = "not a row";
 pub(crate) const BAD_TIME: &str = "bad time";
 pub(crate) const BAD_ID: &str = "bad pid/tid";
 pub(crate) const OUT_OF_RANGE: &str = "time out of range";
+pub(crate) const TOO_FEW_FIELDS: &str = "too few fields";
+pub(crate) const UNTERMINATED: &str = "unterminated quote";
+pub(crate) const BAD_TIME_FORMAT: &str = "time does not fit --time-format";
 
-/// One event line, as parsed; strings borrow from the decoded input.
+/// When an event happened, as its format says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum When {
+    /// Local wall-clock time: the line's own date (None for a time-of-day line) and time.
+    Local {
+        date: Option<NaiveDate>,
+        two_digit_year: bool,
+        tod: NaiveTime,
+    },
+    /// An instant: nanoseconds since 1970-01-01 UTC (FILETIMEs, zoned times).
+    Utc(i64),
+    /// Nanoseconds after the start of the trace (PerfView, WPA).
+    Relative(i64),
+}
+
+/// One event, as parsed; strings borrow from the record or the reader's scratch space.
 #[derive(Debug)]
 pub(crate) struct Row<'a> {
-    pub pid: u32,
-    pub tid: u32,
-    /// The line's own date; None for a time-of-day line.
-    pub date: Option<NaiveDate>,
-    pub two_digit_year: bool,
-    /// Local time of day.
-    pub tod: NaiveTime,
+    pub pid: Option<u32>,
+    pub tid: Option<u32>,
+    pub when: When,
     pub time_raw: &'a str,
     pub provider: Option<&'a str>,
+    pub level: Option<&'a str>,
+    pub event_id: Option<u32>,
     pub message: &'a str,
+    pub source: Option<std::borrow::Cow<'a, str>>,
+    pub line: Option<u64>,
+}
+
+impl<'a> Row<'a> {
+    /// A row with only a time and a message; the readers fill in what they know.
+    pub(crate) fn new(when: When, time_raw: &'a str, message: &'a str) -> Self {
+        Row {
+            pid: None,
+            tid: None,
+            when,
+            time_raw,
+            provider: None,
+            level: None,
+            event_id: None,
+            message,
+            source: None,
+            line: None,
+        }
+    }
 }
 
 /// A parsed row, or the reason the line is skipped.
@@ -47,13 +82,19 @@ const FIRST_SKIPS: usize = 10;
 /// Characters of a skipped line kept in [`Skip::text`].
 const SKIP_TEXT_CHARS: usize = 120;
 /// Bytes [`looks_like_trace`] decodes.
-const SNIFF_BYTES: usize = 64 * 1024;
+pub(crate) const SNIFF_BYTES: usize = 64 * 1024;
+/// Bytes [`read_path_with`] reads to tell binary ETL from text: a buffer header and the
+/// start of the logfile-header record.
+const ETL_SNIFF: usize = 0x48 + 8;
 
 /// A line that produced no event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Skip {
-    /// 1-based line in the trace file.
+    /// 1-based line in the trace file; 0 for ETL input, which gives `offset` instead.
     pub line: u64,
+    /// Byte offset in the file, for binary (ETL) input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
     /// Why, e.g. `blank`, `header`, `elision`, `no prefix`, `not a row`, `bad time`.
     pub reason: String,
     /// The first 120 characters, control characters escaped (`\t`, `\u{0}`).
@@ -77,6 +118,9 @@ pub struct TraceReport {
     pub first_skips: Vec<Skip>,
     /// Which date and UTC offset turned local times into UTC, and where they came from.
     pub time_note: String,
+    /// For ETL input: the logfile header and what reading the buffers found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etl: Option<crate::EtlInfo>,
 }
 
 /// A trace read into the event frame (columns in [`schema`](crate::schema)).
@@ -86,106 +130,99 @@ pub struct Trace {
     pub report: TraceReport,
 }
 
-/// Reads a text trace file (memory-mapped) into a frame. See [`read_bytes`].
+/// Reads a text trace file into a frame. See [`read_bytes`].
 pub fn read_path(path: &Path, ctx: &TimeContext) -> Result<Trace, Error> {
+    read_path_with(path, ctx, &ReadOptions::default())
+}
+
+/// [`read_path`] with options: a start for relative times, a column mapping for other CSVs.
+///
+/// The file is read in chunks and each chunk is released once its rows are in the frame, so
+/// peak memory is about the frame's size plus a few MiB, whatever the file's size.
+pub fn read_path_with(path: &Path, ctx: &TimeContext, opts: &ReadOptions) -> Result<Trace, Error> {
     let io = |error| Error::Io {
         path: path.to_path_buf(),
         error,
     };
-    let file = File::open(path).map_err(io)?;
-    if file.metadata().map_err(io)?.len() == 0 {
-        // Mapping a zero-length file fails on some systems; there is nothing to map anyway.
-        return read_bytes(path, &[], ctx);
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    // Binary ETL is recognised by content and read from a memory map: its buffers are
+    // walked per processor, not front to back.
+    let mut head = Vec::with_capacity(ETL_SNIFF);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(&mut file, ETL_SNIFF as u64),
+        &mut head,
+    )
+    .map_err(io)?;
+    if crate::etl::sniff(&head) {
+        // SAFETY: the map is only read. If another process truncates the file meanwhile,
+        // reads past the new end fault; the usual trade-off of mapping files (ripgrep makes
+        // it too), acceptable for finished trace files.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        return crate::etl::read(path, &map, opts.tmf_dir.as_deref());
     }
-    // SAFETY: the map is only read. If another process truncates the file meanwhile, reads
-    // past the new end fault; this is the usual trade-off of mapping files (ripgrep makes it
-    // too) and acceptable for finished trace exports.
-    let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-    read_bytes(path, &map, ctx)
+    std::io::Seek::rewind(&mut file).map_err(io)?;
+    crate::stream::read(path, Input::File { file, len }, ctx, opts)
 }
 
 /// Reads a text trace from memory. `path` is only used to name the input in the report and
 /// in errors.
 ///
 /// Accepts UTF-8 (with or without BOM) and UTF-16 with BOM, LF or CRLF. Every line becomes a
-/// row or a counted [`Skip`]; only a missing date for a time-of-day line, or input that is no
-/// known trace at all, is an error.
+/// row or a counted [`Skip`]; only a missing date for a time-of-day line, input that is no
+/// known trace at all, or a mapped CSV none of whose times fit `--time-format`, is an error.
 pub fn read_bytes(path: &Path, bytes: &[u8], ctx: &TimeContext) -> Result<Trace, Error> {
-    if bytes.is_empty() {
-        return Err(Error::Empty {
-            path: path.to_path_buf(),
-        });
+    read_bytes_with(path, bytes, ctx, &ReadOptions::default())
+}
+
+/// [`read_bytes`] with options (see [`read_path_with`]).
+pub fn read_bytes_with(
+    path: &Path,
+    bytes: &[u8],
+    ctx: &TimeContext,
+    opts: &ReadOptions,
+) -> Result<Trace, Error> {
+    if crate::etl::sniff(bytes) {
+        return crate::etl::read(path, bytes, opts.tmf_dir.as_deref());
     }
-    let text = decode(bytes);
-    let format = detect(&text).ok_or_else(|| Error::NotATrace {
-        path: path.to_path_buf(),
-    })?;
-    let parse: fn(&str) -> Parsed<'_> = match format {
-        TraceFormat::TracefmtText => tracefmt::parse_line,
-        TraceFormat::ViewerTable => table::parse_line,
-    };
-    let mut columns = Columns::default();
-    let mut clock = Clock::new(ctx);
-    let mut skips = Skips::default();
-    for (index, line) in lines(&text).enumerate() {
-        let number = index as u64 + 1;
-        let row = if line.trim().is_empty() {
-            Err(BLANK)
-        } else {
-            parse(line)
-        };
-        let row = match row {
-            Ok(row) => row,
-            Err(reason) => {
-                skips.add(number, reason, line);
-                continue;
-            }
-        };
-        let utc = match row.date {
-            Some(date) => clock.dated(date, row.tod, row.two_digit_year),
-            None => clock.dateless(row.tod).map_err(|_| Error::NoDate {
-                path: path.to_path_buf(),
-                line: number,
-            })?,
-        };
-        match utc {
-            Some(ns) => columns.push(ns, &row, number),
-            None => skips.add(number, OUT_OF_RANGE, line),
-        }
-    }
-    let records = columns.len() as u64;
-    let frame = columns.into_frame().map_err(|error| Error::Frame {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    let report = TraceReport {
-        path: path.to_path_buf(),
-        format,
-        records,
-        skipped: skips.total,
-        skip_reasons: skips.reasons,
-        first_skips: skips.first,
-        time_note: clock.note(),
-    };
-    Ok(Trace { frame, report })
+    crate::stream::read(path, Input::Bytes(bytes), ctx, opts)
 }
 
 /// Whether `bytes` look like a text trace this crate reads, and which. Only the first
 /// 64 KiB are decoded.
 pub fn looks_like_trace(bytes: &[u8]) -> Option<TraceFormat> {
+    looks_like_trace_with(bytes, &ReadOptions::default())
+}
+
+/// [`looks_like_trace`], also recognising a CSV whose header has the columns of
+/// [`ReadOptions::csv`].
+pub fn looks_like_trace_with(bytes: &[u8], opts: &ReadOptions) -> Option<TraceFormat> {
+    if crate::etl::sniff(bytes) {
+        return Some(TraceFormat::Etl);
+    }
     let head = bytes.get(..SNIFF_BYTES).unwrap_or(bytes);
-    detect(&decode(head))
+    crate::detect::detect_with(&decode(head), opts)
 }
 
 #[derive(Default)]
-struct Skips {
-    total: u64,
-    reasons: BTreeMap<String, u64>,
-    first: Vec<Skip>,
+pub(crate) struct Skips {
+    pub(crate) total: u64,
+    pub(crate) reasons: BTreeMap<String, u64>,
+    pub(crate) first: Vec<Skip>,
 }
 
 impl Skips {
-    fn add(&mut self, line: u64, reason: &'static str, text: &str) {
+    /// Appends the skips of the records that followed.
+    pub(crate) fn absorb(&mut self, later: Skips) {
+        self.total += later.total;
+        for (reason, n) in later.reasons {
+            *self.reasons.entry(reason).or_insert(0) += n;
+        }
+        let room = FIRST_SKIPS.saturating_sub(self.first.len());
+        self.first.extend(later.first.into_iter().take(room));
+    }
+
+    pub(crate) fn add(&mut self, line: u64, reason: &'static str, text: &str) {
         self.total += 1;
         match self.reasons.get_mut(reason) {
             Some(n) => *n += 1,
@@ -196,6 +233,7 @@ impl Skips {
         if self.first.len() < FIRST_SKIPS {
             self.first.push(Skip {
                 line,
+                offset: None,
                 reason: reason.to_owned(),
                 text: excerpt(text),
             });

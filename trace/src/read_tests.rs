@@ -301,7 +301,7 @@ fn files_empty_missing_and_not_traces() {
     let e = read_bytes(Path::new("notes.md"), b"# Notes\n\nJust prose.\n", &c).expect_err("prose");
     assert!(
         e.to_string()
-            .starts_with("notes.md: not a known text trace"),
+            .starts_with("notes.md: not a known trace export"),
         "{e}"
     );
 }

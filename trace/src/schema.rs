@@ -2,23 +2,34 @@
 //!
 //! | column | type | meaning | null when |
 //! |---|---|---|---|
-//! | [`TIME`] | Datetime(ns, "UTC") | event time, converted from the trace's local clock with the caller's [`TimeContext`](crate::TimeContext) (UTC = local − offset) | never |
-//! | [`PID`] | UInt32 | process id (Tracefmt prints it in hex, the viewer table in decimal; kernel events show 0) | never |
-//! | [`TID`] | UInt32 | thread id, same bases as `pid` | never |
-//! | [`PROVIDER`] | String | provider (friendly) name from Tracefmt's `[Provider]` part | the format has none: viewer table, or a Tracefmt line without `[...]` |
-//! | [`LEVEL`] | String | event level | neither text format carries one |
-//! | [`EVENT_ID`] | UInt32 | event id | neither text format carries one |
-//! | [`MESSAGE`] | String | the formatted message, trailing blanks removed | never (may be empty) |
-//! | [`SOURCE`] | String | source-code file a WPP message was logged from (`%!FILE!`) | the default prefixes do not print it |
-//! | [`LINE`] | UInt64 | source-code line a WPP message was logged from (`%!LINE!`) | as `source` |
+//! | [`TIME`] | Datetime(ns, "UTC") | event time in UTC: local wall-clock times are converted with the caller's [`TimeContext`](crate::TimeContext) (UTC = local − offset); FILETIMEs are UTC already; times relative to the trace start are added to the start (the report's `time_note` says which anchor) | never (rows without a usable time are skipped) |
+//! | [`PID`] | UInt32 | process id (Tracefmt prints it in hex, the other formats in decimal; kernel events show 0) | the format or row has none (a PerfView row of a process-less event, a mapped CSV without `--pid-col`) |
+//! | [`TID`] | UInt32 | thread id, same bases as `pid` | as `pid` |
+//! | [`PROVIDER`] | String | provider name: Tracefmt's `[Provider]`, tracerpt's `Event Name`, the part of a PerfView/xperf event name before `/`, WPA's `Provider Name`, Get-WinEvent's `ProviderName` | the format has none: viewer table, mapped CSV, a Tracefmt line without `[...]`, xperf kernel events (`CSwitch`) |
+//! | [`LEVEL`] | String | event level; the numbers 0–5 and `TRACE_LEVEL_*` names become `log-always`, `critical`, `error`, `warning`, `information`, `verbose`; other values are kept as written | the format or prefix carries none |
+//! | [`EVENT_ID`] | UInt32 | event id (tracerpt `Event ID`, WPA `Id`, Get-WinEvent `Id`) | the format carries none |
+//! | [`MESSAGE`] | String | the formatted message, trailing blanks removed; for CSV exports the payload cells (tracerpt's user data, PerfView's `Rest`) joined with `, ` | never (may be empty) |
+//! | [`SOURCE`] | String | source-code file a WPP message was logged from (Tracefmt prefix variable `%2`, printed `file_c123` or `file.c(123)`) | the prefix does not print it |
+//! | [`LINE`] | UInt64 | source-code line a WPP message was logged from (with `%2`) | as `source` |
 //! | [`TIME_RAW`] | String | the time exactly as written in the trace (date part included when present) | never |
-//! | [`INPUT_LINE`] | UInt64 | 1-based line of the trace file the event was read from; with [`TraceReport::path`](crate::TraceReport::path) it makes a `file:line` reference | never |
+//! | [`INPUT_LINE`] | UInt64 | 1-based line of the trace file the event starts on; with [`TraceReport::path`](crate::TraceReport::path) it makes a `file:line` reference | never |
+//! | [`INPUT_OFFSET`] | UInt64 | byte offset of the ETL record in the file (of its buffer, for a record in a compressed buffer); with the path it makes a `file@offset` reference | text input |
+//!
+//! For ETL input (binary ETW logs): `time` comes from the file's own clock and logfile header
+//! (no [`TimeContext`](crate::TimeContext) is needed); `pid`/`tid` are null where the record
+//! carries none (PERFINFO records, WPP messages without SYSTEMINFO); `provider` is the
+//! provider's name when the file or a table of well-known GUIDs gives it, else its GUID, and
+//! `Windows Kernel` for kernel records; `event_id` is the manifest event id, the kernel HookId
+//! (`group << 8 | type`), a classic event's opcode or a WPP message number; `time_raw` is the
+//! raw timestamp in the file's clock (QPC ticks, FILETIME or CPU cycles), in decimal;
+//! `input_line` is null.
 //!
 //! Unknown values are null; nothing is filled in from guesses.
 
 use polars::prelude::{
-    Column, DataFrame, DataType, Int64Chunked, IntoColumn, NamedFrom, PolarsResult, Series,
-    TimeUnit, TimeZone,
+    ChunkedBuilder, Column, DataFrame, DataType, Int64Chunked, IntoColumn, PolarsNumericType,
+    PolarsResult, PrimitiveChunkedBuilder, StringChunkedBuilder, TimeUnit, TimeZone, UInt32Type,
+    UInt64Type,
 };
 
 use crate::read::Row;
@@ -45,35 +56,92 @@ pub const LINE: &str = "line";
 pub const TIME_RAW: &str = "time_raw";
 /// 1-based line in the trace file.
 pub const INPUT_LINE: &str = "input_line";
+/// Byte offset of an ETL record in the file.
+pub const INPUT_OFFSET: &str = "input_offset";
 
 /// All columns, in frame order.
-pub const ALL: [&str; 11] = [
-    TIME, PID, TID, PROVIDER, LEVEL, EVENT_ID, MESSAGE, SOURCE, LINE, TIME_RAW, INPUT_LINE,
+pub const ALL: [&str; 12] = [
+    TIME,
+    PID,
+    TID,
+    PROVIDER,
+    LEVEL,
+    EVENT_ID,
+    MESSAGE,
+    SOURCE,
+    LINE,
+    TIME_RAW,
+    INPUT_LINE,
+    INPUT_OFFSET,
 ];
 
-/// One growing vector per column the text readers know; the rest are null.
-///
-/// Strings are borrowed from the decoded input, so collecting a row allocates nothing.
-#[derive(Default)]
-pub(crate) struct Columns<'a> {
+/// The columns being filled, one builder each. Strings are copied in as rows arrive, so the
+/// input they came from can be released chunk by chunk (peak memory stays near the frame's
+/// own size). Columns that only ever see nulls are never allocated.
+pub(crate) struct Columns {
     time: Vec<i64>,
-    pid: Vec<u32>,
-    tid: Vec<u32>,
-    provider: Vec<Option<&'a str>>,
-    message: Vec<&'a str>,
-    time_raw: Vec<&'a str>,
-    input_line: Vec<u64>,
+    pid: SparseNum<UInt32Type>,
+    tid: SparseNum<UInt32Type>,
+    provider: SparseStr,
+    level: SparseStr,
+    event_id: SparseNum<UInt32Type>,
+    message: StringChunkedBuilder,
+    source: SparseStr,
+    line: SparseNum<UInt64Type>,
+    time_raw: StringChunkedBuilder,
+    input_line: SparseNum<UInt64Type>,
+    input_offset: SparseNum<UInt64Type>,
 }
 
-impl<'a> Columns<'a> {
-    pub(crate) fn push(&mut self, time_ns: i64, row: &Row<'a>, input_line: u64) {
+impl Default for Columns {
+    fn default() -> Self {
+        Columns::with_capacity(0)
+    }
+}
+
+impl Columns {
+    /// Room for `rows` rows; memory that is reserved but never written is not resident.
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        Columns {
+            time: Vec::with_capacity(rows),
+            pid: SparseNum::new(PID, rows),
+            tid: SparseNum::new(TID, rows),
+            provider: SparseStr::new(PROVIDER, rows),
+            level: SparseStr::new(LEVEL, rows),
+            event_id: SparseNum::new(EVENT_ID, rows),
+            message: StringChunkedBuilder::new(MESSAGE.into(), rows),
+            source: SparseStr::new(SOURCE, rows),
+            line: SparseNum::new(LINE, rows),
+            time_raw: StringChunkedBuilder::new(TIME_RAW.into(), rows),
+            input_line: SparseNum::new(INPUT_LINE, rows),
+            input_offset: SparseNum::new(INPUT_OFFSET, rows),
+        }
+    }
+
+    pub(crate) fn push(&mut self, time_ns: i64, row: &Row<'_>, input_line: u64) {
+        self.push_at(time_ns, row, Some(input_line), None);
+    }
+
+    /// [`Columns::push`] for input located by line (text) or by byte offset (ETL).
+    pub(crate) fn push_at(
+        &mut self,
+        time_ns: i64,
+        row: &Row<'_>,
+        input_line: Option<u64>,
+        input_offset: Option<u64>,
+    ) {
         self.time.push(time_ns);
         self.pid.push(row.pid);
         self.tid.push(row.tid);
         self.provider.push(row.provider);
-        self.message.push(row.message);
-        self.time_raw.push(row.time_raw);
+        self.level.push(row.level);
+        self.event_id.push(row.event_id);
+        self.message.append_value(row.message);
+        self.source.push(row.source.as_deref());
+        self.line.push(row.line);
+        self.time_raw.append_value(row.time_raw);
         self.input_line.push(input_line);
+        self.input_offset.push(input_offset);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -87,17 +155,100 @@ impl<'a> Columns<'a> {
             .into_column();
         let columns = vec![
             time,
-            Column::new(PID.into(), self.pid),
-            Column::new(TID.into(), self.tid),
-            Series::new(PROVIDER.into(), self.provider).into_column(),
-            Column::full_null(LEVEL.into(), n, &DataType::String),
-            Column::full_null(EVENT_ID.into(), n, &DataType::UInt32),
-            Series::new(MESSAGE.into(), self.message).into_column(),
-            Column::full_null(SOURCE.into(), n, &DataType::String),
-            Column::full_null(LINE.into(), n, &DataType::UInt64),
-            Series::new(TIME_RAW.into(), self.time_raw).into_column(),
-            Column::new(INPUT_LINE.into(), self.input_line),
+            self.pid.finish(n),
+            self.tid.finish(n),
+            self.provider.finish(n),
+            self.level.finish(n),
+            self.event_id.finish(n),
+            self.message.finish().into_column(),
+            self.source.finish(n),
+            self.line.finish(n),
+            self.time_raw.finish().into_column(),
+            self.input_line.finish(n),
+            self.input_offset.finish(n),
         ];
         DataFrame::new(n, columns)
+    }
+}
+
+/// A nullable string column whose builder is made at its first value.
+struct SparseStr {
+    name: &'static str,
+    capacity: usize,
+    nulls: usize,
+    builder: Option<StringChunkedBuilder>,
+}
+
+impl SparseStr {
+    fn new(name: &'static str, capacity: usize) -> Self {
+        SparseStr {
+            name,
+            capacity,
+            nulls: 0,
+            builder: None,
+        }
+    }
+
+    fn push(&mut self, v: Option<&str>) {
+        match (&mut self.builder, v) {
+            (Some(b), v) => b.append_option(v),
+            (None, None) => self.nulls += 1,
+            (None, Some(v)) => {
+                let mut b = StringChunkedBuilder::new(self.name.into(), self.capacity);
+                for _ in 0..self.nulls {
+                    b.append_null();
+                }
+                b.append_value(v);
+                self.builder = Some(b);
+            }
+        }
+    }
+
+    fn finish(self, n: usize) -> Column {
+        match self.builder {
+            Some(b) => b.finish().into_column(),
+            None => Column::full_null(self.name.into(), n, &DataType::String),
+        }
+    }
+}
+
+/// A nullable number column whose builder is made at its first value.
+struct SparseNum<T: PolarsNumericType> {
+    name: &'static str,
+    capacity: usize,
+    nulls: usize,
+    builder: Option<PrimitiveChunkedBuilder<T>>,
+}
+
+impl<T: PolarsNumericType> SparseNum<T> {
+    fn new(name: &'static str, capacity: usize) -> Self {
+        SparseNum {
+            name,
+            capacity,
+            nulls: 0,
+            builder: None,
+        }
+    }
+
+    fn push(&mut self, v: Option<T::Native>) {
+        match (&mut self.builder, v) {
+            (Some(b), v) => b.append_option(v),
+            (None, None) => self.nulls += 1,
+            (None, Some(v)) => {
+                let mut b = PrimitiveChunkedBuilder::<T>::new(self.name.into(), self.capacity);
+                for _ in 0..self.nulls {
+                    b.append_null();
+                }
+                b.append_value(v);
+                self.builder = Some(b);
+            }
+        }
+    }
+
+    fn finish(self, n: usize) -> Column {
+        match self.builder {
+            Some(b) => b.finish().into_column(),
+            None => Column::full_null(self.name.into(), n, &T::get_static_dtype()),
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! of the seed articles (DumpAnalysis.org pattern posts), where cut parts show as `[...]`.
 
 use crate::clock::time_of_day;
-use crate::read::{Parsed, Row, BAD_ID, BAD_TIME, ELISION, HEADER, NOT_A_ROW};
+use crate::read::{Parsed, Row, When, BAD_ID, BAD_TIME, ELISION, HEADER, NOT_A_ROW};
 
 /// Parses one line. Borrowed slices only; nothing is allocated.
 pub(crate) fn parse_line(line: &str) -> Parsed<'_> {
@@ -29,16 +29,15 @@ pub(crate) fn parse_line(line: &str) -> Parsed<'_> {
         return Err(NOT_A_ROW);
     }
     let tod = tod.ok_or(BAD_TIME)?;
-    Ok(Row {
-        pid: pid.parse().map_err(|_| BAD_ID)?,
-        tid: tid.parse().map_err(|_| BAD_ID)?,
+    let when = When::Local {
         date: None,
         two_digit_year: false,
         tod,
-        time_raw: time,
-        provider: None,
-        message,
-    })
+    };
+    let mut row = Row::new(when, time, message);
+    row.pid = Some(pid.parse().map_err(|_| BAD_ID)?);
+    row.tid = Some(tid.parse().map_err(|_| BAD_ID)?);
+    Ok(row)
 }
 
 /// `[...]` marks lines cut from an excerpt; the seed also has `[…]` (U+2026).
@@ -81,8 +80,12 @@ mod tests {
     fn row_header_elision() {
         let r = parse_line("1972 2780 5992 10:05:11.005 Error: [DB Driver] Not enough space")
             .expect("row");
-        assert_eq!((r.pid, r.tid, r.time_raw), (2780, 5992, "10:05:11.005"));
-        assert_eq!((r.provider, r.date), (None, None));
+        assert_eq!(
+            (r.pid, r.tid, r.time_raw),
+            (Some(2780), Some(5992), "10:05:11.005")
+        );
+        assert!(matches!(r.when, When::Local { date: None, .. }));
+        assert_eq!(r.provider, None);
         assert_eq!(r.message, "Error: [DB Driver] Not enough space");
         // header padded with no-break spaces, as in the seed
         assert_eq!(

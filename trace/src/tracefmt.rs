@@ -2,27 +2,41 @@
 //!
 //! That is the default trace message prefix `[%9!d!]%8!04X!.%3!04X!::%4!s! [%1!s!]`
 //! (windows-driver-docs `devtest/trace-message-prefix.md`, formats.md §5). netsh
-//! `trace convert` and pktmon print the same shape with other date forms. A custom
-//! `%TRACE_FORMAT_PREFIX%` is not understood; such lines are skipped as "no prefix".
+//! `trace convert` and pktmon print the same shape with other date forms.
+//!
+//! A custom `%TRACE_FORMAT_PREFIX%` is read where its parts can be recognised:
+//! * a sequence number (`%7`) before the rest, `405: ` or `405 `;
+//! * no CPU part (`%8!04X!.%3!04X!::%4!s!` alone);
+//! * numbers between the time and `[Provider]` (kernel and user times, `%5 %6`);
+//! * groups right after `[Provider]`, `(COMPNAME:FUNC:file_c123)` as in the docs' example
+//!   (`how-do-i-include-the-source-line-number-in-the-trace-message-prefix-.md`) or
+//!   `[file.c(123)]`, whose parts give `source`/`line` (`%2` prints `file_c123`: the dot of
+//!   the file name turned into `_`, then the line) and `level` (`%!LEVEL!`, `TRACE_LEVEL_*`);
+//! * a `TRACE_LEVEL_*` word opening the message (`%!LEVEL!` at the prefix's end).
+//!
+//! Other parts (`%!FUNC!` alone) cannot be told from message text and stay in the message.
 
+use std::borrow::Cow;
+
+use crate::cells::level_name;
 use crate::clock::{date_prefix, time_of_day};
-use crate::read::{Parsed, Row, BAD_ID, BAD_TIME, NO_PREFIX};
+use crate::read::{Parsed, Row, When, BAD_ID, BAD_TIME, NO_PREFIX};
 
 /// Parses one line. Borrowed slices only; nothing is allocated.
 pub(crate) fn parse_line(line: &str) -> Parsed<'_> {
     let b = line.as_bytes();
-    if b.first() != Some(&b'[') {
-        // Wrapped continuation lines of multi-line messages land here.
-        return Err(NO_PREFIX);
+    let mut i = sequence(b);
+    if b.get(i) == Some(&b'[') {
+        let cpu = count(b, i + 1, |c| c.is_ascii_digit());
+        if cpu == 0 || b.get(i + 1 + cpu) != Some(&b']') {
+            return Err(NO_PREFIX);
+        }
+        i += 2 + cpu;
+        // `[2] 0C34.2FF0::…`: a space after `]` is printed by netsh trace convert
+        // (SupportArticles-docs wireless troubleshooting article, formats.md §5).
+        i += count(b, i, |c| c == b' ');
     }
-    let cpu = count(b, 1, |c| c.is_ascii_digit());
-    if cpu == 0 || b.get(1 + cpu) != Some(&b']') {
-        return Err(NO_PREFIX);
-    }
-    let mut i = 2 + cpu;
-    // `[2] 0C34.2FF0::…`: a space after `]` is printed by netsh trace convert
-    // (SupportArticles-docs wireless troubleshooting article, formats.md §5).
-    i += count(b, i, |c| c == b' ');
+    // Wrapped continuation lines of multi-line messages fail here: no `PID.TID::`.
     let (pid, n) = hex_id(b, i)?;
     i += n;
     if b.get(i) != Some(&b'.') {
@@ -55,22 +69,128 @@ pub(crate) fn parse_line(line: &str) -> Parsed<'_> {
         Some(None) => return Err(BAD_TIME),
         None => None,
     };
-    let after = line.get(i + 1..).unwrap_or_default();
+    let after = skip_numbers(line.get(i + 1..).unwrap_or_default());
     // The provider part may be missing (e.g. a prefix without `%1`); then all of it is message.
     let (provider, message) = match after.strip_prefix('[').and_then(|r| r.split_once(']')) {
         Some((p, m)) if !p.is_empty() => (Some(p), m),
         _ => (None, after),
     };
-    Ok(Row {
-        pid,
-        tid,
+    let when = When::Local {
         date,
         two_digit_year,
         tod,
-        time_raw,
-        provider,
-        message: message.trim_end(),
-    })
+    };
+    let mut row = Row::new(when, time_raw, message.trim_end());
+    row.pid = Some(pid);
+    row.tid = Some(tid);
+    row.provider = provider;
+    extras(&mut row);
+    Ok(row)
+}
+
+/// A sequence number (`%7!u!`) in front of the prefix: digits, an optional `:`, blanks.
+fn sequence(b: &[u8]) -> usize {
+    let n = count(b, 0, |c| c.is_ascii_digit());
+    if n == 0 {
+        return 0;
+    }
+    let mut i = n + usize::from(b.get(n) == Some(&b':'));
+    let blanks = count(b, i, |c| c == b' ');
+    if blanks == 0 {
+        return 0;
+    }
+    i += blanks;
+    i
+}
+
+/// Kernel and user times (`%5 %6`) between the time and `[Provider]`: skipped only when a
+/// `[` follows them, so a message that starts with numbers keeps them.
+fn skip_numbers(s: &str) -> &str {
+    let mut rest = s;
+    for _ in 0..3 {
+        let t = rest.trim_start();
+        let n = t.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || t.as_bytes().get(n) != Some(&b' ') {
+            break;
+        }
+        rest = t.get(n..).unwrap_or_default();
+    }
+    let t = rest.trim_start();
+    if rest.len() != s.len() && t.starts_with('[') {
+        t
+    } else {
+        s
+    }
+}
+
+/// Source file, line and level from groups opening the message (see the module docs).
+fn extras(row: &mut Row<'_>) {
+    let mut msg = row.message;
+    for _ in 0..3 {
+        let close = match msg.as_bytes().first() {
+            Some(b'(') => ')',
+            Some(b'[') => ']',
+            _ => break,
+        };
+        let Some(end) = msg.find(close) else { break };
+        let inner = msg.get(1..end).unwrap_or_default();
+        let mut known = false;
+        for part in inner.split(':') {
+            if let Some((file, line)) = file_line(part.trim()) {
+                row.source = Some(file);
+                row.line = Some(line);
+                known = true;
+            } else if part.trim().starts_with("TRACE_LEVEL_") {
+                row.level = level_name(part);
+                known = true;
+            }
+        }
+        if !known {
+            break;
+        }
+        msg = msg.get(end + 1..).unwrap_or_default().trim_start();
+    }
+    if let Some(rest) = msg.strip_prefix("TRACE_LEVEL_") {
+        let n = rest
+            .bytes()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            .count();
+        let word = msg.get(..12 + n).unwrap_or_default();
+        if n > 0 && matches!(rest.as_bytes().get(n), None | Some(b' ' | b':')) {
+            row.level = level_name(word);
+            msg = rest.get(n..).unwrap_or_default();
+            msg = msg.strip_prefix(':').unwrap_or(msg).trim_start();
+        }
+    }
+    row.message = msg;
+}
+
+/// `file.c(123)`, or WPP's `%2` form `file_c123` / `file_c_123` (the file name's dot
+/// turned into `_`).
+fn file_line(part: &str) -> Option<(Cow<'_, str>, u64)> {
+    if let Some(open) = part.rfind('(') {
+        let line = part.strip_suffix(')')?.get(open + 1..)?.parse().ok()?;
+        let file = part.get(..open)?;
+        return (file.contains('.') && !file.is_empty()).then_some((Cow::Borrowed(file), line));
+    }
+    let (stem, tail) = part.rsplit_once('_')?;
+    let digits = tail.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let (ext, line) = if digits == tail.len() {
+        let (stem2, ext) = stem.rsplit_once('_')?;
+        (ext, (stem2, tail))
+    } else {
+        let ext = tail.get(..tail.len() - digits)?;
+        (ext, (stem, tail.get(tail.len() - digits..)?))
+    };
+    let (stem, line_text) = line;
+    let ext_ok = (1..=4).contains(&ext.len())
+        && ext.bytes().all(|c| c.is_ascii_alphanumeric())
+        && ext.as_bytes().first().is_some_and(u8::is_ascii_alphabetic);
+    if !ext_ok || stem.is_empty() || line_text.is_empty() {
+        return None;
+    }
+    let line = line_text.parse().ok()?;
+    Some((Cow::Owned(format!("{stem}.{ext}")), line))
 }
 
 fn count(b: &[u8], at: usize, pred: impl Fn(u8) -> bool) -> usize {
@@ -108,11 +228,14 @@ mod tests {
     #[test]
     fn default_prefix_hw3d_shape() {
         let r = row("[1]5FEC.0E48::01/13/2024-23:31:07.097 [Atum-Hw3d]{\"a\":1}");
-        assert_eq!((r.pid, r.tid), (0x5FEC, 0x0E48));
-        assert_eq!(r.date, NaiveDate::from_ymd_opt(2024, 1, 13));
+        assert_eq!((r.pid, r.tid), (Some(0x5FEC), Some(0x0E48)));
         assert_eq!(
-            r.tod,
-            NaiveTime::from_hms_milli_opt(23, 31, 7, 97).expect("t")
+            r.when,
+            When::Local {
+                date: NaiveDate::from_ymd_opt(2024, 1, 13),
+                two_digit_year: false,
+                tod: NaiveTime::from_hms_milli_opt(23, 31, 7, 97).expect("t")
+            }
         );
         assert_eq!(r.time_raw, "01/13/2024-23:31:07.097");
         assert_eq!(r.provider, Some("Atum-Hw3d"));
@@ -123,9 +246,11 @@ mod tests {
     fn netsh_space_and_two_digit_year() {
         let r =
             row("[2] 0C34.2FF0::08/28/17-13:24:28.693 [Microsoft-Windows-WLAN-AutoConfig]Done ");
-        assert_eq!((r.pid, r.tid), (0x0C34, 0x2FF0));
-        assert_eq!(r.date, NaiveDate::from_ymd_opt(2017, 8, 28));
-        assert!(r.two_digit_year);
+        assert_eq!((r.pid, r.tid), (Some(0x0C34), Some(0x2FF0)));
+        assert!(
+            matches!(r.when, When::Local { date, two_digit_year: true, .. }
+            if date == NaiveDate::from_ymd_opt(2017, 8, 28))
+        );
         assert_eq!(r.provider, Some("Microsoft-Windows-WLAN-AutoConfig"));
         assert_eq!(r.message, "Done");
     }
@@ -133,18 +258,19 @@ mod tests {
     #[test]
     fn other_date_forms_and_no_date() {
         let r = row("[0]0000.0000::2025/03/27-16:12:13.966003800 [Kernel]x");
-        assert_eq!((r.pid, r.tid), (0, 0), "kernel events show 0000.0000");
+        assert_eq!(
+            (r.pid, r.tid),
+            (Some(0), Some(0)),
+            "kernel events show 0000.0000"
+        );
         assert_eq!(r.time_raw, "2025/03/27-16:12:13.966003800");
         let r = row("[3]1A2B3C.0004::2025-03-27 16:10:34.934020500 [P]y");
-        assert_eq!(
-            (r.pid, r.date),
-            (0x1A2B3C, NaiveDate::from_ymd_opt(2025, 3, 27))
-        );
+        assert_eq!(r.pid, Some(0x1A2B3C));
+        assert!(matches!(r.when, When::Local { date, .. }
+            if date == NaiveDate::from_ymd_opt(2025, 3, 27)));
         let r = row("[0]0004.0008::10:05:11.005 no provider here");
-        assert_eq!(
-            (r.date, r.provider, r.message),
-            (None, None, "no provider here")
-        );
+        assert!(matches!(r.when, When::Local { date: None, .. }));
+        assert_eq!((r.provider, r.message), (None, "no provider here"));
         let r = row("[0]0004.0008::10:05:11.005");
         assert_eq!(r.message, "");
     }
@@ -153,6 +279,7 @@ mod tests {
     fn rejects_with_reasons() {
         let cases = [
             ("    continued text of the previous message", NO_PREFIX),
+            ("12 apples", NO_PREFIX),
             ("[1]5FE.0E48::01/13/2024-23:31:07.097 [P]m", NO_PREFIX),
             ("[1]5FEC.0E48:01/13/2024-23:31:07.097 [P]m", NO_PREFIX),
             ("[1]5FEC.0E48::01/13/2024-23:31:07 [P]m", NO_PREFIX),
@@ -165,5 +292,36 @@ mod tests {
         for (line, reason) in cases {
             assert_eq!(parse_line(line).err(), Some(reason), "{line}");
         }
+    }
+
+    #[test]
+    fn custom_prefixes() {
+        // the docs' example: [Provider](COMPNAME:FUNC:file_line), here with %!LEVEL! too
+        let r = row("[0]0AF4.0C64::07/25/2003-14:55:39.998 [tracedrv](TRACEDRV:DriverEntry:tracedrv_c37:TRACE_LEVEL_ERROR)Hello, 1 Hi");
+        assert_eq!(r.provider, Some("tracedrv"));
+        assert_eq!(
+            (r.source.as_deref(), r.line),
+            (Some("tracedrv.c"), Some(37))
+        );
+        assert_eq!((r.level, r.message), (Some("error"), "Hello, 1 Hi"));
+        // sequence number, no CPU, kernel/user times, [file.c(123)], level word
+        let r = row(
+            "405: 0AF4.0C64::14:55:39.998123 12 34 [drv][queue.cpp(123)] TRACE_LEVEL_VERBOSE: m",
+        );
+        assert_eq!((r.pid, r.provider), (Some(0x0AF4), Some("drv")));
+        assert_eq!(
+            (r.source.as_deref(), r.line),
+            (Some("queue.cpp"), Some(123))
+        );
+        assert_eq!((r.level, r.message), (Some("verbose"), "m"));
+        assert_eq!(r.time_raw, "14:55:39.998123");
+        // %2 with an underscore before the line; unrecognised groups stay in the message
+        let r = row("[1]0004.0008::10:05:11.005 [P](x_h_9)(not a prefix) text");
+        assert_eq!((r.source.as_deref(), r.line), (Some("x.h"), Some(9)));
+        assert_eq!(r.message, "(not a prefix) text");
+        let r = row("[1]0004.0008::10:05:11.005 [P]12 apples [x]");
+        assert_eq!(r.message, "12 apples [x]");
+        assert_eq!(file_line("readme_txt"), None);
+        assert_eq!(file_line("a.c(x)"), None);
     }
 }

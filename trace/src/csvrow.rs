@@ -1,0 +1,314 @@
+//! The one CSV record splitter every CSV dialect uses (tracerpt, PerfView, WPA, Get-WinEvent,
+//! user-mapped CSV) and, with quoting off, the xperf dumper text.
+//!
+//! It is lenient the way the Windows exporters need:
+//!
+//! * a quote opens a quoted field only at the start of a field (after padding blanks);
+//!   elsewhere it is an ordinary character. PerfView writes its `Rest` cell
+//!   (`ThreadID="12" Count="3"`) unquoted when it holds no separator, so its quotes must stay
+//!   literal (perfview `EventWindow.xaml.cs` `EscapeForCsv`, formats.md §5);
+//! * inside quotes `""` is one quote and line ends are part of the field (Get-WinEvent
+//!   messages span lines);
+//! * unquoted fields are trimmed of blanks: tracerpt pads its cells with spaces
+//!   (Log-parser sample, formats.md §5).
+
+/// One field: `text` is the trimmed cell, or the inside of its quotes (with `""` still
+/// doubled; see [`Field::unescaped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Field {
+    start: u32,
+    end: u32,
+    pub(crate) quoted: bool,
+}
+
+/// Where a record ends in a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordEnd {
+    /// Bytes of the record itself, without its line end (`\n` or `\r\n`).
+    pub len: usize,
+    /// Bytes to step over to the next record.
+    pub step: usize,
+    /// Line ends consumed (more than 1 when a quoted field spans lines).
+    pub lines: u64,
+    /// A quote was still open where the record was cut.
+    pub unterminated: bool,
+}
+
+/// Splits the record at the start of `buf` into `fields` (cleared first) and says where it
+/// ends.
+///
+/// With `force` false, None means `buf` ends inside the record and more input may follow.
+/// With `force` true (end of input, or a record grown too long) the record always ends: at the
+/// buffer's end, or, if a quote never closes, at the first line end after the record's start
+/// (the quote is then taken as unterminated and the record reported malformed).
+pub(crate) fn split(
+    buf: &[u8],
+    sep: u8,
+    quoting: bool,
+    force: bool,
+    fields: &mut Vec<Field>,
+) -> Option<RecordEnd> {
+    fields.clear();
+    let mut lines = 0u64;
+    let mut field_start = 0usize;
+    let mut from = 0usize;
+    // One vector search over the record for separators, quotes and the line end; tracerpt
+    // rows have 42 short cells, so a per-cell search would mostly pay its set-up cost.
+    'scan: loop {
+        let rest = buf.get(from..).unwrap_or_default();
+        for k in memchr::memchr3_iter(sep, b'"', b'\n', rest) {
+            let at = from + k;
+            match buf[at] {
+                b'"' => {
+                    let blanks = buf
+                        .get(field_start..at)
+                        .unwrap_or_default()
+                        .iter()
+                        .all(|&c| c == b' ' || c == b'\t');
+                    if !quoting || !blanks {
+                        continue; // a literal quote inside an unquoted cell
+                    }
+                    let Some((close, inner_lines)) = closing_quote(buf, at + 1) else {
+                        if !force {
+                            return None;
+                        }
+                        return Some(unterminated(buf, field_start, fields));
+                    };
+                    lines += inner_lines;
+                    push(fields, at + 1, close, true);
+                    // Whatever follows the closing quote up to the separator is dropped.
+                    let next = buf
+                        .get(close + 1..)
+                        .unwrap_or_default()
+                        .iter()
+                        .position(|&c| c == sep || c == b'\n')
+                        .map(|p| close + 1 + p);
+                    match next {
+                        Some(p) if buf[p] == sep => {
+                            field_start = p + 1;
+                            from = p + 1;
+                            // A separator right at the end still opens an empty last field.
+                            continue 'scan;
+                        }
+                        Some(p) => return Some(ended(buf, p, lines)),
+                        None => {
+                            if !force {
+                                return None;
+                            }
+                            return Some(RecordEnd {
+                                len: strip_cr(buf, buf.len()),
+                                step: buf.len(),
+                                lines,
+                                unterminated: false,
+                            });
+                        }
+                    }
+                }
+                b'\n' => {
+                    push_plain(fields, buf, field_start, strip_cr(buf, at));
+                    return Some(ended(buf, at, lines));
+                }
+                _ => {
+                    push_plain(fields, buf, field_start, at);
+                    field_start = at + 1;
+                }
+            }
+        }
+        break;
+    }
+    if !force {
+        return None;
+    }
+    push_plain(fields, buf, field_start, strip_cr(buf, buf.len()));
+    Some(RecordEnd {
+        len: strip_cr(buf, buf.len()),
+        step: buf.len(),
+        lines,
+        unterminated: false,
+    })
+}
+
+/// The closing quote of a quoted field whose text starts at `from`, and the line ends
+/// inside it. `""` is an escaped quote.
+fn closing_quote(buf: &[u8], from: usize) -> Option<(usize, u64)> {
+    let mut j = from;
+    let mut lines = 0;
+    loop {
+        let k = memchr::memchr2(b'"', b'\n', buf.get(j..)?)?;
+        let at = j + k;
+        if buf[at] == b'\n' {
+            lines += 1;
+            j = at + 1;
+        } else if buf.get(at + 1) == Some(&b'"') {
+            j = at + 2;
+        } else {
+            return Some((at, lines));
+        }
+    }
+}
+
+/// The record ends at the line end at `nl`.
+fn ended(buf: &[u8], nl: usize, lines: u64) -> RecordEnd {
+    RecordEnd {
+        len: strip_cr(buf, nl),
+        step: nl + 1,
+        lines: lines + 1,
+        unterminated: false,
+    }
+}
+
+/// An unquoted cell `start..end`, trimmed of padding blanks.
+fn push_plain(fields: &mut Vec<Field>, buf: &[u8], mut start: usize, end: usize) {
+    while start < end && matches!(buf.get(start), Some(b' ' | b'\t')) {
+        start += 1;
+    }
+    push(fields, start, trim_end(buf, start, end), false);
+}
+
+/// An opening quote that never closes: the record ends at the first line end after it.
+fn unterminated(buf: &[u8], field_start: usize, fields: &mut Vec<Field>) -> RecordEnd {
+    let nl =
+        memchr::memchr(b'\n', buf.get(field_start..).unwrap_or_default()).map(|k| field_start + k);
+    let end = nl.unwrap_or(buf.len());
+    let text_end = strip_cr(buf, end);
+    // Keep what was split so far plus the rest of the line as one unquoted field.
+    push_plain(fields, buf, field_start, text_end);
+    RecordEnd {
+        len: text_end,
+        step: nl.map_or(buf.len(), |n| n + 1),
+        lines: u64::from(nl.is_some()),
+        unterminated: true,
+    }
+}
+
+fn push(fields: &mut Vec<Field>, start: usize, end: usize, quoted: bool) {
+    // Records longer than 4 GiB do not occur; clamp rather than wrap.
+    let clamp = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+    fields.push(Field {
+        start: clamp(start),
+        end: clamp(end.max(start)),
+        quoted,
+    });
+}
+
+fn trim_end(buf: &[u8], start: usize, mut end: usize) -> usize {
+    while end > start && matches!(buf.get(end - 1), Some(b' ' | b'\t')) {
+        end -= 1;
+    }
+    end
+}
+
+fn strip_cr(buf: &[u8], end: usize) -> usize {
+    if end > 0 && buf.get(end - 1) == Some(&b'\r') {
+        end - 1
+    } else {
+        end
+    }
+}
+
+impl Field {
+    /// The field's text in `record` (the string the fields were split from), quotes removed
+    /// but `""` not yet collapsed. Empty if the record is not the one split.
+    pub(crate) fn raw<'a>(&self, record: &'a str) -> &'a str {
+        record
+            .get(self.start as usize..self.end as usize)
+            .unwrap_or_default()
+    }
+
+    /// The value: `""` collapsed to `"` inside quoted fields.
+    pub(crate) fn unescaped<'a>(&self, record: &'a str) -> std::borrow::Cow<'a, str> {
+        let raw = self.raw(record);
+        if self.quoted && memchr::memchr(b'"', raw.as_bytes()).is_some() {
+            std::borrow::Cow::Owned(raw.replace("\"\"", "\""))
+        } else {
+            std::borrow::Cow::Borrowed(raw)
+        }
+    }
+
+    /// Appends the value to `out` without allocating.
+    pub(crate) fn push_to(&self, record: &str, out: &mut String) {
+        let mut raw = self.raw(record);
+        if self.quoted {
+            // Inside quotes every `"` is the first of a `""` pair.
+            while let Some(q) = memchr::memchr(b'"', raw.as_bytes()) {
+                out.push_str(raw.get(..=q).unwrap_or_default());
+                raw = raw.get(q + 2..).unwrap_or_default();
+            }
+        }
+        out.push_str(raw);
+    }
+}
+
+/// Splits a whole record string (already cut from its buffer); for headers and re-splits.
+pub(crate) fn split_str(record: &str, sep: u8, quoting: bool, fields: &mut Vec<Field>) {
+    let _ = split(record.as_bytes(), sep, quoting, true, fields);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cells(s: &str, sep: u8) -> (Vec<String>, Option<RecordEnd>) {
+        let mut f = Vec::new();
+        let end = split(s.as_bytes(), sep, true, false, &mut f);
+        let rec = &s[..end.map_or(s.len(), |e| e.len)];
+        (
+            f.iter().map(|x| x.unescaped(rec).into_owned()).collect(),
+            end,
+        )
+    }
+
+    #[test]
+    fn padded_quoted_and_spilled() {
+        // tracerpt shape (Log-parser sample): padding, doubled quotes, empty trailing cells
+        let (c, end) = cells("1,  EventTrace, \" \"\"PktMon\"\"\",,\r\nnext", b',');
+        assert_eq!(c, ["1", "EventTrace", " \"PktMon\"", "", ""]);
+        assert_eq!(
+            end,
+            Some(RecordEnd {
+                len: 31,
+                step: 33,
+                lines: 1,
+                unterminated: false
+            })
+        );
+    }
+
+    #[test]
+    fn quotes_only_open_at_field_start() {
+        // PerfView's Rest written unquoted: its quotes are literal
+        let (c, _) = cells("GC/Start;12,5;ThreadID=\"7\" Count=\"1\"\n", b';');
+        assert_eq!(c, ["GC/Start", "12,5", "ThreadID=\"7\" Count=\"1\""]);
+    }
+
+    #[test]
+    fn multiline_and_incomplete() {
+        let (c, end) = cells("\"a\r\nb\",2\nx", b',');
+        assert_eq!(c, ["a\r\nb", "2"]);
+        assert_eq!(end.map(|e| (e.lines, e.step)), Some((2, 9)));
+        // the buffer ends inside quotes: need more input
+        let mut f = Vec::new();
+        assert_eq!(split(b"\"abc\n", b',', true, false, &mut f), None);
+        assert_eq!(split(b"abc", b',', true, false, &mut f), None);
+        // forced: the open quote is unterminated, the record ends at the line end
+        let e = split(b"1,\"abc\ndef", b',', true, true, &mut f).expect("forced");
+        assert!(e.unterminated);
+        assert_eq!((e.len, e.step), (6, 7));
+        let e = split(b"abc\r", b',', true, true, &mut f).expect("forced");
+        assert_eq!(e.len, 3);
+    }
+
+    #[test]
+    fn push_to_collapses_quotes() {
+        let rec = "\"say \"\"hi\"\"\"";
+        let mut f = Vec::new();
+        split_str(rec, b',', true, &mut f);
+        let mut out = String::new();
+        f[0].push_to(rec, &mut out);
+        assert_eq!(out, "say \"hi\"");
+        // quoting off (xperf): quotes are text
+        split_str(" \"a,b\" ", b',', false, &mut f);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].raw(" \"a,b\" "), "\"a");
+    }
+}

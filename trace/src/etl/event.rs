@@ -1,0 +1,241 @@
+//! One record to one row: provider, level, id, process, thread and the message text,
+//! dispatched on the header type to the kernel, TraceLogging and WPP decoders.
+
+use std::fmt::Write;
+
+use super::bytes::{push_hex, Guid};
+use super::header::LogfileHeader;
+use super::kernel::{self, KernelState};
+use super::record::{ext_items, pointer64, Fields, Record, EXT_EVENT_SCHEMA_TL, EXT_PROV_TRAITS};
+use super::tracelogging;
+use super::wpp::Tmf;
+
+/// Payload bytes shown as hex in a message at most; the rest is counted.
+pub(crate) const HEX_CAP: usize = 256;
+
+/// Appends `s`, in double quotes (with `"` and `\` escaped) when it is empty or holds
+/// blanks, quotes, `=` or braces, so `field=value` pairs stay readable.
+pub(crate) fn push_value(msg: &mut String, s: &str) {
+    let plain = !s.is_empty()
+        && !s.chars().any(|c| {
+            c.is_whitespace()
+                || c.is_control()
+                || matches!(c, '"' | '=' | '{' | '}' | '[' | ']' | ',')
+        });
+    if plain {
+        msg.push_str(s);
+        return;
+    }
+    msg.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                msg.push('\\');
+                msg.push(c);
+            }
+            c if c.is_control() => msg.extend(c.escape_default()),
+            c => msg.push(c),
+        }
+    }
+    msg.push('"');
+}
+
+/// Who logged a record, for the `provider` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Provider<'a> {
+    /// The NT kernel logger (SYSTEM, COMPACT and PERFINFO records).
+    Kernel,
+    /// A GUID, named from a table of well-known providers when possible.
+    Guid(Guid),
+    /// A GUID with the name its events carry (TraceLogging traits, WPP TMF module).
+    Named(Guid, &'a str),
+}
+
+/// The row fields of one record, besides time and message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row<'a> {
+    pub provider: Provider<'a>,
+    pub level: Option<&'static str>,
+    pub event_id: Option<u32>,
+    pub pid: Option<u32>,
+    pub tid: Option<u32>,
+    pub source: Option<&'a str>,
+    pub line: Option<u64>,
+}
+
+/// Level names of the `level` column for the winmeta.xml levels 0–5 (the names every
+/// reader of this crate uses).
+pub(crate) fn level_name(level: u8) -> Option<&'static str> {
+    crate::cells::LEVELS.get(usize::from(level)).copied()
+}
+
+/// Well-known provider GUIDs (perfview parsers' `ProviderGuid` values; KernelTraceControl's
+/// ImageID/DbgID records are in net.4.5.2.x64).
+pub(crate) fn known_provider(g: &Guid) -> Option<&'static str> {
+    const KNOWN: [(&str, &str); 6] = [
+        (
+            "e13c0d23-ccbc-4e12-931b-d9cc2eee27e4",
+            "Microsoft-Windows-DotNETRuntime",
+        ),
+        (
+            "a669021c-c450-4609-a035-5af59af4df18",
+            "Microsoft-Windows-DotNETRuntimeRundown",
+        ),
+        (
+            "763fd754-7086-4dfe-95eb-c01a46faf4ca",
+            "Microsoft-Windows-DotNETRuntimePrivate",
+        ),
+        (
+            "68fdd900-4a3e-11d1-84f4-0000f80464e3",
+            "Windows Kernel/EventTrace",
+        ),
+        ("9e814aad-3204-11d2-9a82-006008a86939", "Windows Kernel"),
+        ("b3e675d7-2554-4f18-830b-2762732560de", "KernelTraceControl"),
+    ];
+    let text = g.to_string();
+    KNOWN.iter().find(|(k, _)| *k == text).map(|(_, v)| *v)
+}
+
+/// Decoding state that lives across records: kernel thread→process map, TMF messages.
+pub(crate) struct Decoder {
+    pub kernel: KernelState,
+    pub tmf: Option<Tmf>,
+    pub header: LogfileHeader,
+    /// WPP messages no TMF file described.
+    pub wpp_without_format: u64,
+}
+
+impl Decoder {
+    /// Writes the message of `r` into `msg` and returns the other row fields.
+    pub(crate) fn decode<'a>(&'a mut self, r: &Record<'a>, msg: &mut String) -> Row<'a> {
+        let mut row = Row {
+            provider: Provider::Kernel,
+            level: None,
+            event_id: None,
+            pid: r.pid,
+            tid: r.tid,
+            source: None,
+            line: None,
+        };
+        match r.fields {
+            Fields::Kernel {
+                group: 0, kind: 0, ..
+            } => {
+                let h = &self.header;
+                let _ = write!(
+                    msg,
+                    "EventTrace/Header logger={} os={} build={} cpus={} pointer_size={} clock={} freq={} events_lost={} buffers_lost={}",
+                    h.logger_name, h.os_version, h.os_build, h.cpus, h.pointer_size,
+                    h.clock_name(), h.perf_freq, h.events_lost, h.buffers_lost
+                );
+                row.event_id = Some(0);
+            }
+            Fields::Kernel {
+                group,
+                kind,
+                version,
+            } => {
+                let k = kernel::decode(
+                    &mut self.kernel,
+                    group,
+                    kind,
+                    version,
+                    pointer64(r),
+                    r.pid,
+                    r.tid,
+                    r.payload,
+                    msg,
+                );
+                row.pid = k.pid;
+                row.tid = k.tid;
+                row.event_id = Some(u32::from(group) << 8 | u32::from(kind));
+            }
+            Fields::Classic {
+                guid,
+                opcode,
+                level,
+                version,
+                instance,
+            } => {
+                row.provider = Provider::Guid(guid);
+                row.level = level_name(level);
+                row.event_id = Some(u32::from(opcode));
+                let _ = write!(msg, "opcode={opcode} v{version}");
+                if let Some((id, parent, parent_guid)) = instance {
+                    let _ = write!(
+                        msg,
+                        " instance={id} parent={parent} parent_guid={parent_guid}"
+                    );
+                }
+                msg.push_str(" data=");
+                push_hex(msg, r.payload, HEX_CAP);
+            }
+            Fields::Event { provider, desc, .. } => {
+                row.provider = Provider::Guid(provider);
+                row.level = level_name(desc.level);
+                row.event_id = Some(u32::from(desc.id));
+                let mut meta = None;
+                for item in ext_items(r.extended) {
+                    match item.kind {
+                        EXT_PROV_TRAITS => {
+                            if let Some(name) = tracelogging::provider_name(item.data) {
+                                row.provider = Provider::Named(provider, name);
+                            }
+                        }
+                        EXT_EVENT_SCHEMA_TL => meta = Some(item.data),
+                        _ => {}
+                    }
+                }
+                let rendered =
+                    meta.is_some_and(|m| tracelogging::render(m, r.payload, pointer64(r), msg));
+                if !rendered {
+                    msg.clear();
+                    let _ = write!(
+                        msg,
+                        "id={} v{} opcode={} task={} keyword={:#x} channel={} data=",
+                        desc.id, desc.version, desc.opcode, desc.task, desc.keyword, desc.channel
+                    );
+                    push_hex(msg, r.payload, HEX_CAP);
+                }
+            }
+            Fields::Message {
+                number,
+                guid,
+                component,
+                ..
+            } => {
+                row.event_id = Some(u32::from(number));
+                let found = guid.and_then(|g| Some((g, self.tmf.as_ref()?.get(g, number)?)));
+                match (found, guid) {
+                    (Some((g, m)), _) => {
+                        row.provider = Provider::Named(g, &m.module);
+                        row.level = m.level.and_then(level_name);
+                        row.source = m.file.as_deref();
+                        row.line = m.line;
+                        super::wpp::render(m, r.payload, pointer64(r), msg);
+                    }
+                    (None, g) => {
+                        self.wpp_without_format += 1;
+                        if let Some(g) = g {
+                            row.provider = Provider::Guid(g);
+                        }
+                        match (g, component) {
+                            (Some(g), _) => {
+                                let _ = write!(msg, "WPP {g} message {number}");
+                            }
+                            (None, Some(c)) => {
+                                let _ = write!(msg, "WPP component {c} message {number}");
+                            }
+                            (None, None) => {
+                                let _ = write!(msg, "WPP message {number}");
+                            }
+                        }
+                        msg.push_str(" data=");
+                        push_hex(msg, r.payload, HEX_CAP);
+                    }
+                }
+            }
+        }
+        row
+    }
+}

@@ -1,0 +1,288 @@
+//! Kernel (MOF) events that correlation needs: process and thread start, end and rundown,
+//! and context switches. Other kernel events are named by group and shown as hex.
+//!
+//! Payload layouts are the classic kernel MOF classes `Process_TypeGroup1`,
+//! `Thread_TypeGroup1` and `CSwitch` (learn.microsoft.com "Process class", "Thread class",
+//! "CSwitch class"; perfview `KernelTraceEventParser.cs`). No public sample holds them, so
+//! they are [source] only; the test-data writer holds them to these layouts.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use super::bytes::{ansiz, push_hex, u32_at, u8_at, utf16z};
+use super::event::{push_value, HEX_CAP};
+
+/// What a kernel record gives the row beyond its message.
+pub(crate) struct KernelRow {
+    pub pid: Option<u32>,
+    pub tid: Option<u32>,
+}
+
+/// Threads and processes seen so far, so context switches can name their process.
+#[derive(Default)]
+pub(crate) struct KernelState {
+    thread_pid: HashMap<u32, u32>,
+    images: HashMap<u32, String>,
+}
+
+const GROUP_HEADER: u8 = 0x00;
+const GROUP_PROCESS: u8 = 0x03;
+const GROUP_THREAD: u8 = 0x05;
+const CSWITCH: u8 = 36;
+
+/// `EVENT_TRACE_GROUP_*` names (ntwmi.h): the group byte is the high byte of the HookId.
+fn group_name(group: u8) -> &'static str {
+    const NAMES: [&str; 0x1F] = [
+        "EventTrace",
+        "DiskIo",
+        "PageFault",
+        "Process",
+        "FileIo",
+        "Thread",
+        "TcpIp",
+        "Job",
+        "UdpIp",
+        "Registry",
+        "DbgPrint",
+        "SystemConfig",
+        "Spare",
+        "Wnf",
+        "Pool",
+        "PerfInfo",
+        "Heap",
+        "Object",
+        "Power",
+        "Modbound",
+        "Image",
+        "Dpc",
+        "CacheManager",
+        "CritSec",
+        "StackWalk",
+        "Ums",
+        "Alpc",
+        "SplitIo",
+        "ThreadPool",
+        "Hypervisor",
+        "HypervisorX",
+    ];
+    NAMES.get(usize::from(group)).copied().unwrap_or("Kernel")
+}
+
+/// Event names of the groups decoded here (perfview `KernelTraceEventParser.cs`).
+fn event_name(group: u8, kind: u8) -> Option<&'static str> {
+    Some(match (group, kind) {
+        (GROUP_HEADER, 0) => "Header",
+        (GROUP_HEADER, 5) => "Extension",
+        (GROUP_HEADER, 8) => "RundownComplete",
+        (GROUP_HEADER, 32) => "EndExtension",
+        (GROUP_HEADER, 0x50) => "PartitionInfoExtension",
+        (GROUP_PROCESS | GROUP_THREAD, 1) => "Start",
+        (GROUP_PROCESS | GROUP_THREAD, 2) => "End",
+        (GROUP_PROCESS | GROUP_THREAD, 3) => "DCStart",
+        (GROUP_PROCESS | GROUP_THREAD, 4) => "DCEnd",
+        (GROUP_PROCESS, 39) => "Defunct",
+        (GROUP_THREAD, CSWITCH) => "CSwitch",
+        (GROUP_THREAD, 50) => "ReadyThread",
+        _ => return None,
+    })
+}
+
+/// KWAIT_REASON names, as WPA and PerfView print them.
+const WAIT_REASONS: [&str; 42] = [
+    "Executive",
+    "FreePage",
+    "PageIn",
+    "PoolAllocation",
+    "DelayExecution",
+    "Suspended",
+    "UserRequest",
+    "WrExecutive",
+    "WrFreePage",
+    "WrPageIn",
+    "WrPoolAllocation",
+    "WrDelayExecution",
+    "WrSuspended",
+    "WrUserRequest",
+    "WrEventPair",
+    "WrQueue",
+    "WrLpcReceive",
+    "WrLpcReply",
+    "WrVirtualMemory",
+    "WrPageOut",
+    "WrRendezvous",
+    "WrKeyedEvent",
+    "WrTerminated",
+    "WrProcessInSwap",
+    "WrCpuRateControl",
+    "WrCalloutStack",
+    "WrKernel",
+    "WrResource",
+    "WrPushLock",
+    "WrMutex",
+    "WrQuantumEnd",
+    "WrDispatchInt",
+    "WrPreempted",
+    "WrYieldExecution",
+    "WrFastMutex",
+    "WrGuardedMutex",
+    "WrRundown",
+    "WrAlertByThreadId",
+    "WrDeferredPreempt",
+    "WrPhysicalFault",
+    "WrIoRing",
+    "WrMdlCache",
+];
+const THREAD_STATES: [&str; 8] = [
+    "Initialized",
+    "Ready",
+    "Running",
+    "Standby",
+    "Terminated",
+    "Waiting",
+    "Transition",
+    "DeferredReady",
+];
+
+fn named(table: &[&'static str], v: u8) -> String {
+    table
+        .get(usize::from(v))
+        .map_or_else(|| v.to_string(), |s| (*s).to_string())
+}
+
+/// Writes `Group/Event ...` for a kernel record and returns its pid/tid.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode(
+    state: &mut KernelState,
+    group: u8,
+    kind: u8,
+    version: u16,
+    pointer64: bool,
+    header_pid: Option<u32>,
+    header_tid: Option<u32>,
+    payload: &[u8],
+    msg: &mut String,
+) -> KernelRow {
+    msg.push_str(group_name(group));
+    msg.push('/');
+    match event_name(group, kind) {
+        Some(name) => msg.push_str(name),
+        None => {
+            let _ = write!(msg, "Type{kind}");
+        }
+    }
+    // -1 (0xFFFFFFFF) in a header means "no process/thread" (PerfView prints -1).
+    let known = |v: Option<u32>| v.filter(|&v| v != u32::MAX);
+    let header = KernelRow {
+        pid: known(header_pid),
+        tid: known(header_tid),
+    };
+    let decoded = match (group, kind) {
+        (GROUP_PROCESS, 1..=4 | 39) => {
+            process(state, kind, version, pointer64, payload, msg, &header)
+        }
+        (GROUP_THREAD, 1..=4) => thread(state, payload, msg),
+        (GROUP_THREAD, CSWITCH) => cswitch(state, payload, msg),
+        _ => None,
+    };
+    decoded.unwrap_or_else(|| {
+        let _ = write!(msg, " v{version} data=");
+        push_hex(msg, payload, HEX_CAP);
+        header
+    })
+}
+
+fn process(
+    state: &mut KernelState,
+    kind: u8,
+    version: u16,
+    pointer64: bool,
+    p: &[u8],
+    msg: &mut String,
+    header: &KernelRow,
+) -> Option<KernelRow> {
+    let ptr = if pointer64 { 8 } else { 4 };
+    // V1 starts with PageDirectoryBase, V2+ with UniqueProcessKey: a pointer either way.
+    let ids = ptr;
+    let pid = u32_at(p, ids)?;
+    let ppid = u32_at(p, ids + 4)?;
+    let session = u32_at(p, ids + 8)?;
+    let exit = u32_at(p, ids + 12)? as i32;
+    let mut at = ids + 16;
+    match version {
+        1 | 2 => {}
+        3 => at += ptr,     // DirectoryTableBase
+        _ => at += ptr + 4, // DirectoryTableBase, Flags (V4+)
+    }
+    at = skip_sid(p, at, ptr)?;
+    let (image, used) = ansiz(p.get(at..)?);
+    let command = if version >= 2 {
+        utf16z(p.get(at + used..).unwrap_or(&[])).0
+    } else {
+        String::new()
+    };
+    let _ = write!(msg, " pid={pid} ppid={ppid} session={session} image=");
+    push_value(msg, &image);
+    if !command.is_empty() {
+        msg.push_str(" cmdline=");
+        push_value(msg, &command);
+    }
+    if kind != 1 && kind != 3 {
+        let _ = write!(msg, " exit={exit:#x}");
+    }
+    state.images.insert(pid, image);
+    Some(KernelRow {
+        pid: Some(pid),
+        tid: header.tid,
+    })
+}
+
+/// Skips the `UserSID` field: a TOKEN_USER (two pointers) then a SID, or 4 zero bytes when
+/// there is none (perfview `ProcessTraceData.SkipSID`).
+fn skip_sid(p: &[u8], at: usize, ptr: usize) -> Option<usize> {
+    if u32_at(p, at)? == 0 {
+        return Some(at + 4);
+    }
+    let sub_authorities = usize::from(u8_at(p, at + 2 * ptr + 1)?);
+    Some(at + 2 * ptr + 8 + 4 * sub_authorities)
+}
+
+fn thread(state: &mut KernelState, p: &[u8], msg: &mut String) -> Option<KernelRow> {
+    // Every version starts with ProcessId, TThreadId.
+    let pid = u32_at(p, 0)?;
+    let tid = u32_at(p, 4)?;
+    let _ = write!(msg, " pid={pid} tid={tid}");
+    if let Some(image) = state.images.get(&pid) {
+        msg.push_str(" image=");
+        push_value(msg, image);
+    }
+    state.thread_pid.insert(tid, pid);
+    Some(KernelRow {
+        pid: Some(pid),
+        tid: Some(tid),
+    })
+}
+
+/// A context switch. The row belongs to the thread switched out: its wait reason is what
+/// explains a hang; its process comes from the thread events seen before.
+fn cswitch(state: &KernelState, p: &[u8], msg: &mut String) -> Option<KernelRow> {
+    let new_tid = u32_at(p, 0)?;
+    let old_tid = u32_at(p, 4)?;
+    let reason = u8_at(p, 12)?;
+    let mode = u8_at(p, 13)?;
+    let old_state = u8_at(p, 14)?;
+    let old_pid = state.thread_pid.get(&old_tid).copied();
+    let _ = write!(
+        msg,
+        " old_tid={old_tid} new_tid={new_tid} wait_reason={} wait_mode={} old_state={}",
+        named(&WAIT_REASONS, reason),
+        if mode == 0 { "Kernel" } else { "User" },
+        named(&THREAD_STATES, old_state),
+    );
+    if let Some(pid) = state.thread_pid.get(&new_tid) {
+        let _ = write!(msg, " new_pid={pid}");
+    }
+    Some(KernelRow {
+        pid: old_pid,
+        tid: Some(old_tid),
+    })
+}

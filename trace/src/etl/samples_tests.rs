@@ -1,0 +1,463 @@
+//! Oracle tests on the public ETL samples in `../shared/samples/etl` (PerfView baselines,
+//! formats.md §1.10, and the counts in the samples' README). Each test prints
+//! `skipping: ...` and passes when the folder or its file is absent.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::{walk, EtlInfo, Event};
+
+fn samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/samples/etl")
+}
+
+/// The bytes of a sample; `.zip` samples are unpacked in memory (their first `.etl` member).
+fn sample(name: &str) -> Option<Vec<u8>> {
+    let path = samples().join(name);
+    let Ok(bytes) = std::fs::read(&path) else {
+        println!("skipping: {} not present", path.display());
+        return None;
+    };
+    if !name.ends_with(".zip") {
+        return Some(bytes);
+    }
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("sample zip opens");
+    for i in 0..zip.len() {
+        let mut member = zip.by_index(i).expect("zip member");
+        if member.name().ends_with(".etl") {
+            let mut out = Vec::new();
+            member.read_to_end(&mut out).expect("zip member inflates");
+            return Some(out);
+        }
+    }
+    panic!("{name}: no .etl member");
+}
+
+/// What the tests compare, copied out of each [`Event`].
+#[derive(Debug, Clone)]
+struct Seen {
+    raw_ts: i64,
+    cpu: u16,
+    pid: Option<u32>,
+    tid: Option<u32>,
+    provider: String,
+    event_id: Option<u32>,
+    payload_len: usize,
+    message: String,
+}
+
+fn events(bytes: &[u8]) -> (EtlInfo, u64, Vec<Seen>) {
+    let mut seen = Vec::new();
+    let mut names = std::collections::HashMap::new();
+    let (info, skips) = walk(Path::new("sample.etl"), bytes, None, |e: &Event<'_>| {
+        let provider = super::columns::provider_name(e.row.provider, &mut names).to_string();
+        seen.push(Seen {
+            raw_ts: e.raw_ts,
+            cpu: e.cpu,
+            pid: e.row.pid,
+            tid: e.row.tid,
+            provider,
+            event_id: e.row.event_id,
+            payload_len: e.payload_len,
+            message: e.message.to_string(),
+        });
+    })
+    .expect("sample reads");
+    (info, skips.total, seen)
+}
+
+/// One `EVENT` line of a PerfView baseline.
+#[derive(Debug)]
+struct Line {
+    rel_ms: f64,
+    name: String,
+    pid: i64,
+    tid: i64,
+    cpu: u16,
+    data_len: usize,
+    fields: Vec<(String, String)>,
+}
+
+fn number(s: &str) -> f64 {
+    s.replace(',', "").parse().expect("baseline number")
+}
+
+/// EVENT lines and COUNT totals of a baseline (format: formats.md §1.10).
+fn baseline(name: &str) -> Option<(Vec<Line>, BTreeMap<String, u64>)> {
+    let path = samples().join(name);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        println!("skipping: {} not present", path.display());
+        return None;
+    };
+    let mut lines = Vec::new();
+    let mut counts = BTreeMap::new();
+    for l in text.lines() {
+        if let Some(rest) = l.strip_prefix("COUNT ") {
+            let (name, n) = rest.rsplit_once(':').expect("COUNT name:n");
+            counts.insert(name.to_string(), number(n) as u64);
+        } else if let Some(rest) = l.strip_prefix("EVENT ") {
+            let (rel, rest) = rest.split_once(": ").expect("EVENT rel:");
+            // Names may hold blanks (`Windows Kernel/EventTrace`); the fields start at PID.
+            let (name, rest) = rest.split_once(" PID=").expect("EVENT name");
+            let rest = format!("PID={rest}");
+            let mut map = BTreeMap::new();
+            let mut fields = Vec::new();
+            for part in rest.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+                let (k, v) = part.split_once('=').unwrap_or((part, ""));
+                map.insert(k.to_string(), v.trim_end_matches(';').to_string());
+                fields.push((k.to_string(), v.trim_end_matches(';').to_string()));
+            }
+            lines.push(Line {
+                rel_ms: number(rel),
+                name: name.to_string(),
+                pid: number(&map["PID"]) as i64,
+                tid: number(&map["TID"]) as i64,
+                cpu: number(&map["ProceNum"]) as u16,
+                data_len: number(&map["DataLen"]) as usize,
+                fields: fields.into_iter().skip(5).collect(), // after PID, TID, PName, ProceNum, DataLen
+            });
+        }
+    }
+    Some((lines, counts))
+}
+
+fn rel_ms(seen: &Seen, anchor: i64, freq: i64) -> f64 {
+    (seen.raw_ts - anchor) as f64 * 1000.0 / freq as f64
+}
+
+/// Every EVENT line has a record with the same time (±0.001 ms, .NET rounding) and CPU;
+/// for non-kernel events PID, TID and the user-data length agree too (kernel events may
+/// take theirs from the payload, formats.md §1.10). Returns the lines whose PID and TID
+/// match.
+fn check_event_lines(info: &EtlInfo, seen: &[Seen], lines: &[Line]) -> usize {
+    let anchor = seen
+        .iter()
+        .find(|s| s.message.starts_with("EventTrace/Header"))
+        .expect("header row")
+        .raw_ts;
+    let freq = info.header.perf_freq;
+    let mut same_ids = 0;
+    for l in lines {
+        let candidates: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| s.cpu == l.cpu && (rel_ms(s, anchor, freq) - l.rel_ms).abs() <= 0.0011)
+            .collect();
+        assert!(!candidates.is_empty(), "no record for {l:?}");
+        let ids = |s: &&&Seen| s.pid == Some(l.pid as u32) && s.tid == Some(l.tid as u32);
+        if candidates.iter().any(|s| ids(&s)) {
+            same_ids += 1;
+        }
+        let kernel = ["Windows Kernel/", "MSNT_SystemTrace/"];
+        if !kernel.iter().any(|k| l.name.starts_with(k)) {
+            let hit = candidates
+                .iter()
+                .any(|s| ids(&s) && s.payload_len == l.data_len);
+            assert!(hit, "pid/tid/DataLen differ for {l:?}: {candidates:?}");
+        }
+    }
+    same_ids
+}
+
+/// The header facts against the baseline's first line (`Windows Kernel/EventTrace`).
+fn check_header(info: &EtlInfo, first: &Line) {
+    let f: BTreeMap<&str, &str> = first
+        .fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let h = &info.header;
+    let n = |k: &str| number(f[k]) as i64;
+    assert_eq!(n("BufferSize"), i64::from(h.buffer_size));
+    assert_eq!(n("ProviderVersion"), i64::from(h.os_build));
+    assert_eq!(n("NumberOfProcessors"), i64::from(h.cpus));
+    assert_eq!(n("PointerSize"), i64::from(h.pointer_size));
+    assert_eq!(n("EventsLost"), i64::from(h.events_lost));
+    assert_eq!(n("BuffersLost"), i64::from(h.buffers_lost));
+    assert_eq!(n("PerfFreq"), h.perf_freq);
+    assert_eq!(n("ReservedFlags"), i64::from(h.clock_type));
+    assert_eq!(n("CPUSpeed"), i64::from(h.cpu_speed_mhz));
+    // PerfView prints the header's Bias under this name (480 for a UTC-8 machine).
+    assert_eq!(n("UtcOffsetMinutes"), i64::from(h.time_zone_bias_minutes));
+    assert_eq!(f["SessionName"], perfview_cut(&h.logger_name));
+    let start = h
+        .start_time
+        .expect("start time")
+        .format("%y/%m/%d %H:%M:%S%.6f")
+        .to_string();
+    assert_eq!(perfview_cut(&start), f["StartTime"]);
+}
+
+/// PerfView cuts values at 20 characters and appends `...`.
+fn perfview_cut(v: &str) -> String {
+    if v.chars().count() > 20 {
+        format!("{}...", v.chars().take(20).collect::<String>())
+    } else {
+        v.to_string()
+    }
+}
+
+/// `name=value` pairs of a rendered TraceLogging message (no quoting in these samples).
+fn message_fields(message: &str) -> BTreeMap<String, String> {
+    message
+        .split(' ')
+        .skip(1)
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Our value in PerfView's spelling: `True`/`False`, dates as `yy/MM/dd HH:mm:ss.ffffff`.
+fn as_perfview(v: &str) -> String {
+    match v {
+        "true" => return "True".into(),
+        "false" => return "False".into(),
+        _ => {}
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return t.format("%y/%m/%d %H:%M:%S%.6f").to_string();
+    }
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f") {
+        return t.format("%y/%m/%d %H:%M:%S%.6f").to_string();
+    }
+    v.to_string()
+}
+
+#[test]
+fn primitive_types_tracelogging_values_match_perfview() {
+    let (Some(bytes), Some((lines, counts))) = (
+        sample("perfview__primitive-types.etl.zip"),
+        baseline("perfview__primitive-types.baseline.txt"),
+    ) else {
+        return;
+    };
+    let (info, skipped, seen) = events(&bytes);
+    assert_eq!(skipped, 0);
+    assert_eq!(lines.len(), 6);
+    check_header(&info, &lines[0]);
+    assert_eq!(check_event_lines(&info, &seen, &lines), 6);
+    let tl: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.provider == "solar_system")
+        .collect();
+    assert_eq!(tl.len() as u64, counts["solar_system/PrimitiveTypesTest"]);
+    let mut compared = 0;
+    for (line, event) in lines[1..].iter().zip(&tl) {
+        assert!(
+            event.message.starts_with("PrimitiveTypesTest "),
+            "{}",
+            event.message
+        );
+        let ours = message_fields(&event.message);
+        for (k, v) in &line.fields {
+            let mut mine = perfview_cut(&as_perfview(&ours[k]));
+            if k == "int64_type" {
+                // The metadata declares this field UInt64 (InType 0x0A, like uint64_type);
+                // PerfView prints it signed. We print what the metadata says.
+                let unsigned: u64 = ours[k].parse().expect("uint64");
+                mine = (unsigned as i64).to_string();
+            }
+            if k == "system_time_type" {
+                // The SYSTEMTIME holds 799 ms (like file_time_type); PerfView prints .03 for
+                // every event. Compare to the second.
+                mine.truncate(17);
+                assert_eq!(mine, v[..17], "{}", event.message);
+                compared += 1;
+                continue;
+            }
+            assert_eq!(&mine, v, "field {k} of {}", event.message);
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 5 * 12);
+}
+
+#[test]
+fn gcevents_and_rundown_match_perfview() {
+    for (zip, base, provider, absorbed_id) in [
+        (
+            "perfview__gcevents.etl.zip",
+            "perfview__gcevents.baseline.txt",
+            "Microsoft-Windows-DotNETRuntime",
+            None,
+        ),
+        (
+            "perfview__gcrundownevents.etl.zip",
+            "perfview__gcrundownevents.baseline.txt",
+            "Microsoft-Windows-DotNETRuntimeRundown",
+            Some(144),
+        ),
+    ] {
+        let (Some(bytes), Some((lines, counts))) = (sample(zip), baseline(base)) else {
+            return;
+        };
+        let (info, skipped, seen) = events(&bytes);
+        assert_eq!(skipped, 0);
+        check_header(&info, &lines[0]);
+        let matched = check_event_lines(&info, &seen, &lines);
+        assert_eq!(matched, lines.len(), "{zip}");
+        // COUNT totals per provider equal the raw records, less those TraceLog absorbs.
+        let counted: u64 = counts
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("{provider}/")))
+            .map(|(_, v)| v)
+            .sum();
+        let raw = seen
+            .iter()
+            .filter(|s| s.provider == provider && s.event_id != absorbed_id)
+            .count() as u64;
+        assert_eq!(raw, counted, "{zip}");
+        assert_eq!(info.records_by_header["SYSTEM64"], 2, "{zip}");
+    }
+}
+
+#[test]
+fn net452_compressed_buffers_counts_and_order() {
+    let (Some(bytes), Some((lines, counts))) = (
+        sample("perfview__net.4.5.2.x64.etl.zip"),
+        baseline("perfview__net.4.5.2.x64.baseline.txt"),
+    ) else {
+        return;
+    };
+    let (info, skipped, seen) = events(&bytes);
+    assert_eq!(skipped, 0);
+    assert_eq!((info.buffers, info.compressed_buffers), (360, 359));
+    let want = [
+        ("SYSTEM64", 3_189),
+        ("SYSTEM32", 2),
+        ("PERFINFO64", 100_157),
+        ("FULL_HEADER64", 7_956),
+        ("FULL_HEADER32", 27),
+        ("EVENT_HEADER64", 34_765),
+        ("EVENT_HEADER32", 33_378),
+    ];
+    let want: BTreeMap<String, u64> = want.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    assert_eq!(info.records_by_header, want);
+    assert_eq!(seen.len(), 179_474);
+    // Merged into one time order (file order has 94 inversions, formats.md §1.9).
+    assert!(seen.windows(2).all(|w| w[0].raw_ts <= w[1].raw_ts));
+    check_header(&info, &lines[0]);
+    let matched = check_event_lines(&info, &seen, &lines);
+    // formats.md §1.10 found 381 of 480 lines with the header's ids; the other 99 are kernel
+    // events whose ids PerfView takes from the payload, or PERFINFO records that carry none.
+    // Process and thread events take theirs from the payload here too: 5 more match.
+    assert_eq!(matched, 386);
+    for (name, prefix) in [
+        ("Process/DCStart", "Process/DCStart pid="),
+        ("Thread/Start", "Thread/Start pid="),
+    ] {
+        assert!(seen.iter().any(|s| s.message.starts_with(prefix)), "{name}");
+    }
+    let clr = |id| {
+        seen.iter()
+            .filter(|s| s.provider == "Microsoft-Windows-DotNETRuntime" && s.event_id == Some(id))
+            .count() as u64
+    };
+    assert_eq!(
+        clr(10),
+        counts["Microsoft-Windows-DotNETRuntime/GC/AllocationTick"]
+    );
+    assert_eq!(
+        clr(23),
+        counts["Microsoft-Windows-DotNETRuntime/GC/GenerationRange"]
+    );
+}
+
+#[test]
+fn self_describing_single_event_struct() {
+    let Some(bytes) = sample("perfview__SelfDescribingSingleEvent.etl") else {
+        return;
+    };
+    let (info, skipped, seen) = events(&bytes);
+    assert_eq!(skipped, 0);
+    assert_eq!((info.buffers, info.compressed_buffers), (3, 2));
+    assert_eq!(info.header.logger_name, "Relogger");
+    assert_eq!(info.header.log_file_name, "[multiple files]");
+    let by: Vec<(&str, u64)> = info
+        .records_by_header
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("EVENT_HEADER64", 1),
+            ("FULL_HEADER64", 18),
+            ("SYSTEM64", 4)
+        ]
+    );
+    let e = seen
+        .iter()
+        .find(|s| s.provider == "MySource")
+        .expect("MySource event");
+    assert_eq!(e.message, "TestEvent a={b=Hello c=World!}");
+    assert_eq!((e.pid, e.tid, e.cpu), (Some(111_592), Some(52_284), 1));
+}
+
+#[test]
+fn amsi_and_lxcore_tracelogging() {
+    if let Some(bytes) = sample("etl-parser__AMSITrace.etl") {
+        let (info, skipped, seen) = events(&bytes);
+        assert_eq!(skipped, 0);
+        assert_eq!(info.header.events_lost, 3);
+        let amsi: Vec<&Seen> = seen.iter().filter(|s| s.provider == "AmsiTrace").collect();
+        assert_eq!(amsi.len(), 19);
+        assert!(amsi.iter().all(|s| s.message.starts_with("AmsiScript ")));
+        let pids: std::collections::BTreeSet<_> = amsi.iter().map(|s| s.pid).collect();
+        assert_eq!(pids.len(), 7);
+    }
+    if let Some(bytes) = sample("etl-parser__lxcore_kernel.etl") {
+        let (_, skipped, seen) = events(&bytes);
+        assert_eq!(skipped, 0);
+        let lx: Vec<&Seen> = seen
+            .iter()
+            .filter(|s| s.provider == "Microsoft.Windows.Subsystem.LxCore")
+            .collect();
+        assert_eq!(lx.len(), 2);
+        assert!(lx
+            .iter()
+            .all(|s| s.message.starts_with("BreakPoint") && s.pid == Some(5876)));
+    }
+}
+
+#[test]
+fn samples_read_through_the_public_api() {
+    let ctx = crate::TimeContext {
+        date: None,
+        offset: chrono::FixedOffset::east_opt(0).expect("zero offset"),
+        source: String::new(),
+    };
+    let Some(bytes) = sample("perfview__primitive-types.etl.zip") else {
+        return;
+    };
+    assert_eq!(
+        crate::looks_like_trace(&bytes),
+        Some(crate::TraceFormat::Etl)
+    );
+    let trace = crate::read_bytes(Path::new("primitive-types.etl"), &bytes, &ctx).expect("reads");
+    assert_eq!(trace.report.format, crate::TraceFormat::Etl);
+    assert_eq!(trace.report.records, 7);
+    assert_eq!(trace.frame.height(), 7);
+    let names: Vec<&str> = trace
+        .frame
+        .get_column_names()
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    assert_eq!(names, crate::schema::ALL);
+    let info = trace.report.etl.as_ref().expect("etl info");
+    assert_eq!(info.header.os_build, 19043);
+    // The header row's time is the logfile header's StartTime (formats.md §1.8).
+    let t0 = trace
+        .frame
+        .column(crate::schema::TIME)
+        .expect("time")
+        .datetime()
+        .expect("dt")
+        .physical()
+        .get(0);
+    assert_eq!(
+        t0,
+        info.header.start_time.and_then(|t| t.timestamp_nanos_opt())
+    );
+}

@@ -1,0 +1,512 @@
+//! Tests on files built by the test-data writer ([`super::synth`]): every header type,
+//! compression, WPP with a TMF file, kernel events, clocks, and damaged input.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
+
+use super::synth::*;
+use super::{read, sniff};
+use crate::schema;
+use crate::Trace;
+
+const PROVIDER: &str = "d3dd3dd4-aac2-4e2a-8dd4-a8fb61b77615";
+const WPP_GUID: &str = "8f3b1e4c-52c1-4d37-9a29-3f7f1e3b5a10";
+const TMF: &str = "8f3b1e4c-52c1-4d37-9a29-3f7f1e3b5a10 mydriver // SRC=driver.c MJ= MN=\n\
+    #typev driver_c120 10 \"%0Opened %10!s! status=%11!08x!\" //   LEVEL=TRACE_LEVEL_ERROR FUNC=Open\n\
+    {\n\
+    name, ItemString -- 10\n\
+    status, ItemNTSTATUS -- 11\n\
+    }\n";
+
+fn tl_event(h: &Header, ts: i64, pid: u32, tid: u32) -> Vec<u8> {
+    let e = Event {
+        ptr64: true,
+        provider: guid(PROVIDER),
+        id: 0,
+        level: 4,
+        opcode: 0,
+        task: 0,
+        channel: 11,
+        keyword: 0,
+        pid,
+        tid,
+        ts: h.anchor + ts,
+        extended: tracelogging_items(
+            "solar_system",
+            "Planet",
+            &[
+                ("name", 1, None),
+                ("moons", 8, None),
+                ("ringed", 4, Some(3)),
+            ],
+        ),
+    };
+    let mut payload = utf16z("Saturn");
+    payload.extend_from_slice(&146u32.to_le_bytes());
+    payload.push(1);
+    event(&e, &payload)
+}
+
+/// A file with every header type over two CPUs; CPU 1's second buffer is compressed.
+fn every_type() -> Vec<u8> {
+    let h = Header::default();
+    let t = |d: i64| h.anchor + d;
+    let mut header_spec = BufferSpec::header(1024);
+    // The header-buffer quirk of SelfDescribingSingleEvent: a record past SavedOffset.
+    header_spec.beyond_saved = vec![system(true, 0, 0x50, 2, 0, 0, t(0), &[0; 48])];
+    let first = buffer(&header_spec, &[logfile_header(&h)]);
+    let manifest = Event {
+        ptr64: false,
+        provider: guid("e13c0d23-ccbc-4e12-931b-d9cc2eee27e4"),
+        id: 10,
+        level: 5,
+        opcode: 1,
+        task: 1,
+        channel: 16,
+        keyword: 1,
+        pid: 300,
+        tid: 301,
+        ts: t(70),
+        extended: vec![(0x5, vec![1, 2, 3])],
+    };
+    let cpu0 = buffer(
+        &BufferSpec::new(0, 1),
+        &[
+            system(
+                true,
+                0x03,
+                1,
+                4,
+                4,
+                8,
+                t(10),
+                &process_payload(true, 300, 4, "app.exe", "app.exe -x"),
+            ),
+            system(true, 0x05, 1, 3, 300, 8, t(20), &thread_payload(300, 301)),
+            compact(
+                true,
+                0x05,
+                36,
+                2,
+                0,
+                0,
+                t(30),
+                &cswitch_payload(8, 301, 15, 5),
+            ),
+            perfinfo(true, 0x0F, 0x2E, t(40), true, 2, &[1, 2, 3, 4]),
+            tl_event(&h, 50, 300, 301),
+            event(&manifest, &[0xAA, 0xBB]),
+        ],
+    );
+    let wpp = |number, ts, tid| Message {
+        number,
+        sequence: Some(7),
+        guid: Some(guid(WPP_GUID)),
+        ts: Some(t(ts)),
+        system_info: Some((tid, 300)),
+        ptr64: true,
+        ..Message::default()
+    };
+    let mut args = b"disk0\0".to_vec();
+    args.extend_from_slice(&0xC000_0034u32.to_le_bytes());
+    let cpu1a = buffer(
+        &BufferSpec::new(1, 1),
+        &[
+            system(false, 0x0A, 5, 1, 300, 302, t(15), &[9; 4]),
+            classic(
+                &Classic {
+                    ptr64: true,
+                    guid: guid(PROVIDER),
+                    opcode: 3,
+                    level: 2,
+                    pid: 300,
+                    tid: 302,
+                    ts: t(25),
+                    instance: None,
+                },
+                &[1, 2],
+            ),
+            classic(
+                &Classic {
+                    ptr64: false,
+                    guid: guid(PROVIDER),
+                    opcode: 4,
+                    level: 3,
+                    pid: 300,
+                    tid: 302,
+                    ts: t(35),
+                    instance: Some((5, 6, guid(WPP_GUID))),
+                },
+                &[3],
+            ),
+            message(&wpp(10, 45, 302), &args),
+            message(&wpp(11, 55, 302), &[0xEE]),
+        ],
+    );
+    let long_run = vec![0x42; 600]; // a long back-reference in the compressed buffer
+    let mut spec = BufferSpec::new(1, 2);
+    spec.compress = true;
+    spec.flags = 0x2; // EVENTS_LOST
+    let cpu1b = buffer(
+        &spec,
+        &[
+            message(
+                &Message {
+                    number: 12,
+                    component: Some(9),
+                    ts: Some(t(65)),
+                    ..Message::default()
+                },
+                &[1],
+            ),
+            // Without TIMESTAMP the message takes the time of the record before it.
+            message(
+                &Message {
+                    number: 13,
+                    ..Message::default()
+                },
+                &[],
+            ),
+            system(true, 0x0B, 1, 2, 300, 302, t(75), &long_run),
+            tl_event(&h, 80, 300, 302),
+        ],
+    );
+    [first, cpu0, cpu1a, cpu1b].concat()
+}
+
+fn read_synth(bytes: &[u8], tmf_dir: Option<PathBuf>) -> Trace {
+    read(Path::new("synth.etl"), bytes, tmf_dir.as_deref()).expect("synthetic file reads")
+}
+
+fn strings(df: &DataFrame, col: &str) -> Vec<Option<String>> {
+    let s = df
+        .column(col)
+        .expect("column")
+        .str()
+        .expect("string column")
+        .clone();
+    (0..s.len()).map(|i| s.get(i).map(str::to_string)).collect()
+}
+
+fn u32s(df: &DataFrame, col: &str) -> Vec<Option<u32>> {
+    let c = df.column(col).expect("column").u32().expect("u32").clone();
+    (0..c.len()).map(|i| c.get(i)).collect()
+}
+
+fn u64s(df: &DataFrame, col: &str) -> Vec<Option<u64>> {
+    let c = df.column(col).expect("column").u64().expect("u64").clone();
+    (0..c.len()).map(|i| c.get(i)).collect()
+}
+
+fn times(df: &DataFrame) -> Vec<i64> {
+    let c = df
+        .column(schema::TIME)
+        .expect("time")
+        .datetime()
+        .expect("datetime")
+        .physical()
+        .clone();
+    (0..c.len()).map(|i| c.get(i).expect("time")).collect()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("dumptrace-etl-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn every_header_type_in_time_order() {
+    let bytes = every_type();
+    assert!(sniff(&bytes));
+    let dir = temp_dir("tmf");
+    std::fs::write(dir.join(format!("{WPP_GUID}.tmf")), TMF).expect("tmf written");
+    let trace = read_synth(&bytes, Some(dir.clone()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let df = &trace.frame;
+    let r = &trace.report;
+    assert_eq!((r.records, r.skipped), (17, 0), "{:?}", r.first_skips);
+    let info = r.etl.as_ref().expect("etl info");
+    assert_eq!(
+        (
+            info.buffers,
+            info.compressed_buffers,
+            info.buffers_flagged_events_lost
+        ),
+        (4, 1, 1)
+    );
+    let by: Vec<(&str, u64)> = info
+        .records_by_header
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    assert_eq!(
+        by,
+        [
+            ("COMPACT64", 1),
+            ("EVENT_HEADER32", 1),
+            ("EVENT_HEADER64", 2),
+            ("FULL_HEADER64", 1),
+            ("INSTANCE32", 1),
+            ("MESSAGE", 4),
+            ("PERFINFO64", 1),
+            ("SYSTEM32", 1),
+            ("SYSTEM64", 5),
+        ]
+    );
+    let msg = strings(df, schema::MESSAGE);
+    let m: Vec<&str> = msg.iter().map(|m| m.as_deref().unwrap_or("")).collect();
+    // Two header records at t=0 (the second past SavedOffset), then the merged CPUs.
+    assert!(
+        m[0].starts_with("EventTrace/Header logger=Synth os=10.0 build=19045"),
+        "{}",
+        m[0]
+    );
+    assert!(
+        m[1].starts_with("EventTrace/PartitionInfoExtension"),
+        "{}",
+        m[1]
+    );
+    assert_eq!(
+        m[2],
+        "Process/Start pid=300 ppid=4 session=1 image=app.exe cmdline=\"app.exe -x\""
+    );
+    assert!(
+        m[3].starts_with("DbgPrint/Type5 v1 data=09090909"),
+        "{}",
+        m[3]
+    );
+    assert_eq!(m[4], "Thread/Start pid=300 tid=301 image=app.exe");
+    assert!(m[5].starts_with("opcode=3 v1 data=0102"), "{}", m[5]);
+    assert_eq!(
+        m[6],
+        "Thread/CSwitch old_tid=301 new_tid=8 wait_reason=WrQueue wait_mode=User old_state=Waiting"
+    );
+    assert!(
+        m[7].starts_with("opcode=4 v1 instance=5 parent=6 parent_guid=8f3b1e4c"),
+        "{}",
+        m[7]
+    );
+    assert_eq!(m[8], "PerfInfo/Type46 v2 data=01020304");
+    assert_eq!(m[9], "Opened disk0 status=c0000034");
+    assert_eq!(m[10], "Planet name=Saturn moons=146 ringed=true");
+    assert!(
+        m[11].starts_with(&format!("WPP {WPP_GUID} message 11 data=ee")),
+        "{}",
+        m[11]
+    );
+    assert_eq!(m[12], "WPP component 9 message 12 data=01");
+    assert_eq!(m[13], "WPP message 13 data=");
+    assert_eq!(
+        m[14],
+        "id=10 v0 opcode=1 task=1 keyword=0x1 channel=16 data=aabb"
+    );
+    assert!(
+        m[15].starts_with("SystemConfig/Type1 v2 data=4242"),
+        "{}",
+        m[15]
+    );
+    assert_eq!(m[16], "Planet name=Saturn moons=146 ringed=true");
+    let t = times(df);
+    assert!(t.windows(2).all(|w| w[0] <= w[1]), "{t:?}");
+    // QPC at 10 MHz: 10 ticks = 1 µs after the start time 2024-01-13T08:31:07Z.
+    assert_eq!(t[0], 1_705_134_667_000_000_000);
+    assert_eq!(t[2] - t[0], 1_000);
+    assert_eq!(
+        t[13], t[12],
+        "a message without TIMESTAMP takes the time before it"
+    );
+    let pid = u32s(df, schema::PID);
+    let tid = u32s(df, schema::TID);
+    assert_eq!(
+        (pid[6], tid[6]),
+        (Some(300), Some(301)),
+        "context switch of a known thread"
+    );
+    assert_eq!((pid[8], tid[8]), (None, None), "PERFINFO carries no ids");
+    assert_eq!((pid[9], tid[9]), (Some(300), Some(302)));
+    assert_eq!((pid[12], tid[12]), (None, None), "WPP without SYSTEMINFO");
+    let provider = strings(df, schema::PROVIDER);
+    assert_eq!(provider[2].as_deref(), Some("Windows Kernel"));
+    assert_eq!(provider[9].as_deref(), Some("mydriver"));
+    assert_eq!(provider[10].as_deref(), Some("solar_system"));
+    assert_eq!(provider[11].as_deref(), Some(WPP_GUID));
+    assert_eq!(
+        provider[14].as_deref(),
+        Some("Microsoft-Windows-DotNETRuntime")
+    );
+    let level = strings(df, schema::LEVEL);
+    assert_eq!(
+        (level[9].as_deref(), level[14].as_deref()),
+        (Some("error"), Some("verbose"))
+    );
+    assert_eq!(strings(df, schema::SOURCE)[9].as_deref(), Some("driver.c"));
+    let line = u64s(df, schema::LINE);
+    assert_eq!(line[9], Some(120));
+    let ids = u32s(df, schema::EVENT_ID);
+    assert_eq!(
+        (ids[2], ids[5], ids[9], ids[14]),
+        (Some(0x0301), Some(3), Some(10), Some(10))
+    );
+    assert_eq!(strings(df, schema::TIME_RAW)[2].as_deref(), Some("1000010"));
+    let offsets = u64s(df, schema::INPUT_OFFSET);
+    assert_eq!(offsets[0], Some(0x48));
+    assert_eq!(
+        offsets[2],
+        Some(1024 + 0x48),
+        "first record of the second buffer"
+    );
+    assert_eq!(
+        offsets[15],
+        Some(1024 + 4096 + 4096),
+        "compressed: the buffer's offset"
+    );
+    let input_line = df.column(schema::INPUT_LINE).expect("input_line");
+    assert_eq!(input_line.null_count(), df.height());
+}
+
+#[test]
+fn wpp_without_tmf_and_bad_tmf_folder() {
+    let trace = read_synth(&every_type(), None);
+    let info = trace.report.etl.expect("etl");
+    assert_eq!(info.wpp_without_format, 4);
+    let missing = Path::new("/nonexistent/tmf");
+    let err = read(Path::new("x.etl"), &every_type(), Some(missing)).expect_err("bad folder");
+    assert!(err.to_string().contains("/nonexistent/tmf"), "{err}");
+}
+
+#[test]
+fn other_clocks_and_32_bit_header() {
+    for (clock, ptr, per_tick_ns) in [(2u32, 8u32, 100i64), (3, 4, 1), (1, 4, 100)] {
+        let h = Header {
+            clock_type: clock,
+            pointer_size: ptr,
+            cpu_mhz: 1000,
+            ..Header::default()
+        };
+        let first = buffer(&BufferSpec::header(1024), &[logfile_header(&h)]);
+        let rec = system(
+            ptr == 8,
+            0x05,
+            1,
+            2,
+            1,
+            2,
+            h.anchor + 1000,
+            &thread_payload(1, 2),
+        );
+        let bytes = [first, buffer(&BufferSpec::new(0, 1), &[rec])].concat();
+        let trace = read_synth(&bytes, None);
+        let info = trace.report.etl.expect("etl");
+        assert_eq!(
+            (info.header.clock_type, info.header.pointer_size),
+            (clock, ptr)
+        );
+        assert_eq!(info.header.time_zone_bias_minutes, 300);
+        assert_eq!(info.header.logger_name, "Synth");
+        let t = times(&trace.frame);
+        assert_eq!(t[1] - t[0], 1000 * per_tick_ns, "clock {clock}");
+    }
+}
+
+#[test]
+fn lost_buffers_and_events_are_reported() {
+    let h = Header {
+        events_lost: 3,
+        buffers_lost: 1,
+        ..Header::default()
+    };
+    let mut spec = BufferSpec::new(0, 1);
+    spec.flags = 0x4 | 0x2;
+    let bytes = [
+        buffer(&BufferSpec::header(1024), &[logfile_header(&h)]),
+        buffer(&spec, &[tl_event(&h, 5, 1, 2)]),
+    ]
+    .concat();
+    let info = read_synth(&bytes, None).report.etl.expect("etl");
+    assert_eq!((info.header.events_lost, info.header.buffers_lost), (3, 1));
+    assert_eq!(
+        (info.buffers_flagged_events_lost, info.buffers_flagged_lost),
+        (1, 1)
+    );
+}
+
+#[test]
+fn damaged_buffers_are_skipped_with_their_offset() {
+    let mut bytes = every_type();
+    // An impossible BufferSize in CPU 0's buffer: the walk resumes at the next buffer.
+    bytes[1024..1028].copy_from_slice(&5u32.to_le_bytes());
+    let trace = read_synth(&bytes, None);
+    let r = &trace.report;
+    assert_eq!(
+        r.skip_reasons.get("bad buffer"),
+        Some(&1),
+        "{:?}",
+        r.first_skips
+    );
+    assert_eq!(r.first_skips[0].offset, Some(1024));
+    assert!(
+        r.first_skips[0]
+            .text
+            .contains("smaller than its 72-byte header"),
+        "{:?}",
+        r.first_skips
+    );
+    assert_eq!(r.records, 17 - 6);
+    // A corrupt compressed body: that buffer is skipped, the rest read.
+    let mut bytes = every_type();
+    let compressed = 1024 + 4096 + 4096 + 0x48;
+    bytes[compressed..compressed + 4].copy_from_slice(&[0xFF; 4]);
+    bytes[compressed + 4..compressed + 8].copy_from_slice(&[0xFF; 4]);
+    let r = read_synth(&bytes, None).report;
+    assert_eq!(
+        r.skip_reasons.get("bad compressed buffer"),
+        Some(&1),
+        "{:?}",
+        r.first_skips
+    );
+    assert_eq!(r.records, 17 - 4);
+    // A record whose size runs past the data end: the rest of its buffer is skipped.
+    let mut bytes = every_type();
+    let third = 1024 + 4096 + 0x48;
+    bytes[third + 4..third + 6].copy_from_slice(&0xFFF0u16.to_le_bytes());
+    let r = read_synth(&bytes, None).report;
+    assert_eq!(
+        r.skip_reasons.get("bad record"),
+        Some(&1),
+        "{:?}",
+        r.first_skips
+    );
+    assert_eq!(r.first_skips[0].offset, Some(third as u64));
+}
+
+#[test]
+fn never_panics_on_truncation_bit_flips_or_noise() {
+    let bytes = every_type();
+    let path = Path::new("fuzz.etl");
+    for n in 0..bytes.len() {
+        let _ = read(path, &bytes[..n], None);
+    }
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..3000 {
+        let mut b = bytes.clone();
+        for _ in 0..1 + next() % 4 {
+            let i = (next() as usize) % b.len();
+            b[i] ^= 1 << (next() % 8);
+        }
+        let _ = read(path, &b, None);
+    }
+    for len in [0usize, 1, 0x48, 0x100, 5000] {
+        let noise: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        let _ = read(path, &noise, None);
+        // Noise behind a valid header buffer.
+        let _ = read(path, &[&bytes[..1024], &noise[..]].concat(), None);
+    }
+}

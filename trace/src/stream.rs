@@ -1,0 +1,462 @@
+//! The read loop every text format shares: bytes in chunks → records (lines, or CSV records
+//! whose quoted fields may span lines) → one [`Format`] parser → rows converted to UTC →
+//! the frame's columns, with skipped records counted.
+//!
+//! Files are read in pieces (4–64 MiB) and each is dropped once parsed, so the input is
+//! never resident as a whole; strings are copied into the frame's builders as they come.
+//! When the layout allows it ([`Format::fork`]), the second half of each piece is parsed on
+//! a second thread; its result is kept only if the first half ended exactly where the
+//! second began (so a quoted field spanning the cut, or a time-of-day row needing the day
+//! of an earlier row, makes that piece fall back to one thread). Each half becomes one chunk
+//! of the frame's columns.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+use crate::clock::Clock;
+use crate::csvrow::RecordEnd;
+use crate::decode::decode;
+use crate::read::{
+    Parsed, Skips, Trace, TraceReport, BAD_TIME_FORMAT, BLANK, OUT_OF_RANGE, SNIFF_BYTES,
+};
+use polars::prelude::DataFrame;
+
+use crate::schema::Columns;
+use crate::{detect, Error, ReadOptions, TimeContext, TraceFormat};
+
+/// Smallest and largest piece read from a file at a time (a round reads two). Tests use
+/// small pieces so that small files take the two-thread path across many cuts.
+const MIN_PIECE: usize = if cfg!(test) { 64 << 10 } else { 4 << 20 };
+const MAX_PIECE: usize = 64 << 20;
+/// The first read, for detection and the row estimate.
+const CHUNK: usize = MIN_PIECE;
+/// A record still incomplete after this many bytes is cut at its first line end (an opening
+/// quote that never closes must not swallow the rest of the file).
+const MAX_RECORD: usize = 1 << 20;
+/// Rows whose time does not fit `--time-format` before any row did: then the format is wrong.
+const TIME_FORMAT_GIVE_UP: u64 = 10;
+
+/// One text layout's parser.
+pub(crate) trait Format: Send {
+    /// Where the record at the start of `buf` ends; None if `buf` ends inside it and `force`
+    /// is false. Default: one line.
+    fn record(&mut self, buf: &[u8], force: bool) -> Option<RecordEnd> {
+        line_record(buf, force)
+    }
+
+    /// Parses one record (without its line end). `fresh` is true when `record` holds exactly
+    /// the bytes [`Format::record`] just looked at (false after invalid UTF-8 was replaced).
+    fn parse<'s>(&'s mut self, record: &'s str, fresh: bool) -> Parsed<'s>;
+
+    /// A sentence for the report's time note, e.g. where a relative clock's start came from.
+    fn note(&self) -> Option<String> {
+        None
+    }
+
+    /// The first time cell that did not fit a user-given format, and that format.
+    fn bad_time(&self) -> Option<(String, String)> {
+        None
+    }
+
+    /// A copy that can parse a later stretch of the input on another thread, once headers
+    /// are read; None when rows depend on earlier rows in a way a copy cannot know.
+    fn fork(&self) -> Option<Box<dyn Format>> {
+        None
+    }
+}
+
+/// A record that is one line (`\n` or `\r\n`).
+pub(crate) fn line_record(buf: &[u8], force: bool) -> Option<RecordEnd> {
+    match memchr::memchr(b'\n', buf) {
+        Some(i) => Some(RecordEnd {
+            len: if i > 0 && buf[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            },
+            step: i + 1,
+            lines: 1,
+            unterminated: false,
+        }),
+        None if force && !buf.is_empty() => Some(RecordEnd {
+            len: buf.len() - usize::from(buf.last() == Some(&b'\r')),
+            step: buf.len(),
+            lines: 1,
+            unterminated: false,
+        }),
+        None => None,
+    }
+}
+
+/// Where the bytes come from.
+pub(crate) enum Input<'b> {
+    Bytes(&'b [u8]),
+    File { file: File, len: u64 },
+}
+
+/// Everything the loop carries from record to record.
+struct State<'p> {
+    path: &'p Path,
+    parser: Box<dyn Format>,
+    columns: Columns,
+    /// Finished chunks of the frame, in input order.
+    pieces: Vec<DataFrame>,
+    rows_done: usize,
+    /// Rows per input byte, for reserving column room.
+    density: f64,
+    clock: Clock<'p>,
+    skips: Skips,
+    /// Line the next record starts on.
+    line: u64,
+    /// First line whose time did not fit `--time-format`, while no row has been read.
+    bad_time_line: Option<u64>,
+    bad_times: u64,
+    lossy: String,
+}
+
+pub(crate) fn read(
+    path: &Path,
+    input: Input<'_>,
+    ctx: &TimeContext,
+    opts: &ReadOptions,
+) -> Result<Trace, Error> {
+    let io = |error| Error::Io {
+        path: path.to_path_buf(),
+        error,
+    };
+    // The first chunk: enough to detect the layout and estimate the row count.
+    let (mut file, mut buf, total, mut slice) = match input {
+        Input::Bytes(b) => (None, Vec::new(), b.len() as u64, Some(b)),
+        Input::File { mut file, len } => {
+            let mut buf = Vec::with_capacity(CHUNK);
+            fill(&mut file, &mut buf, CHUNK).map_err(io)?;
+            (Some(file), buf, len, None)
+        }
+    };
+    let first = slice.unwrap_or(&buf);
+    if first.is_empty() {
+        return Err(Error::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    // UTF-16 is decoded whole: it is rare, and its UTF-8 text is half its size.
+    let mut owned_text: Option<String> = None;
+    if first.starts_with(&[0xFF, 0xFE]) || first.starts_with(&[0xFE, 0xFF]) {
+        let mut all = first.to_vec();
+        if let Some(f) = file.as_mut() {
+            f.read_to_end(&mut all).map_err(io)?;
+        }
+        owned_text = Some(decode(&all).into_owned());
+        file = None;
+        buf = Vec::new();
+        slice = None;
+    }
+    let (format, parser, density, bom) = {
+        let source: &[u8] = match (&owned_text, slice) {
+            (Some(t), _) => t.as_bytes(),
+            (None, Some(b)) => b,
+            (None, None) => &buf,
+        };
+        // A UTF-8 BOM: tracerpt writes one (Log-parser sample, formats.md §5); editors too.
+        let bom = if source.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            3
+        } else {
+            0
+        };
+        let sniff = source
+            .get(bom..(bom + SNIFF_BYTES).min(source.len()))
+            .unwrap_or_default();
+        let head = decode(sniff);
+        let format = detect::detect_with(&head, opts).ok_or_else(|| Error::NotATrace {
+            path: path.to_path_buf(),
+        })?;
+        let parser = crate::formats::open(format, &head, opts);
+        (format, parser, density(sniff), bom)
+    };
+    let piece = usize::try_from(total / 32)
+        .unwrap_or(MAX_PIECE)
+        .clamp(MIN_PIECE, MAX_PIECE);
+    let mut clock = Clock::new(ctx);
+    clock.set_anchor(opts.trace_start);
+    let mut st = State {
+        path,
+        parser,
+        columns: Columns::with_capacity(rows_for(density, total)),
+        pieces: Vec::new(),
+        rows_done: 0,
+        density,
+        clock,
+        skips: Skips::default(),
+        line: 1,
+        bad_time_line: None,
+        bad_times: 0,
+        lossy: String::new(),
+    };
+    match file.as_mut() {
+        None => {
+            let source: &[u8] = match (&owned_text, slice) {
+                (Some(t), _) => t.as_bytes(),
+                (None, Some(b)) => b,
+                (None, None) => &buf,
+            };
+            drain(&mut st, source.get(bom..).unwrap_or_default(), true)?;
+        }
+        Some(f) => {
+            let mut at = bom;
+            st.columns = Columns::with_capacity(rows_for(density, piece as u64 * 2));
+            loop {
+                let eof = fill(f, &mut buf, 2 * piece).map_err(io)? < 2 * piece;
+                let body = buf.get(at..).unwrap_or_default();
+                at += match st.parser.fork() {
+                    Some(worker) if body.len() >= 2 * MIN_PIECE => {
+                        parallel(&mut st, body, eof, worker)?
+                    }
+                    _ => drain(&mut st, body, eof)?,
+                };
+                if eof {
+                    break;
+                }
+                // Keep the unfinished record; the parsed bytes are released.
+                buf.drain(..at.min(buf.len()));
+                at = 0;
+            }
+        }
+    }
+    finish(st, format)
+}
+
+/// Reads until `buf` holds `want` more bytes or the file ends; returns the bytes added.
+fn fill(f: &mut File, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
+    let start = buf.len();
+    let target = start + want;
+    buf.resize(target, 0);
+    let mut n = start;
+    while n < target {
+        match f.read(&mut buf[n..target]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buf.truncate(n);
+                return Err(e);
+            }
+        }
+    }
+    buf.truncate(n);
+    Ok(n - start)
+}
+
+/// Rows per byte in the first chunk.
+fn density(sniff: &[u8]) -> f64 {
+    let lines = memchr::memchr_iter(b'\n', sniff).count().max(1);
+    lines as f64 / sniff.len().max(16) as f64
+}
+
+/// Rows expected in `bytes` of input (a little over, since reserved but unwritten memory
+/// costs nothing).
+fn rows_for(density: f64, bytes: u64) -> usize {
+    (density * bytes as f64 * 1.15) as usize + 16
+}
+
+/// Parses `body` on two threads (see the module docs); returns the bytes consumed.
+fn parallel(
+    st: &mut State<'_>,
+    body: &[u8],
+    eof: bool,
+    worker: Box<dyn Format>,
+) -> Result<usize, Error> {
+    let mid = body.len() / 2;
+    let Some(split) =
+        memchr::memchr(b'\n', body.get(mid..).unwrap_or_default()).map(|k| mid + k + 1)
+    else {
+        return drain(st, body, eof);
+    };
+    let (first, second) = body.split_at(split);
+    // Lines are physical lines, so the second half starts this many lines further even when
+    // a quoted field spans lines (and if the cut is inside one, the half is dropped anyway).
+    let second_line = st.line + memchr::memchr_iter(b'\n', first).count() as u64;
+    let mut later = State {
+        path: st.path,
+        parser: worker,
+        columns: Columns::with_capacity(rows_for(st.density, second.len() as u64)),
+        pieces: Vec::new(),
+        rows_done: 0,
+        density: st.density,
+        clock: st.clock.fresh(),
+        skips: Skips::default(),
+        line: second_line,
+        bad_time_line: None,
+        bad_times: 0,
+        lossy: String::new(),
+    };
+    let (a, b) = std::thread::scope(|scope| {
+        let handle = scope.spawn(|| {
+            let r = drain(&mut later, second, eof);
+            (r, later)
+        });
+        let a = drain(st, first, false);
+        let b = handle
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (a, b)
+    });
+    let a = a?;
+    let (b, later) = b;
+    if a != split {
+        // The cut fell inside a record (a quoted field with line ends): go on from there.
+        return Ok(a + drain(st, body.get(a..).unwrap_or_default(), eof)?);
+    }
+    match b {
+        Ok(consumed) if !later.clock.took_callers_day => {
+            st.finish_piece(second.len() as u64)?;
+            let cols = later.columns;
+            st.rows_done += cols.len();
+            st.pieces
+                .push(cols.into_frame().map_err(|error| Error::Frame {
+                    path: st.path.to_path_buf(),
+                    error,
+                })?);
+            st.skips.absorb(later.skips);
+            st.clock.absorb(later.clock);
+            st.line = later.line;
+            Ok(split + consumed)
+        }
+        // A time-of-day row needed an earlier day, or an error to report with its true line.
+        _ => Ok(split + drain(st, second, eof)?),
+    }
+}
+
+impl State<'_> {
+    /// Closes the current chunk of columns and starts another with room for `bytes` of input.
+    fn finish_piece(&mut self, bytes: u64) -> Result<(), Error> {
+        let next = Columns::with_capacity(rows_for(self.density, bytes));
+        let cols = std::mem::replace(&mut self.columns, next);
+        if cols.len() > 0 {
+            self.rows_done += cols.len();
+            self.pieces
+                .push(cols.into_frame().map_err(|error| Error::Frame {
+                    path: self.path.to_path_buf(),
+                    error,
+                })?);
+        }
+        Ok(())
+    }
+
+    fn records(&self) -> usize {
+        self.rows_done + self.columns.len()
+    }
+}
+
+/// Parses every complete record in `buf`; returns the bytes consumed.
+fn drain(st: &mut State<'_>, buf: &[u8], eof: bool) -> Result<usize, Error> {
+    let mut pos = 0usize;
+    while pos < buf.len() {
+        let rest = &buf[pos..];
+        let end = match st.parser.record(rest, eof) {
+            Some(e) => e,
+            None if rest.len() > MAX_RECORD => match st.parser.record(rest, true) {
+                Some(e) => e,
+                None => break,
+            },
+            None => break,
+        };
+        let bytes = rest.get(..end.len).unwrap_or_default();
+        let number = st.line;
+        st.line += end.lines.max(1);
+        pos += end.step.max(1);
+        one(st, bytes, number)?;
+    }
+    Ok(pos)
+}
+
+fn one(st: &mut State<'_>, bytes: &[u8], number: u64) -> Result<(), Error> {
+    let (record, fresh) = match std::str::from_utf8(bytes) {
+        Ok(s) => (s, true),
+        Err(_) => {
+            // Invalid sequences become U+FFFD: a half-corrupt export still yields its rows.
+            st.lossy = String::from_utf8_lossy(bytes).into_owned();
+            (st.lossy.as_str(), false)
+        }
+    };
+    // trim_start stops at the first visible character: cheap on every row.
+    if record.trim_start().is_empty() {
+        st.skips.add(number, BLANK, record);
+        return Ok(());
+    }
+    let row = match st.parser.parse(record, fresh) {
+        Ok(row) => row,
+        Err(reason) => {
+            if reason == BAD_TIME_FORMAT && st.records() == 0 {
+                st.bad_time_line.get_or_insert(number);
+                st.bad_times += 1;
+                if st.bad_times >= TIME_FORMAT_GIVE_UP {
+                    return Err(time_format_error(st));
+                }
+            }
+            st.skips.add(number, reason, record);
+            return Ok(());
+        }
+    };
+    let utc = st.clock.convert(&row.when).map_err(|_| Error::NoDate {
+        path: st.path.to_path_buf(),
+        line: number,
+    })?;
+    match utc {
+        Some(ns) => st.columns.push(ns, &row, number),
+        None => st.skips.add(number, OUT_OF_RANGE, record),
+    }
+    Ok(())
+}
+
+fn time_format_error(st: &State<'_>) -> Error {
+    let (value, format) = st.parser.bad_time().unwrap_or_default();
+    Error::TimeFormat {
+        path: st.path.to_path_buf(),
+        line: st.bad_time_line.unwrap_or(0),
+        value,
+        format,
+    }
+}
+
+fn finish(mut st: State<'_>, format: TraceFormat) -> Result<Trace, Error> {
+    if st.records() == 0 && st.bad_time_line.is_some() {
+        return Err(time_format_error(&st));
+    }
+    let records = st.records() as u64;
+    let mut time_note = st.clock.note();
+    if let Some(extra) = st.parser.note() {
+        time_note = format!("{extra}; {time_note}");
+    }
+    let frame_error = |error| Error::Frame {
+        path: st.path.to_path_buf(),
+        error,
+    };
+    let last = std::mem::take(&mut st.columns)
+        .into_frame()
+        .map_err(frame_error)?;
+    let mut pieces = std::mem::take(&mut st.pieces).into_iter();
+    let frame = match pieces.next() {
+        None => last,
+        Some(mut frame) => {
+            for p in pieces {
+                frame.vstack_mut_owned(p).map_err(frame_error)?;
+            }
+            if last.height() > 0 {
+                frame.vstack_mut_owned(last).map_err(frame_error)?;
+            }
+            frame
+        }
+    };
+    let report = TraceReport {
+        path: st.path.to_path_buf(),
+        format,
+        records,
+        skipped: st.skips.total,
+        skip_reasons: st.skips.reasons,
+        first_skips: st.skips.first,
+        time_note,
+        etl: None,
+    };
+    Ok(Trace { frame, report })
+}
