@@ -103,6 +103,43 @@ impl<'a> TraceView<'a> {
     /// One pass over every event: calls `f(pid, tid, hit)` for each timed event.
     fn scan(&self, mut f: impl FnMut(Option<u32>, Option<u32>, Hit)) {
         for (src, c) in self.cols.iter().enumerate() {
+            let src = src as u32;
+            // Fast path: the three columns chunked alike (always so for frames the
+            // readers build): walk the raw value slices and validity bitmaps
+            // instead of per-element Option iterators.
+            let aligned = c.time.chunk_lengths().eq(c.pid.chunk_lengths())
+                && c.time.chunk_lengths().eq(c.tid.chunk_lengths());
+            if aligned {
+                let mut row = 0u32;
+                let chunks = c
+                    .time
+                    .downcast_iter()
+                    .zip(c.pid.downcast_iter())
+                    .zip(c.tid.downcast_iter());
+                for ((ta, pa), da) in chunks {
+                    let (tv, pv, dv) = (ta.values(), pa.values(), da.values());
+                    let (tn, pn, dn) = (ta.validity(), pa.validity(), da.validity());
+                    for i in 0..tv.len() {
+                        let r = row + i as u32;
+                        if tn.is_some_and(|b| !b.get_bit(i)) {
+                            continue;
+                        }
+                        let pid = pn.is_none_or(|b| b.get_bit(i)).then(|| pv[i]);
+                        let tid = dn.is_none_or(|b| b.get_bit(i)).then(|| dv[i]);
+                        f(
+                            pid,
+                            tid,
+                            Hit {
+                                t: tv[i],
+                                src,
+                                row: r,
+                            },
+                        );
+                    }
+                    row += tv.len() as u32;
+                }
+                continue;
+            }
             let it = c.time.iter().zip(c.pid.iter()).zip(c.tid.iter());
             for (row, ((t, pid), tid)) in it.enumerate() {
                 if let Some(t) = t {
@@ -111,7 +148,7 @@ impl<'a> TraceView<'a> {
                         tid,
                         Hit {
                             t,
-                            src: src as u32,
+                            src,
                             row: row as u32,
                         },
                     );
@@ -120,57 +157,76 @@ impl<'a> TraceView<'a> {
         }
     }
 
-    /// Events of the given threads, each list in time order.
-    pub(crate) fn by_thread(&self, keys: &HashSet<(u32, u32)>) -> HashMap<(u32, u32), Vec<Hit>> {
-        let mut out: HashMap<(u32, u32), Vec<Hit>> = HashMap::default();
-        if keys.is_empty() {
-            return out;
+    /// One pass over every event, one hash lookup per event: the events of the
+    /// given threads and of the given processes (each list in time order), and
+    /// every thread's last event (time order).
+    pub(crate) fn index(&self, threads: &HashSet<(u32, u32)>, pids: &HashSet<u32>) -> Index {
+        #[derive(Default)]
+        struct Slot {
+            last: Option<Hit>,
+            thread: Option<usize>,
+            process: Option<usize>,
         }
+        let mut slots: HashMap<(u32, u32), Slot> = HashMap::default();
+        let mut thread_lists: Vec<((u32, u32), Vec<Hit>)> = Vec::new();
+        let mut process_lists: Vec<(u32, Vec<Hit>)> = Vec::new();
+        let mut process_slot: HashMap<u32, usize> = HashMap::default();
         self.scan(|pid, tid, hit| {
-            if let (Some(p), Some(t)) = (pid, tid) {
-                if keys.contains(&(p, t)) {
-                    out.entry((p, t)).or_default().push(hit);
+            let (Some(p), Some(t)) = (pid, tid) else {
+                return;
+            };
+            let slot = slots.entry((p, t)).or_insert_with(|| {
+                let thread = threads.contains(&(p, t)).then(|| {
+                    thread_lists.push(((p, t), Vec::new()));
+                    thread_lists.len() - 1
+                });
+                let process = pids.contains(&p).then(|| {
+                    *process_slot.entry(p).or_insert_with(|| {
+                        process_lists.push((p, Vec::new()));
+                        process_lists.len() - 1
+                    })
+                });
+                Slot {
+                    last: None,
+                    thread,
+                    process,
                 }
+            });
+            if slot.last.is_none_or(|l| hit.t > l.t) {
+                slot.last = Some(hit);
+            }
+            if let Some(i) = slot.thread {
+                thread_lists[i].1.push(hit);
+            }
+            if let Some(i) = slot.process {
+                process_lists[i].1.push(hit);
             }
         });
-        for v in out.values_mut() {
+        let mut by_thread: HashMap<(u32, u32), Vec<Hit>> = thread_lists.into_iter().collect();
+        let mut by_process: HashMap<u32, Vec<Hit>> = process_lists.into_iter().collect();
+        for v in by_thread.values_mut().chain(by_process.values_mut()) {
             v.sort_unstable();
         }
-        out
-    }
-
-    /// Events of the given processes, each list in time order.
-    pub(crate) fn by_process(&self, pids: &HashSet<u32>) -> HashMap<u32, Vec<Hit>> {
-        let mut out: HashMap<u32, Vec<Hit>> = HashMap::default();
-        if pids.is_empty() {
-            return out;
+        let mut last: Vec<(i64, (u32, u32))> = slots
+            .into_iter()
+            .filter_map(|(k, s)| Some((s.last?.t, k)))
+            .collect();
+        last.sort_unstable();
+        Index {
+            by_thread,
+            by_process,
+            last,
         }
-        self.scan(|pid, _, hit| {
-            if let Some(p) = pid {
-                if pids.contains(&p) {
-                    out.entry(p).or_default().push(hit);
-                }
-            }
-        });
-        for v in out.values_mut() {
-            v.sort_unstable();
-        }
-        out
     }
+}
 
-    /// The last event of every thread (trace clock), for "who went silent when".
-    pub(crate) fn last_by_thread(&self) -> HashMap<(u32, u32), Hit> {
-        let mut out: HashMap<(u32, u32), Hit> = HashMap::default();
-        self.scan(|pid, tid, hit| {
-            if let (Some(p), Some(t)) = (pid, tid) {
-                let e = out.entry((p, t)).or_insert(hit);
-                if hit.t > e.t {
-                    *e = hit;
-                }
-            }
-        });
-        out
-    }
+/// What one pass over the trace gives correlation.
+#[derive(Default)]
+pub(crate) struct Index {
+    pub by_thread: HashMap<(u32, u32), Vec<Hit>>,
+    pub by_process: HashMap<u32, Vec<Hit>>,
+    /// Every thread's last event time, sorted.
+    pub last: Vec<(i64, (u32, u32))>,
 }
 
 /// All events of all trace inputs, in time order (stable: equal times keep input order).

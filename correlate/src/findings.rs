@@ -27,6 +27,9 @@ const SYSTEM_MODULES: &[&str] = &[
     "ntoskrnl",
 ];
 
+/// How far before a root's wait start its process's recurring errors are looked for.
+const RECURRENCE_WINDOW_NS: i64 = 30 * 60 * 1_000_000_000;
+
 /// Words that make a message an error rather than chatter.
 const ERROR_WORDS: &[&str] = &[
     "error",
@@ -192,8 +195,10 @@ pub(crate) struct Ctx<'a> {
     pub offset_ns: i64,
     pub context_ns: i64,
     pub recur_cache: std::cell::RefCell<HashMap<u32, std::rc::Rc<Vec<ProcRecurrence>>>>,
-    /// Every thread's last event, scanned once when first needed.
-    pub last_cache: std::cell::OnceCell<HashMap<(u32, u32), Hit>>,
+    /// Every thread's last event time, sorted.
+    pub last: &'a [(i64, (u32, u32))],
+    /// Thread indexes by pid, built once when first needed.
+    pub by_pid: std::cell::OnceCell<HashMap<u32, Vec<usize>>>,
 }
 
 /// A recurring message of a process and its last occurrences as evidence.
@@ -274,14 +279,23 @@ impl Ctx<'_> {
             .as_ref()
             .filter(|_| !c.queue_root)
             .and_then(|e| e.server_pid);
+        let by_pid = self.by_pid.get_or_init(|| {
+            let mut m: HashMap<u32, Vec<usize>> = HashMap::default();
+            for (i, t) in s.threads.iter().enumerate() {
+                m.entry(t.pid).or_default().push(i);
+            }
+            m
+        });
+        let end_threads = end_pid
+            .and_then(|p| by_pid.get(&p))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let candidates = c.members.iter().copied().chain(
-            s.threads
+            end_threads
                 .iter()
-                .enumerate()
-                .filter(|(_, t)| Some(t.pid) == end_pid)
-                .filter(|(_, t)| matches!(t.state, ThreadState::Wait { .. }))
-                .filter(|(_, t)| !crate::patterns::is_idle(t))
-                .map(|(i, _)| i),
+                .copied()
+                .filter(|&i| matches!(s.threads[i].state, ThreadState::Wait { .. }))
+                .filter(|&i| !crate::patterns::is_idle(&s.threads[i])),
         );
         let first_blocked = candidates
             .filter(|&m| s.threads[m].wait_ns.is_some())
@@ -351,7 +365,26 @@ impl Ctx<'_> {
         let Some(view) = self.view else {
             return std::rc::Rc::new(out);
         };
-        for h in self.by_process.get(&pid).map(Vec::as_slice).unwrap_or(&[]) {
+        let hits = self.by_process.get(&pid).map(Vec::as_slice).unwrap_or(&[]);
+        // The recurrence that matters is the one still going when the root
+        // blocked: look at the half hour before the latest wait start of a root
+        // in this process (trace clock).
+        let until = self
+            .chains
+            .iter()
+            .map(|c| &self.s.threads[c.root])
+            .filter(|t| t.pid == pid)
+            .filter_map(|t| t.wait_start)
+            .max()
+            .map(|w| Self::dump_ns(w) - self.offset_ns + 5_000_000_000);
+        let (lo, hi) = match until {
+            Some(u) => (
+                hits.partition_point(|h| h.t < u - RECURRENCE_WINDOW_NS),
+                hits.partition_point(|h| h.t <= u),
+            ),
+            None => (0, hits.len()),
+        };
+        for h in &hits[lo..hi] {
             if is_error(view.message(*h)) {
                 rows.entry(h.src).or_default().push(h.row as IdxSize);
             }
@@ -671,18 +704,19 @@ impl Ctx<'_> {
             .iter()
             .min_by_key(|(_, h, _)| h.t)
             .map(|(_, h, _)| h.t);
-        if let (Some(first), Some(v)) = (first, self.view) {
+        if let Some(first) = first {
             let members: std::collections::HashSet<(u32, u32)> = c
                 .members
                 .iter()
                 .map(|&m| (s.threads[m].pid, s.threads[m].tid))
                 .collect();
-            let mut quiet: Vec<(u32, u32)> = self
-                .last_cache
-                .get_or_init(|| v.last_by_thread())
+            let lasts = self.last;
+            let lo = lasts.partition_point(|(t, _)| *t < first - 1_000_000_000);
+            let hi = lasts.partition_point(|(t, _)| *t <= first + 1_000_000_000);
+            let mut quiet: Vec<(u32, u32)> = lasts[lo..hi]
                 .iter()
-                .filter(|(k, h)| !members.contains(k) && (h.t - first).abs() <= 1_000_000_000)
-                .map(|(k, _)| *k)
+                .map(|(_, k)| *k)
+                .filter(|k| !members.contains(k))
                 .collect();
             quiet.sort_unstable();
             if !quiet.is_empty() {

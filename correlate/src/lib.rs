@@ -97,33 +97,32 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
             .take(ALIGNMENT_THREADS)
             .map(|t| (t.pid, t.tid)),
     );
-    let by_thread = view
-        .as_ref()
-        .map(|v| v.by_thread(&waiting))
-        .unwrap_or_default();
-    let has_trace = view.as_ref().is_some_and(|v| !v.is_empty());
-    let (offset_ns, alignment) = align(snapshot, &by_thread, has_trace, opts);
-
     let root_pids: HashSet<u32> = chains
         .iter()
         .map(|c| snapshot.threads[c.root].pid)
         .collect();
-    let by_process = view
+    let index = view
         .as_ref()
-        .map(|v| v.by_process(&root_pids))
+        .map(|v| v.index(&waiting, &root_pids))
         .unwrap_or_default();
+    let by_thread = &index.by_thread;
+    let by_process = &index.by_process;
+    let has_trace = view.as_ref().is_some_and(|v| !v.is_empty());
+    let (offset_ns, alignment) = align(snapshot, by_thread, has_trace, opts);
+
     let ctx = findings::Ctx {
         s: snapshot,
         graph: &graph,
         chains: &chains,
         view: view.as_ref(),
         traces,
-        by_thread: &by_thread,
-        by_process: &by_process,
+        by_thread,
+        by_process,
+        last: &index.last,
         offset_ns,
         context_ns: (opts.context_seconds.unwrap_or(30.0) * 1e9) as i64,
         recur_cache: Default::default(),
-        last_cache: Default::default(),
+        by_pid: Default::default(),
     };
     let chain_outs: Vec<ChainOut> = chains
         .iter()
