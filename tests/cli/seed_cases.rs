@@ -33,6 +33,19 @@ fn members(c: &Value) -> BTreeSet<String> {
     c["members"].as_array().unwrap().iter().map(cid).collect()
 }
 
+/// Asserts that the chain waits on every resource id given.
+fn assert_resources(c: &Value, want: &[&str]) {
+    let res: BTreeSet<&str> = c["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for r in want {
+        assert!(res.contains(r), "{r} missing from {res:?}");
+    }
+}
+
 /// "Stack trace collection, special process, LPC and critical section wait
 /// chains, blocked thread, coupled machines...": userinit.exe -> DNSResolver ->
 /// trkwks -> ipnathlp!gFwMain -> ntdll!FastPebLock, held by the schedsvc thread
@@ -48,20 +61,15 @@ fn fwlock_chain_ends_at_the_thread_stuck_on_server_b() {
     for t in ["0fa4.0f48", "03c8.0644", "03a8.0a28", "03a8.09e8"] {
         assert!(m.contains(t), "{t} missing from {m:?}");
     }
-    let res: BTreeSet<&str> = c["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect();
-    for r in [
-        "lpc:0x0000acfd",
-        "lpc:0x0000acfe",
-        "cs:0x664a3fe0@936",
-        "cs:0x7c980600@936",
-    ] {
-        assert!(res.contains(r), "{r} missing from {res:?}");
-    }
+    assert_resources(
+        c,
+        &[
+            "lpc:0x0000acfd",
+            "lpc:0x0000acfe",
+            "cs:0x664a3fe0@936",
+            "cs:0x7c980600@936",
+        ],
+    );
     let top = &a["findings"][0];
     assert_eq!(cid(top), "03a8.04a8");
     let s = top["summary"].as_str().unwrap();
@@ -86,20 +94,15 @@ fn lpc_mutant_process_eresource_chain_and_earliest_thread() {
     assert_eq!(c["deadlock"], false);
     assert_eq!(members(c).len(), 16);
     assert_eq!(cid(&c["first_blocked"]), "186c.1574");
-    let res: BTreeSet<&str> = c["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r.as_str().unwrap())
-        .collect();
-    for r in [
-        "lpc:0x007ade85",
-        "mutant:0x85e9ba00",
-        "process:0x86b33b30",
-        "eresource:0x85610d30",
-    ] {
-        assert!(res.contains(r), "{r} missing from {res:?}");
-    }
+    assert_resources(
+        c,
+        &[
+            "lpc:0x007ade85",
+            "mutant:0x85e9ba00",
+            "process:0x86b33b30",
+            "eresource:0x85610d30",
+        ],
+    );
     assert_eq!(cid(&a["first_blocked"]), "186c.1574");
     assert_eq!(cid(&a["findings"][0]), "186c.1574");
     // A LiveKd dump: waits without Ticks are flagged, not guessed, and so are

@@ -14,37 +14,10 @@ pub(crate) enum LineKind {
 }
 
 pub(crate) fn new_thread(h: grammar::ThreadHeader, source: String, line: u64) -> Thread {
-    Thread {
-        address: h.address,
-        pid: h.pid,
-        tid: h.tid,
-        teb: h.teb,
-        win32_thread: h.win32_thread,
-        state: h.state,
-        wait_objects: Vec::new(),
-        lpc_waiting_for: None,
-        lpc_serving: None,
-        alpc_waiting_for: None,
-        irps: Vec::new(),
-        impersonating: false,
-        process_address: None,
-        image: None,
-        wait_start_tick: None,
-        ticks: None,
-        ticks_text: None,
-        context_switches: None,
-        user_time: None,
-        kernel_time: None,
-        win32_start_address: None,
-        start_address: None,
-        priority: None,
-        kernel_stack_resident: true,
-        stack: Vec::new(),
-        wait_ns: None,
-        wait_start: None,
-        source,
-        line,
-    }
+    let mut t = Thread::new(h.address, h.pid, h.tid, h.state, source, line);
+    t.teb = h.teb;
+    t.win32_thread = h.win32_thread;
+    t
 }
 
 /// Lines WinDbg prints inside thread blocks that carry nothing we use.
