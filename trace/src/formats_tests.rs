@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use chrono::{FixedOffset, TimeZone, Utc};
 use regex::Regex;
 
 use crate::read::{BAD_TIME, BAD_TIME_FORMAT, NO_PREFIX, TOO_FEW_FIELDS};
+use crate::test_util::{strs, times, u32s};
 use crate::{
     read_bytes_with, read_path, read_path_with, schema, CsvMapping, Error, ReadOptions,
     TimeContext, Trace, TraceFormat,
@@ -42,30 +43,6 @@ fn read_opts(name: &str, opts: &ReadOptions) -> Trace {
         Ok(t) => t,
         Err(e) => panic!("{e}"),
     }
-}
-
-fn times(t: &Trace) -> Vec<String> {
-    let col = t.frame.column(schema::TIME).expect("time");
-    col.datetime()
-        .expect("datetime")
-        .physical()
-        .iter()
-        .map(|ns| {
-            DateTime::<Utc>::from_timestamp_nanos(ns.expect("time"))
-                .format("%Y-%m-%dT%H:%M:%S%.fZ")
-                .to_string()
-        })
-        .collect()
-}
-
-fn strs<'a>(t: &'a Trace, name: &str) -> Vec<Option<&'a str>> {
-    let col = t.frame.column(name).expect("col");
-    col.str().expect("str").iter().collect()
-}
-
-fn u32s(t: &Trace, name: &str) -> Vec<Option<u32>> {
-    let col = t.frame.column(name).expect("col");
-    col.u32().expect("u32").iter().collect()
 }
 
 /// The error events' UTC times: 14:05:11.005 + 7 s × k.

@@ -62,6 +62,8 @@ pub mod schema;
 mod stream;
 mod table;
 mod template;
+#[cfg(test)]
+mod test_util;
 mod tracefmt;
 mod tracerpt;
 mod winevent;

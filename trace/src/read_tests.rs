@@ -1,6 +1,7 @@
 use super::*;
 use crate::schema;
-use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use crate::test_util::{strs, times, u32s};
+use chrono::{FixedOffset, NaiveDateTime};
 use polars::prelude::{DataType, TimeUnit, TimeZone};
 use regex::Regex;
 
@@ -17,39 +18,6 @@ fn read(text: &str, ctx: &TimeContext) -> Trace {
         Ok(t) => t,
         Err(e) => panic!("{e}"),
     }
-}
-
-fn times(t: &Trace) -> Vec<String> {
-    let col = t.frame.column(schema::TIME).expect("time");
-    let dt = col.datetime().expect("datetime");
-    dt.physical()
-        .iter()
-        .map(|ns| {
-            DateTime::<Utc>::from_timestamp_nanos(ns.expect("time never null"))
-                .format("%Y-%m-%dT%H:%M:%S%.fZ")
-                .to_string()
-        })
-        .collect()
-}
-
-fn u32s(t: &Trace, name: &str) -> Vec<Option<u32>> {
-    t.frame
-        .column(name)
-        .expect("col")
-        .u32()
-        .expect("u32")
-        .iter()
-        .collect()
-}
-
-fn strs<'a>(t: &'a Trace, name: &str) -> Vec<Option<&'a str>> {
-    t.frame
-        .column(name)
-        .expect("col")
-        .str()
-        .expect("str")
-        .iter()
-        .collect()
 }
 
 /// Shaped like the viewer table in the seed (no-break spaces in the header, both elision

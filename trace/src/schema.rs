@@ -171,17 +171,69 @@ impl Columns {
     }
 }
 
-/// A nullable string column whose builder is made at its first value.
-struct SparseStr {
+/// A column builder that can start late: the sparse column below makes one
+/// only at the first value, so columns that stay all-null allocate nothing.
+trait LateBuilder: Sized {
+    type Value<'v>;
+    fn start(name: &'static str, capacity: usize) -> Self;
+    fn value(&mut self, v: Self::Value<'_>);
+    fn null(&mut self);
+    fn done(self) -> Column;
+    fn dtype() -> DataType;
+}
+
+impl LateBuilder for StringChunkedBuilder {
+    type Value<'v> = &'v str;
+    fn start(name: &'static str, capacity: usize) -> Self {
+        StringChunkedBuilder::new(name.into(), capacity)
+    }
+    fn value(&mut self, v: &str) {
+        self.append_value(v);
+    }
+    fn null(&mut self) {
+        self.append_null();
+    }
+    fn done(self) -> Column {
+        self.finish().into_column()
+    }
+    fn dtype() -> DataType {
+        DataType::String
+    }
+}
+
+impl<T: PolarsNumericType> LateBuilder for PrimitiveChunkedBuilder<T> {
+    type Value<'v> = T::Native;
+    fn start(name: &'static str, capacity: usize) -> Self {
+        PrimitiveChunkedBuilder::<T>::new(name.into(), capacity)
+    }
+    fn value(&mut self, v: T::Native) {
+        self.append_value(v);
+    }
+    fn null(&mut self) {
+        self.append_null();
+    }
+    fn done(self) -> Column {
+        self.finish().into_column()
+    }
+    fn dtype() -> DataType {
+        T::get_static_dtype()
+    }
+}
+
+/// A nullable column whose builder is made at its first value.
+struct Sparse<B: LateBuilder> {
     name: &'static str,
     capacity: usize,
     nulls: usize,
-    builder: Option<StringChunkedBuilder>,
+    builder: Option<B>,
 }
 
-impl SparseStr {
+type SparseStr = Sparse<StringChunkedBuilder>;
+type SparseNum<T> = Sparse<PrimitiveChunkedBuilder<T>>;
+
+impl<B: LateBuilder> Sparse<B> {
     fn new(name: &'static str, capacity: usize) -> Self {
-        SparseStr {
+        Sparse {
             name,
             capacity,
             nulls: 0,
@@ -189,16 +241,17 @@ impl SparseStr {
         }
     }
 
-    fn push(&mut self, v: Option<&str>) {
+    fn push(&mut self, v: Option<B::Value<'_>>) {
         match (&mut self.builder, v) {
-            (Some(b), v) => b.append_option(v),
+            (Some(b), Some(v)) => b.value(v),
+            (Some(b), None) => b.null(),
             (None, None) => self.nulls += 1,
             (None, Some(v)) => {
-                let mut b = StringChunkedBuilder::new(self.name.into(), self.capacity);
+                let mut b = B::start(self.name, self.capacity);
                 for _ in 0..self.nulls {
-                    b.append_null();
+                    b.null();
                 }
-                b.append_value(v);
+                b.value(v);
                 self.builder = Some(b);
             }
         }
@@ -206,49 +259,8 @@ impl SparseStr {
 
     fn finish(self, n: usize) -> Column {
         match self.builder {
-            Some(b) => b.finish().into_column(),
-            None => Column::full_null(self.name.into(), n, &DataType::String),
-        }
-    }
-}
-
-/// A nullable number column whose builder is made at its first value.
-struct SparseNum<T: PolarsNumericType> {
-    name: &'static str,
-    capacity: usize,
-    nulls: usize,
-    builder: Option<PrimitiveChunkedBuilder<T>>,
-}
-
-impl<T: PolarsNumericType> SparseNum<T> {
-    fn new(name: &'static str, capacity: usize) -> Self {
-        SparseNum {
-            name,
-            capacity,
-            nulls: 0,
-            builder: None,
-        }
-    }
-
-    fn push(&mut self, v: Option<T::Native>) {
-        match (&mut self.builder, v) {
-            (Some(b), v) => b.append_option(v),
-            (None, None) => self.nulls += 1,
-            (None, Some(v)) => {
-                let mut b = PrimitiveChunkedBuilder::<T>::new(self.name.into(), self.capacity);
-                for _ in 0..self.nulls {
-                    b.append_null();
-                }
-                b.append_value(v);
-                self.builder = Some(b);
-            }
-        }
-    }
-
-    fn finish(self, n: usize) -> Column {
-        match self.builder {
-            Some(b) => b.finish().into_column(),
-            None => Column::full_null(self.name.into(), n, &T::get_static_dtype()),
+            Some(b) => b.done(),
+            None => Column::full_null(self.name.into(), n, &B::dtype()),
         }
     }
 }
