@@ -217,17 +217,29 @@ fn classify(path: &Path, opts: &ReadOptions) -> Result<Kind, String> {
     ))
 }
 
-/// Reads every input; unreadable or unrecognised files get one line on stderr.
-/// Fails only when nothing usable was read.
-pub fn load(paths: &[PathBuf], clock: &ClockArgs) -> Result<Loaded> {
+/// The inputs sorted out: dumps read (they are small and give traces their clock), trace
+/// files recognised but not yet read, and how their times will be put in UTC.
+pub struct Plan {
+    pub snapshot: DumpSnapshot,
+    /// Reports of the dump inputs (trace inputs are added as they are read).
+    pub inputs: Vec<Input>,
+    pub has_dump: bool,
+    pub trace_files: Vec<PathBuf>,
+    pub ctx: TimeContext,
+    pub opts: ReadOptions,
+}
+
+/// Classifies every input and reads the dumps; unreadable or unrecognised files get one
+/// line on stderr. Fails only when there is neither a dump nor a trace to read.
+pub fn plan(paths: &[PathBuf], clock: &ClockArgs) -> Result<Plan> {
     let files = expand(paths)?;
     let mut dumps = Vec::new();
-    let mut traces = Vec::new();
+    let mut trace_files = Vec::new();
     let sniff = ReadOptions::new(None, clock.csv.mapping());
     for f in files {
         match classify(&f, &sniff) {
             Ok(Kind::Dump) => dumps.push(f),
-            Ok(Kind::Trace) => traces.push(f),
+            Ok(Kind::Trace) => trace_files.push(f),
             Err(msg) => eprintln!("dumptrace: {msg}"),
         }
     }
@@ -243,12 +255,36 @@ pub fn load(paths: &[PathBuf], clock: &ClockArgs) -> Result<Loaded> {
         }
     }
     let has_dump = !parts.is_empty();
+    if !has_dump && trace_files.is_empty() {
+        bail!("nothing usable was read from the inputs given");
+    }
     let snapshot = dumptrace_dump::merge(parts);
     let ctx = time_context(&snapshot, clock);
     let opts = read_options(clock, ctx.offset);
+    Ok(Plan {
+        snapshot,
+        inputs,
+        has_dump,
+        trace_files,
+        ctx,
+        opts,
+    })
+}
+
+/// Reads every input; unreadable or unrecognised files get one line on stderr.
+/// Fails only when nothing usable was read.
+pub fn load(paths: &[PathBuf], clock: &ClockArgs) -> Result<Loaded> {
+    let Plan {
+        snapshot,
+        mut inputs,
+        has_dump,
+        trace_files,
+        ctx,
+        opts,
+    } = plan(paths, clock)?;
     let mut sources = Vec::new();
     let mut etl = Vec::new();
-    for f in &traces {
+    for f in &trace_files {
         match dumptrace_trace::read_path_with(f, &ctx, &opts) {
             Ok(t) => {
                 inputs.push(trace_input(&t.report));
@@ -327,7 +363,7 @@ fn dump_input(r: &dumptrace_dump::InputReport) -> Input {
     }
 }
 
-fn trace_input(r: &dumptrace_trace::TraceReport) -> Input {
+pub fn trace_input(r: &dumptrace_trace::TraceReport) -> Input {
     Input {
         path: r.path.display().to_string(),
         kind: "trace".into(),

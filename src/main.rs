@@ -3,6 +3,7 @@
 
 mod export;
 mod inputs;
+mod perfetto;
 mod render;
 mod tracesum;
 
@@ -103,6 +104,36 @@ struct ExportArgs {
     /// Replace an existing output file.
     #[arg(long)]
     force: bool,
+    /// Only rows at or after this UTC time (RFC 3339, or `2009-10-09 18:08:14` taken as UTC).
+    #[arg(long, value_name = "TIME", value_parser = export::parse_utc, help_heading = "Filters")]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only rows at or before this UTC time.
+    #[arg(long, value_name = "TIME", value_parser = export::parse_utc, help_heading = "Filters")]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only rows of these process ids (decimal; repeat or separate with commas).
+    #[arg(
+        long,
+        value_name = "PID",
+        value_delimiter = ',',
+        help_heading = "Filters"
+    )]
+    pid: Vec<u32>,
+    /// Only rows of these thread ids.
+    #[arg(
+        long,
+        value_name = "TID",
+        value_delimiter = ',',
+        help_heading = "Filters"
+    )]
+    tid: Vec<u32>,
+    /// Only rows of threads in these wait chains (ids as `analyze` numbers them).
+    #[arg(
+        long,
+        value_name = "ID",
+        value_delimiter = ',',
+        help_heading = "Filters"
+    )]
+    chain: Vec<u32>,
 }
 
 fn main() -> ExitCode {
@@ -182,8 +213,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Tui(_) => {}
         Command::Export(args) => {
-            let loaded = inputs::load(&args.input.paths, &args.input.clock)?;
-            export::export(&loaded, &args, &mut out)?;
+            let filters =
+                export::Filters::new(args.from, args.to, &args.pid, &args.tid, &args.chain);
+            export::export(&args, &filters, &mut out)?;
         }
     }
     out.flush()?;

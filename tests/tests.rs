@@ -7,13 +7,15 @@ mod cli {
     mod alignment;
     /// `analyze` on the critical-section / periodic-error case.
     mod analyze_cs_periodic;
+    /// `export` in every format, filters, merging, safe writing.
+    mod export;
     /// Input detection, bad and unrecognised inputs, exit codes.
     mod inputs;
     /// One case per seed study with a wait chain: the expert's conclusions.
     mod seed_cases;
     /// The WinDbg excerpts of the seed case studies.
     mod seeds;
-    /// `dump`, `trace` and `export` subcommands.
+    /// `dump` and `trace` subcommands.
     mod subcommands;
     /// `trace` on every trace export format, the CSV mapping flags, `--trace-start`.
     mod trace_formats;

@@ -54,6 +54,41 @@ pub fn parse_size(s: &str) -> Option<u64> {
     num.parse::<u64>().ok()?.checked_mul(mult)
 }
 
+/// Appends one Tracefmt line with the default prefix (formats.md §5):
+/// `[CPU]PID.TID::MM/DD/YYYY-HH:MM:SS.mmm [Provider]message`, PID and TID in hex.
+#[allow(clippy::too_many_arguments)]
+pub fn tracefmt_line(
+    line: &mut String,
+    cpu: u64,
+    pid: u64,
+    tid: u64,
+    (month, day, year): (u32, u32, i32),
+    ms_of_day: u64,
+    provider: &str,
+    message: &str,
+) {
+    use std::fmt::Write as _;
+    let (h, m, s, f) = (
+        ms_of_day / 3_600_000 % 24,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000,
+    );
+    let _ = writeln!(
+        line,
+        "[{cpu}]{pid:04X}.{tid:04X}::{month:02}/{day:02}/{year}-{h:02}:{m:02}:{s:02}.{f:03} [{provider}]{message}"
+    );
+}
+
+/// Peak resident set size of the largest finished child process, in bytes
+/// (`getrusage(RUSAGE_CHILDREN)`: Linux reports `ru_maxrss` in KiB).
+pub fn children_peak_rss_bytes() -> Option<u64> {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    (rc == 0).then(|| u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024)
+}
+
 /// Peak resident set size of this process so far (Linux `VmHWM`), in bytes.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -79,7 +79,7 @@ pub use etl::{EtlInfo, LogfileHeader};
 pub use options::{CsvMapping, ReadOptions, TimeFormat};
 pub use read::{
     looks_like_trace, looks_like_trace_with, read_bytes, read_bytes_with, read_path,
-    read_path_with, Skip, Trace, TraceReport,
+    read_path_chunks, read_path_with, Skip, Trace, TraceReport,
 };
 pub use recur::{recurring, Recurrence};
 pub use template::template_of;

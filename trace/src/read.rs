@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, NaiveTime};
@@ -10,7 +11,7 @@ use polars::prelude::DataFrame;
 use serde::Serialize;
 
 use crate::decode::decode;
-use crate::stream::Input;
+use crate::stream::{Input, Sink};
 use crate::{Error, ReadOptions, TimeContext, TraceFormat};
 
 // Skip reasons, the keys of `TraceReport::skip_reasons`.
@@ -140,6 +141,33 @@ pub fn read_path(path: &Path, ctx: &TimeContext) -> Result<Trace, Error> {
 /// The file is read in chunks and each chunk is released once its rows are in the frame, so
 /// peak memory is about the frame's size plus a few MiB, whatever the file's size.
 pub fn read_path_with(path: &Path, ctx: &TimeContext, opts: &ReadOptions) -> Result<Trace, Error> {
+    open_path(path, ctx, opts, None)
+}
+
+/// Reads a trace file like [`read_path_with`] but hands its rows to `sink` in chunks, in
+/// input order, instead of keeping them: each chunk is a frame with the [`schema`] columns
+/// (a few MiB of input's worth of rows, or about a million ETL records). `sink` returns
+/// [`ControlFlow::Break`] to stop reading. The report counts the rows handed over.
+///
+/// Memory stays near one chunk whatever the file's size, for callers that write rows
+/// elsewhere (an export) rather than analyse them all at once.
+///
+/// [`schema`]: crate::schema
+pub fn read_path_chunks(
+    path: &Path,
+    ctx: &TimeContext,
+    opts: &ReadOptions,
+    sink: &mut (dyn FnMut(DataFrame) -> ControlFlow<()> + Send),
+) -> Result<TraceReport, Error> {
+    open_path(path, ctx, opts, Some(sink)).map(|t| t.report)
+}
+
+fn open_path<'p>(
+    path: &'p Path,
+    ctx: &'p TimeContext,
+    opts: &ReadOptions,
+    sink: Option<&'p mut Sink<'p>>,
+) -> Result<Trace, Error> {
     let io = |error| Error::Io {
         path: path.to_path_buf(),
         error,
@@ -159,10 +187,10 @@ pub fn read_path_with(path: &Path, ctx: &TimeContext, opts: &ReadOptions) -> Res
         // reads past the new end fault; the usual trade-off of mapping files (ripgrep makes
         // it too), acceptable for finished trace files.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        return crate::etl::read(path, &map, opts.tmf_dir.as_deref());
+        return crate::etl::read(path, &map, opts.tmf_dir.as_deref(), sink);
     }
     std::io::Seek::rewind(&mut file).map_err(io)?;
-    crate::stream::read(path, Input::File { file, len }, ctx, opts)
+    crate::stream::read(path, Input::File { file, len }, ctx, opts, sink)
 }
 
 /// Reads a text trace from memory. `path` is only used to name the input in the report and
@@ -183,9 +211,9 @@ pub fn read_bytes_with(
     opts: &ReadOptions,
 ) -> Result<Trace, Error> {
     if crate::etl::sniff(bytes) {
-        return crate::etl::read(path, bytes, opts.tmf_dir.as_deref());
+        return crate::etl::read(path, bytes, opts.tmf_dir.as_deref(), None);
     }
-    crate::stream::read(path, Input::Bytes(bytes), ctx, opts)
+    crate::stream::read(path, Input::Bytes(bytes), ctx, opts, None)
 }
 
 /// Whether `bytes` look like a text trace this crate reads, and which. Only the first

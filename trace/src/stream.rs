@@ -100,8 +100,11 @@ struct State<'p> {
     path: &'p Path,
     parser: Box<dyn Format>,
     columns: Columns,
-    /// Finished chunks of the frame, in input order.
+    /// Finished chunks of the frame, in input order (when nobody takes them as they come).
     pieces: Vec<DataFrame>,
+    /// Takes each finished chunk instead of `pieces`; `Break` stops the read.
+    sink: Option<&'p mut Sink<'p>>,
+    stopped: bool,
     rows_done: usize,
     /// Rows per input byte, for reserving column room.
     density: f64,
@@ -115,11 +118,15 @@ struct State<'p> {
     lossy: String,
 }
 
-pub(crate) fn read(
-    path: &Path,
+/// What [`read`] hands finished chunks of rows to when the caller streams them.
+pub(crate) type Sink<'a> = dyn FnMut(DataFrame) -> std::ops::ControlFlow<()> + Send + 'a;
+
+pub(crate) fn read<'p>(
+    path: &'p Path,
     input: Input<'_>,
-    ctx: &TimeContext,
+    ctx: &'p TimeContext,
     opts: &ReadOptions,
+    sink: Option<&'p mut Sink<'p>>,
 ) -> Result<Trace, Error> {
     let io = |error| Error::Io {
         path: path.to_path_buf(),
@@ -184,6 +191,8 @@ pub(crate) fn read(
         parser,
         columns: Columns::with_capacity(rows_for(density, total)),
         pieces: Vec::new(),
+        sink,
+        stopped: false,
         rows_done: 0,
         density,
         clock,
@@ -214,7 +223,9 @@ pub(crate) fn read(
                     }
                     _ => drain(&mut st, body, eof)?,
                 };
-                if eof {
+                // Each round's rows become one chunk, so a streaming caller gets them now.
+                st.finish_piece(piece as u64 * 2)?;
+                if eof || st.stopped {
                     break;
                 }
                 // Keep the unfinished record; the parsed bytes are released.
@@ -281,6 +292,8 @@ fn parallel(
         parser: worker,
         columns: Columns::with_capacity(rows_for(st.density, second.len() as u64)),
         pieces: Vec::new(),
+        sink: None,
+        stopped: false,
         rows_done: 0,
         density: st.density,
         clock: st.clock.fresh(),
@@ -310,13 +323,7 @@ fn parallel(
     match b {
         Ok(consumed) if !later.clock.took_callers_day => {
             st.finish_piece(second.len() as u64)?;
-            let cols = later.columns;
-            st.rows_done += cols.len();
-            st.pieces
-                .push(cols.into_frame().map_err(|error| Error::Frame {
-                    path: st.path.to_path_buf(),
-                    error,
-                })?);
+            st.close(later.columns)?;
             st.skips.absorb(later.skips);
             st.clock.absorb(later.clock);
             st.line = later.line;
@@ -332,13 +339,23 @@ impl State<'_> {
     fn finish_piece(&mut self, bytes: u64) -> Result<(), Error> {
         let next = Columns::with_capacity(rows_for(self.density, bytes));
         let cols = std::mem::replace(&mut self.columns, next);
-        if cols.len() > 0 {
-            self.rows_done += cols.len();
-            self.pieces
-                .push(cols.into_frame().map_err(|error| Error::Frame {
-                    path: self.path.to_path_buf(),
-                    error,
-                })?);
+        self.close(cols)
+    }
+
+    /// Turns finished columns into a chunk: handed to the sink, or kept for the frame.
+    fn close(&mut self, cols: Columns) -> Result<(), Error> {
+        // After a `Break` the caller wants nothing more; rows parsed since are not counted.
+        if cols.len() == 0 || self.stopped {
+            return Ok(());
+        }
+        self.rows_done += cols.len();
+        let frame = cols.into_frame().map_err(|error| Error::Frame {
+            path: self.path.to_path_buf(),
+            error,
+        })?;
+        match self.sink.as_mut() {
+            Some(sink) => self.stopped |= sink(frame).is_break(),
+            None => self.pieces.push(frame),
         }
         Ok(())
     }
@@ -423,6 +440,10 @@ fn finish(mut st: State<'_>, format: TraceFormat) -> Result<Trace, Error> {
     if st.records() == 0 && st.bad_time_line.is_some() {
         return Err(time_format_error(&st));
     }
+    if st.sink.is_some() {
+        let cols = std::mem::take(&mut st.columns);
+        st.close(cols)?;
+    }
     let records = st.records() as u64;
     let mut time_note = st.clock.note();
     if let Some(extra) = st.parser.note() {
@@ -459,4 +480,67 @@ fn finish(mut st: State<'_>, format: TraceFormat) -> Result<Trace, Error> {
         etl: None,
     };
     Ok(Trace { frame, report })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::ControlFlow;
+
+    use chrono::FixedOffset;
+
+    use crate::{read_path_chunks, read_path_with, ReadOptions, TimeContext};
+    use polars::prelude::DataFrame;
+
+    /// A file several pieces long comes out of the streaming read in several chunks that
+    /// together equal the frame of the ordinary read; a `Break` stops after the first.
+    #[test]
+    fn chunks_hold_the_same_rows_as_the_frame() {
+        let mut text = String::new();
+        for i in 0..12_000u32 {
+            text.push_str(&format!(
+                "[0]0ADC.1C64::10/09/2009-14:{:02}:{:02}.{:03} [DbClient]Error: retry {i}\n",
+                (i / 1000) % 60,
+                (i / 10) % 60,
+                i % 1000
+            ));
+            if i % 997 == 0 {
+                text.push_str("not a trace line\n");
+            }
+        }
+        let path =
+            std::env::temp_dir().join(format!("dumptrace-chunks-{}.txt", std::process::id()));
+        std::fs::write(&path, &text).expect("temp file");
+        let ctx = TimeContext {
+            date: None,
+            offset: FixedOffset::east_opt(0).expect("zero offset"),
+            source: "test".into(),
+        };
+        let opts = ReadOptions::default();
+        let whole = read_path_with(&path, &ctx, &opts).expect("reads");
+        let mut chunks: Vec<DataFrame> = Vec::new();
+        let report = read_path_chunks(&path, &ctx, &opts, &mut |df| {
+            chunks.push(df);
+            ControlFlow::Continue(())
+        })
+        .expect("reads");
+        assert_eq!(report.records, 12_000);
+        assert_eq!(report.skipped, whole.report.skipped);
+        assert_eq!(report.skipped, 13);
+        assert!(chunks.len() > 2, "{} chunks", chunks.len());
+        let mut joined = chunks.remove(0);
+        for c in chunks {
+            joined.vstack_mut_owned(c).expect("same schema");
+        }
+        assert!(joined.equals_missing(&whole.frame));
+
+        let mut first = 0;
+        let stopped = read_path_chunks(&path, &ctx, &opts, &mut |df| {
+            first += df.height();
+            ControlFlow::Break(())
+        })
+        .expect("reads");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(stopped.records as usize, first);
+        assert!(first < 12_000);
+    }
 }

@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 
-use dumptrace_bench::{parse_size, Rng};
+use dumptrace_bench::{parse_size, tracefmt_line, Rng};
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -39,22 +39,16 @@ fn main() -> std::io::Result<()> {
     while written < size {
         line.clear();
         ms += rng.range(0, 20);
-        let (h, m, s, f) = (
-            ms / 3_600_000 % 24,
-            ms / 60_000 % 60,
-            ms / 1000 % 60,
-            ms % 1000,
-        );
         let msg = rng
             .pick(&messages)
             .replace('#', &rng.range(0, 10_000).to_string());
-        line.push_str(&format!(
-            "[{}]{:04X}.{:04X}::01/13/2024-{h:02}:{m:02}:{s:02}.{f:03} [{}]{msg}\n",
+        let (cpu, pid, tid) = (
             rng.range(0, 8),
             1000 + 4 * rng.range(0, 50),
             2000 + 4 * rng.range(0, 400),
-            rng.pick(&providers),
-        ));
+        );
+        let provider = rng.pick(&providers);
+        tracefmt_line(&mut line, cpu, pid, tid, (1, 13, 2024), ms, provider, &msg);
         written += line.len() as u64;
         rows += 1;
         w.write_all(line.as_bytes())?;

@@ -54,6 +54,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::read::{Skip, Trace, TraceReport};
+use crate::stream::Sink;
 use crate::{Error, TraceFormat};
 use buffer::{BufferHeader, Bytes, HEADER_SIZE};
 use event::{Decoder, Row};
@@ -229,18 +230,58 @@ impl<'f> Stream<'f> {
     }
 }
 
+/// Rows per chunk handed to a streaming caller.
+const STREAM_ROWS: usize = if cfg!(test) { 3 } else { 1 << 20 };
+
 /// Reads an ETL file held in memory into the event frame; WPP messages take their text from
 /// the TMF files in `tmf_dir`.
-pub(crate) fn read(path: &Path, file: &[u8], tmf_dir: Option<&Path>) -> Result<Trace, Error> {
-    // A modest first reservation (records are tens to hundreds of bytes); the builders
-    // grow from there.
-    let mut columns = columns::EtlColumns::with_capacity(file.len() / 1024);
-    let (info, skips) = walk(path, file, tmf_dir, |e| columns.push(e))?;
-    let records = columns.len() as u64;
-    let frame = columns.finish().map_err(|error| Error::Frame {
+///
+/// With a `sink`, rows are handed over in chunks of [`STREAM_ROWS`] as they are read and the
+/// returned frame is empty.
+pub(crate) fn read<'p>(
+    path: &'p Path,
+    file: &[u8],
+    tmf_dir: Option<&Path>,
+    mut sink: Option<&'p mut Sink<'p>>,
+) -> Result<Trace, Error> {
+    let frame_error = |error| Error::Frame {
         path: path.to_path_buf(),
         error,
+    };
+    // A modest first reservation (records are tens to hundreds of bytes); the builders
+    // grow from there.
+    let room = match sink {
+        Some(_) => STREAM_ROWS.min(file.len() / 64),
+        None => file.len() / 1024,
+    };
+    let mut columns = columns::EtlColumns::with_capacity(room);
+    let mut records = 0u64;
+    let mut stopped = false;
+    let mut failed = None;
+    let (info, skips) = walk(path, file, tmf_dir, |e| {
+        if stopped {
+            return;
+        }
+        columns.push(e);
+        records += 1;
+        if let Some(sink) = sink.as_mut().filter(|_| columns.len() >= STREAM_ROWS) {
+            match columns.take(STREAM_ROWS) {
+                Ok(chunk) => stopped = sink(chunk).is_break(),
+                Err(error) => {
+                    failed = Some(error);
+                    stopped = true;
+                }
+            }
+        }
     })?;
+    if let Some(error) = failed {
+        return Err(frame_error(error));
+    }
+    let mut frame = columns.finish().map_err(frame_error)?;
+    if let Some(sink) = sink.filter(|_| !stopped && frame.height() > 0) {
+        let empty = frame.clear();
+        let _ = sink(std::mem::replace(&mut frame, empty));
+    }
     let h = &info.header;
     let time_note = format!(
         "UTC from the file's own clock: {} at {} Hz, anchored at the logfile header's start time {}",

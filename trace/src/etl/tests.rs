@@ -176,7 +176,7 @@ fn every_type() -> Vec<u8> {
 }
 
 fn read_synth(bytes: &[u8], tmf_dir: Option<PathBuf>) -> Trace {
-    read(Path::new("synth.etl"), bytes, tmf_dir.as_deref()).expect("synthetic file reads")
+    read(Path::new("synth.etl"), bytes, tmf_dir.as_deref(), None).expect("synthetic file reads")
 }
 
 fn strings(df: &DataFrame, col: &str) -> Vec<Option<String>> {
@@ -372,7 +372,7 @@ fn wpp_without_tmf_and_bad_tmf_folder() {
     let info = trace.report.etl.expect("etl");
     assert_eq!(info.wpp_without_format, 4);
     let missing = Path::new("/nonexistent/tmf");
-    let err = read(Path::new("x.etl"), &every_type(), Some(missing)).expect_err("bad folder");
+    let err = read(Path::new("x.etl"), &every_type(), Some(missing), None).expect_err("bad folder");
     assert!(err.to_string().contains("/nonexistent/tmf"), "{err}");
 }
 
@@ -486,7 +486,7 @@ fn never_panics_on_truncation_bit_flips_or_noise() {
     let bytes = every_type();
     let path = Path::new("fuzz.etl");
     for n in 0..bytes.len() {
-        let _ = read(path, &bytes[..n], None);
+        let _ = read(path, &bytes[..n], None, None);
     }
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
@@ -501,12 +501,34 @@ fn never_panics_on_truncation_bit_flips_or_noise() {
             let i = (next() as usize) % b.len();
             b[i] ^= 1 << (next() % 8);
         }
-        let _ = read(path, &b, None);
+        let _ = read(path, &b, None, None);
     }
     for len in [0usize, 1, 0x48, 0x100, 5000] {
         let noise: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        let _ = read(path, &noise, None);
+        let _ = read(path, &noise, None, None);
         // Noise behind a valid header buffer.
-        let _ = read(path, &[&bytes[..1024], &noise[..]].concat(), None);
+        let _ = read(path, &[&bytes[..1024], &noise[..]].concat(), None, None);
     }
+}
+
+/// Streaming hands over every row, in the same order, in chunks of `STREAM_ROWS`.
+#[test]
+fn chunks_hold_the_same_rows_as_the_frame() {
+    let bytes = every_type();
+    let whole = read(Path::new("x.etl"), &bytes, None, None).expect("reads");
+    let mut chunks: Vec<DataFrame> = Vec::new();
+    let mut sink = |df: DataFrame| {
+        chunks.push(df);
+        std::ops::ControlFlow::Continue(())
+    };
+    let streamed = read(Path::new("x.etl"), &bytes, None, Some(&mut sink)).expect("reads");
+    assert_eq!(streamed.frame.height(), 0);
+    assert_eq!(streamed.report.records, whole.report.records);
+    assert!(chunks.len() > 1, "{} chunks", chunks.len());
+    assert!(chunks.iter().all(|c| c.height() <= super::STREAM_ROWS));
+    let mut joined = chunks.remove(0);
+    for c in chunks {
+        joined.vstack_mut_owned(c).expect("same schema");
+    }
+    assert!(joined.equals_missing(&whole.frame));
 }
