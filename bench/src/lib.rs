@@ -89,12 +89,22 @@ pub fn children_peak_rss_bytes() -> Option<u64> {
     (rc == 0).then(|| u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024)
 }
 
-/// Peak resident set size of this process so far (Linux `VmHWM`), in bytes.
-pub fn peak_rss_bytes() -> Option<u64> {
+/// A size line of `/proc/self/status`, in bytes.
+fn status_bytes(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Peak resident set size of this process so far (Linux `VmHWM`), in bytes.
+pub fn peak_rss_bytes() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
+/// Resident set size of this process now (Linux `VmRSS`), in bytes.
+pub fn rss_bytes() -> Option<u64> {
+    status_bytes("VmRSS:")
 }
 
 /// One measured run.

@@ -28,7 +28,7 @@ use crate::{detect, Error, ReadOptions, TimeContext, TraceFormat};
 /// Smallest and largest piece read from a file at a time (a round reads two). Tests use
 /// small pieces so that small files take the two-thread path across many cuts.
 const MIN_PIECE: usize = if cfg!(test) { 64 << 10 } else { 4 << 20 };
-const MAX_PIECE: usize = 64 << 20;
+const MAX_PIECE: usize = 16 << 20;
 /// The first read, for detection and the row estimate.
 const CHUNK: usize = MIN_PIECE;
 /// A record still incomplete after this many bytes is cut at its first line end (an opening
@@ -241,6 +241,8 @@ pub(crate) fn read<'p>(
 fn fill(f: &mut File, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
     let start = buf.len();
     let target = start + want;
+    // Exactly: the default doubling would double the buffer's size for a few leftover bytes.
+    buf.reserve_exact(want);
     buf.resize(target, 0);
     let mut n = start;
     while n < target {
@@ -367,6 +369,14 @@ impl State<'_> {
 
 /// Parses every complete record in `buf`; returns the bytes consumed.
 fn drain(st: &mut State<'_>, buf: &[u8], eof: bool) -> Result<usize, Error> {
+    // UTF-8 is checked once for the whole buffer (the check is fastest on long runs); a
+    // record inside the valid part is cut from it as a str, others are checked alone.
+    let valid = match std::str::from_utf8(buf) {
+        Ok(text) => text,
+        Err(e) => {
+            std::str::from_utf8(buf.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
+        }
+    };
     let mut pos = 0usize;
     while pos < buf.len() {
         let rest = &buf[pos..];
@@ -379,16 +389,18 @@ fn drain(st: &mut State<'_>, buf: &[u8], eof: bool) -> Result<usize, Error> {
             None => break,
         };
         let bytes = rest.get(..end.len).unwrap_or_default();
+        let text = valid.get(pos..pos + end.len);
         let number = st.line;
         st.line += end.lines.max(1);
         pos += end.step.max(1);
-        one(st, bytes, number)?;
+        one(st, bytes, text, number)?;
     }
     Ok(pos)
 }
 
-fn one(st: &mut State<'_>, bytes: &[u8], number: u64) -> Result<(), Error> {
-    let (record, fresh) = match std::str::from_utf8(bytes) {
+/// One record: `text` is its bytes as a str when already known to be UTF-8.
+fn one(st: &mut State<'_>, bytes: &[u8], text: Option<&str>, number: u64) -> Result<(), Error> {
+    let (record, fresh) = match text.map_or_else(|| std::str::from_utf8(bytes), Ok) {
         Ok(s) => (s, true),
         Err(_) => {
             // Invalid sequences become U+FFFD: a half-corrupt export still yields its rows.

@@ -203,20 +203,40 @@ fn count(b: &[u8], at: usize, pred: impl Fn(u8) -> bool) -> usize {
 
 /// A PID or TID: at least 4 hex digits (`%8!04X!`; kernel events show `0000`).
 fn hex_id(b: &[u8], at: usize) -> Result<(u32, usize), &'static str> {
-    let n = count(b, at, |c| c.is_ascii_hexdigit());
-    if n < 4 {
-        return Err(NO_PREFIX);
+    // Digits are folded in as they are scanned: this runs twice on every line.
+    let (mut id, mut n, mut overflow) = (0u32, 0usize, false);
+    for &c in b.get(at..).unwrap_or_default() {
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            b'A'..=b'F' => c - b'A' + 10,
+            _ => break,
+        };
+        overflow |= id > u32::MAX >> 4;
+        id = (id << 4) | u32::from(digit);
+        n += 1;
     }
-    let text = b.get(at..at + n).ok_or(NO_PREFIX)?;
-    let text = std::str::from_utf8(text).map_err(|_| NO_PREFIX)?;
-    let id = u32::from_str_radix(text, 16).map_err(|_| BAD_ID)?;
-    Ok((id, n))
+    match (n, overflow) {
+        (0..=3, _) => Err(NO_PREFIX),
+        (_, true) => Err(BAD_ID),
+        _ => Ok((id, n)),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{NaiveDate, NaiveTime};
+
+    #[test]
+    fn hex_ids_fold_digits_and_reject_overflow() {
+        assert_eq!(hex_id(b"[0]0ADC.1c64", 3), Ok((0x0ADC, 4)));
+        assert_eq!(hex_id(b"1c64::", 0), Ok((0x1C64, 4)));
+        assert_eq!(hex_id(b"FFFFFFFF.", 0), Ok((u32::MAX, 8)));
+        assert_eq!(hex_id(b"100000000.", 0), Err(BAD_ID));
+        assert_eq!(hex_id(b"ADC.", 0), Err(NO_PREFIX));
+        assert_eq!(hex_id(b"0ADC", 9), Err(NO_PREFIX));
+    }
 
     fn row(line: &str) -> Row<'_> {
         match parse_line(line) {

@@ -20,6 +20,10 @@ fn main() {
         std::process::exit(2);
     };
     let path = Path::new(file);
+    eprintln!(
+        "resident at start {} B",
+        dumptrace_bench::rss_bytes().unwrap_or(0)
+    );
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let figures = if args.iter().any(|a| a == "--polars") {
         measure("polars-csv", bytes, || {
@@ -45,10 +49,12 @@ fn main() {
         measure("bench-trace", bytes, || match read_path(path, &ctx) {
             Ok(t) => {
                 eprintln!(
-                    "{}: {} rows, {} skipped",
+                    "{}: {} rows, {} skipped, frame {} B, resident now {} B",
                     t.report.format.name(),
                     t.report.records,
-                    t.report.skipped
+                    t.report.skipped,
+                    t.frame.estimated_size(),
+                    dumptrace_bench::rss_bytes().unwrap_or(0)
                 );
                 t.report.records
             }
