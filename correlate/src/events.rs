@@ -161,56 +161,74 @@ impl<'a> TraceView<'a> {
     /// given threads and of the given processes (each list in time order), and
     /// every thread's last event (time order).
     pub(crate) fn index(&self, threads: &HashSet<(u32, u32)>, pids: &HashSet<u32>) -> Index {
-        #[derive(Default)]
+        /// What the pass keeps per thread seen: 24 bytes, so that the table of a few
+        /// hundred thousand threads stays as small as it can (one lookup per event is
+        /// the pass's main cost, and it is a cache miss once the table outgrows the cache).
         struct Slot {
-            last: Option<Hit>,
-            thread: Option<usize>,
-            process: Option<usize>,
+            last: Hit,
+            /// Index in `thread_lists` + 1, or 0 when the thread's events are not kept.
+            thread: u32,
+            /// Index in `process_lists` + 1, or 0.
+            process: u32,
         }
         let mut slots: HashMap<(u32, u32), Slot> = HashMap::default();
-        let mut thread_lists: Vec<((u32, u32), Vec<Hit>)> = Vec::new();
-        let mut process_lists: Vec<(u32, Vec<Hit>)> = Vec::new();
-        let mut process_slot: HashMap<u32, usize> = HashMap::default();
+        let mut thread_lists: Vec<Vec<Hit>> = Vec::new();
+        let mut thread_keys: Vec<(u32, u32)> = Vec::new();
+        let mut process_lists: Vec<Vec<Hit>> = Vec::new();
+        let mut process_keys: Vec<u32> = Vec::new();
+        let mut process_slot: HashMap<u32, u32> = HashMap::default();
         self.scan(|pid, tid, hit| {
             let (Some(p), Some(t)) = (pid, tid) else {
                 return;
             };
             let slot = slots.entry((p, t)).or_insert_with(|| {
-                let thread = threads.contains(&(p, t)).then(|| {
-                    thread_lists.push(((p, t), Vec::new()));
-                    thread_lists.len() - 1
-                });
-                let process = pids.contains(&p).then(|| {
+                let thread = if threads.contains(&(p, t)) {
+                    thread_lists.push(Vec::new());
+                    thread_keys.push((p, t));
+                    thread_lists.len() as u32
+                } else {
+                    0
+                };
+                let process = if pids.contains(&p) {
                     *process_slot.entry(p).or_insert_with(|| {
-                        process_lists.push((p, Vec::new()));
-                        process_lists.len() - 1
+                        process_lists.push(Vec::new());
+                        process_keys.push(p);
+                        process_lists.len() as u32
                     })
-                });
+                } else {
+                    0
+                };
                 Slot {
-                    last: None,
+                    last: hit,
                     thread,
                     process,
                 }
             });
-            if slot.last.is_none_or(|l| hit.t > l.t) {
-                slot.last = Some(hit);
+            if hit.t > slot.last.t {
+                slot.last = hit;
             }
-            if let Some(i) = slot.thread {
-                thread_lists[i].1.push(hit);
+            if let Some(list) = (slot.thread as usize)
+                .checked_sub(1)
+                .and_then(|i| thread_lists.get_mut(i))
+            {
+                list.push(hit);
             }
-            if let Some(i) = slot.process {
-                process_lists[i].1.push(hit);
+            if let Some(list) = (slot.process as usize)
+                .checked_sub(1)
+                .and_then(|i| process_lists.get_mut(i))
+            {
+                list.push(hit);
             }
         });
-        let mut by_thread: HashMap<(u32, u32), Vec<Hit>> = thread_lists.into_iter().collect();
-        let mut by_process: HashMap<u32, Vec<Hit>> = process_lists.into_iter().collect();
+        let mut by_thread: HashMap<(u32, u32), Vec<Hit>> =
+            thread_keys.into_iter().zip(thread_lists).collect();
+        let mut by_process: HashMap<u32, Vec<Hit>> =
+            process_keys.into_iter().zip(process_lists).collect();
         for v in by_thread.values_mut().chain(by_process.values_mut()) {
             v.sort_unstable();
         }
-        let mut last: Vec<(i64, (u32, u32))> = slots
-            .into_iter()
-            .filter_map(|(k, s)| Some((s.last?.t, k)))
-            .collect();
+        let mut last: Vec<(i64, (u32, u32))> =
+            slots.into_iter().map(|(k, s)| (s.last.t, k)).collect();
         last.sort_unstable();
         Index {
             by_thread,
