@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 
 use dumptrace_correlate::Analysis;
 use ratatui::crossterm::event::{
@@ -16,12 +16,14 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 use regex::Regex;
 
+use crate::background::Background;
 use crate::data::{Inputs, Joined, Node};
 use crate::detail::{self, Detail};
 use crate::events::{utc, Events};
 use crate::export::{self, Format};
 use crate::keymap::{self, Action, KEYS};
 use crate::logfile::LogFiles;
+use crate::scan::{self, Job, Outcome, Scanner, Shared};
 use crate::screen::{list_height, Chains, Ctx, Findings, Screen, Threads, Timeline};
 use crate::text::{self, Filter, Theme};
 
@@ -36,9 +38,9 @@ const WHEEL: isize = 3;
 /// The data the screens look at.
 struct Data {
     analysis: Analysis,
-    events: Events,
+    events: Arc<Events>,
     joined: Joined,
-    images: HashMap<u32, String>,
+    images: Arc<HashMap<u32, String>>,
     offset_ns: i64,
     theme: Theme,
 }
@@ -119,63 +121,8 @@ impl Prompt {
     }
 }
 
-/// Correlation re-run off the UI thread; only the newest request's result is kept.
-struct Worker {
-    tx: mpsc::Sender<(u64, Option<f64>)>,
-    rx: mpsc::Receiver<(u64, Analysis)>,
-    sent: u64,
-    busy: bool,
-}
-
-impl Worker {
-    fn spawn(inputs: Arc<Inputs>) -> Worker {
-        let (tx, req) = mpsc::channel::<(u64, Option<f64>)>();
-        let (res, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            while let Ok(mut r) = req.recv() {
-                // Keys outran correlation: only the newest offset matters.
-                while let Ok(newer) = req.try_recv() {
-                    r = newer;
-                }
-                if res.send((r.0, inputs.correlate(r.1))).is_err() {
-                    break;
-                }
-            }
-        });
-        Worker {
-            tx,
-            rx,
-            sent: 0,
-            busy: false,
-        }
-    }
-
-    fn request(&mut self, offset: Option<f64>) {
-        self.sent += 1;
-        self.busy = self.tx.send((self.sent, offset)).is_ok();
-    }
-
-    /// The newest result, if it arrived (waiting for it when `wait`).
-    fn take(&mut self, wait: bool) -> Option<Analysis> {
-        while self.busy {
-            let got = if wait {
-                self.rx.recv().map_err(|_| mpsc::TryRecvError::Disconnected)
-            } else {
-                self.rx.try_recv()
-            };
-            match got {
-                Ok((n, a)) if n == self.sent => {
-                    self.busy = false;
-                    return Some(a);
-                }
-                Ok(_) => {} // a stale offset's result
-                Err(mpsc::TryRecvError::Empty) => return None,
-                Err(mpsc::TryRecvError::Disconnected) => self.busy = false,
-            }
-        }
-        None
-    }
-}
+/// What the detail pane was built for: screen, row, analysis number, focus thread.
+type DetailKey = (usize, usize, u64, Option<(u32, u32)>);
 
 /// The browser's state.
 pub struct App {
@@ -186,8 +133,7 @@ pub struct App {
     in_detail: bool,
     detail: Detail,
     detail_scroll: usize,
-    /// What the detail was built for: (screen, row, analysis number, focus).
-    detail_key: Option<(usize, usize, u64, Option<(u32, u32)>)>,
+    detail_key: Option<DetailKey>,
     logs: LogFiles,
     /// The thread picked last (its events stand out in the timeline).
     focus: Option<(u32, u32)>,
@@ -199,7 +145,10 @@ pub struct App {
     help: bool,
     quit: bool,
     size: Rect,
-    worker: Worker,
+    /// Re-correlation with the offset `o` set.
+    worker: Background<Option<f64>, Analysis>,
+    /// The timeline's search and filter.
+    scanner: Scanner,
     /// `o`'s value in force; `None` = the command line's choice.
     offset_override: Option<f64>,
     /// Counts analyses (the first is 1).
@@ -222,6 +171,19 @@ fn areas(area: Rect) -> [Rect; 4] {
     [header, list, detail, bar]
 }
 
+/// `WAIT UserRequest` per thread, for the timeline filter's `s:`.
+fn states(inputs: &Inputs) -> HashMap<(u32, u32), String> {
+    inputs
+        .snapshot
+        .threads
+        .iter()
+        .map(|t| {
+            let reason = t.state.wait_reason().unwrap_or("");
+            ((t.pid, t.tid), format!("{} {reason}", t.state.name()))
+        })
+        .collect()
+}
+
 fn images(inputs: &Inputs) -> HashMap<u32, String> {
     let mut m: HashMap<u32, String> = inputs
         .snapshot
@@ -242,21 +204,27 @@ impl App {
     /// reads every event once), then opens on the findings.
     pub fn new(inputs: Inputs) -> App {
         let inputs = Arc::new(inputs);
-        let analysis = inputs.correlate(None);
+        let mut analysis = inputs.correlate(None);
         let mut events = Events::new(&inputs.traces);
+        analysis.notes.append(&mut events.notes);
+        let events = Arc::new(events);
         let offset_ns = (analysis.alignment.offset_seconds * 1e9).round() as i64;
         let joined = Joined::new(&analysis, &events, offset_ns);
-        let mut notes = std::mem::take(&mut events.notes);
-        let mut analysis = analysis;
-        analysis.notes.append(&mut notes);
+        let images = Arc::new(images(&inputs));
+        let scanner = scan::spawn(Shared {
+            events: events.clone(),
+            images: images.clone(),
+            states: Arc::new(states(&inputs)),
+        });
         let data = Data {
-            images: images(&inputs),
+            images,
             analysis,
             events,
             joined,
             offset_ns,
             theme: Theme::from_env(),
         };
+        let worker_inputs = inputs.clone();
         let mut app = App {
             data,
             screens: Screens::default(),
@@ -274,7 +242,8 @@ impl App {
             help: false,
             quit: false,
             size: Rect::new(0, 0, 80, 24),
-            worker: Worker::spawn(inputs),
+            worker: Background::spawn(move |offset, _| Some(worker_inputs.correlate(offset))),
+            scanner,
             offset_override: None,
             generation: 1,
         };
@@ -295,9 +264,9 @@ impl App {
         self.quit
     }
 
-    /// Whether a re-correlation is running.
+    /// Whether a re-correlation, search or filter is running.
     pub fn busy(&self) -> bool {
-        self.worker.busy
+        self.worker.busy() || self.scanner.busy()
     }
 
     /// The terminal's size: pages and the views' heights follow it.
@@ -305,22 +274,38 @@ impl App {
         self.size = Rect::new(0, 0, width, height);
     }
 
-    /// Takes a finished re-correlation, if one arrived; true when the view changed.
+    /// Takes finished background work (re-correlation, search, filter), if
+    /// any arrived; true when the view changed.
     pub fn poll(&mut self) -> bool {
-        match self.worker.take(false) {
-            Some(a) => {
-                self.set_analysis(a);
-                true
-            }
-            None => false,
-        }
+        let analysis = self.worker.take(false).map(|a| self.set_analysis(a));
+        let scan = self.scanner.take(false).map(|o| self.scanned(o));
+        analysis.is_some() || scan.is_some()
     }
 
-    /// Waits for a running re-correlation (headless drivers: tests, benchmarks).
+    /// Waits for running background work (headless drivers: tests, benchmarks).
     pub fn settle(&mut self) {
         if let Some(a) = self.worker.take(true) {
             self.set_analysis(a);
         }
+        if let Some(o) = self.scanner.take(true) {
+            self.scanned(o);
+        }
+    }
+
+    fn scanned(&mut self, o: Outcome) {
+        let h = self.page(TIMELINE);
+        let cx = self.data.cx(self.focus);
+        let t = &mut self.screens.timeline;
+        self.status = match o {
+            Outcome::Filtered(f, view) => t.set_view(&cx, f, view),
+            Outcome::Found(re, Some(pos)) => {
+                let len = t.len(&cx);
+                t.scroll_mut().set(pos, len, h);
+                format!("/{}/: event {} of {len}", re.as_str(), pos + 1)
+            }
+            Outcome::Found(re, None) => format!("/{}/: no match in the timeline", re.as_str()),
+        };
+        self.sync_detail();
     }
 
     fn set_analysis(&mut self, a: Analysis) {
@@ -563,6 +548,16 @@ impl App {
             self.status = "no search yet: press / first".into();
             return;
         };
+        if self.current == TIMELINE {
+            self.scanner.request(Job::Search {
+                re: re.clone(),
+                view: self.screens.timeline.view(),
+                from: self.screens.timeline.scroll().sel,
+                forward,
+            });
+            self.status = format!("/{}/: searching the timeline...", re.as_str());
+            return;
+        }
         let h = self.page(self.current);
         let cx = self.data.cx(self.focus);
         let s = self.screens.get_mut(self.current);
@@ -642,11 +637,17 @@ impl App {
                 }
                 Err(e) => self.status = e,
             },
-            Ask::Filter => {
-                let r = Filter::parse(&p.text)
-                    .and_then(|f| self.screens.get_mut(self.current).filter(&cx, f));
-                self.status = r.unwrap_or_else(|e| e);
-            }
+            Ask::Filter => match Filter::parse(&p.text) {
+                Ok(f) if self.current == TIMELINE => {
+                    self.status = format!("filtering {} events...", cx.ev.len());
+                    self.scanner.request(Job::Filter(f));
+                }
+                Ok(f) => {
+                    let r = self.screens.get_mut(self.current).filter(&cx, f);
+                    self.status = r.unwrap_or_else(|e| e);
+                }
+                Err(e) => self.status = e,
+            },
             Ask::Time => {
                 let day = self
                     .screens
@@ -748,7 +749,7 @@ impl App {
             a.dump_time.as_deref().unwrap_or("time unknown"),
             a.alignment.offset_seconds,
             method,
-            if self.worker.busy {
+            if self.worker.busy() {
                 " (re-correlating...)"
             } else {
                 ""

@@ -64,6 +64,8 @@ pub(crate) struct Joined {
     /// Per thread: threads blocked behind it, directly or through others.
     pub blocks: Vec<usize>,
     pub tree: Vec<TreeRow>,
+    /// Threads that are some chain's first blocked (index into `analysis.threads`).
+    pub first_blocked: std::collections::HashSet<usize>,
     /// Per histogram bin: a blocked thread's wait began there (trace clock).
     pub wait_bins: Vec<bool>,
 }
@@ -80,11 +82,15 @@ impl Joined {
             by_id,
             blocks: Vec::new(),
             tree: Vec::new(),
+            first_blocked: Default::default(),
             wait_bins: vec![false; BINS],
         };
         j.blocks = blocked_behind(&a.threads);
         for (ci, c) in a.chains.iter().enumerate() {
             j.chain_tree(a, ci);
+            if let Some(t) = c.first_blocked.and_then(|f| j.thread(f.pid, f.tid)) {
+                j.first_blocked.insert(t);
+            }
             for m in &c.members {
                 let start = j
                     .thread(m.pid, m.tid)
@@ -133,7 +139,6 @@ impl Joined {
                 self.walk(a, ci, root, &owned, "", "", &waiters, &mut shown);
             }
             None => {
-                // A process-queue root: the resource no thread serves holds the waiters.
                 self.tree.push(TreeRow {
                     chain: ci,
                     prefix: String::new(),
@@ -142,7 +147,20 @@ impl Joined {
                         tid: c.root.tid,
                     },
                 });
-                let owned: Vec<&str> = c.ends_at.iter().map(|e| e.resource.as_str()).collect();
+                // Every resource of the chain no member owns hangs from the
+                // queue (seed: each blocked thread waits on its own ALPC message).
+                let held: std::collections::HashSet<&str> = c
+                    .members
+                    .iter()
+                    .filter_map(|m| self.thread(m.pid, m.tid))
+                    .flat_map(|i| a.threads[i].owns.iter().map(String::as_str))
+                    .collect();
+                let owned: Vec<&str> = c
+                    .resources
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|r| !held.contains(r))
+                    .collect();
                 self.resources(a, ci, &owned, "", &waiters, &mut shown);
             }
         }

@@ -63,7 +63,7 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
 
 /// The key bar's short form.
 pub(crate) const BAR: &str =
-    " Tab screen  j/k move  Enter open  / search  f filter  t time  o offset  e export  ? help  q quit";
+    " Tab screen  / find  f filter  t time  o offset  e export  ? keys  q quit";
 
 /// The action of a key in list navigation, if it has one.
 pub(crate) fn action(key: KeyEvent) -> Option<Action> {

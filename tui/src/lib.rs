@@ -27,16 +27,19 @@
 //! drawn from), `screen/*` (one per screen), `detail` (the detail pane),
 //! `events` (the merged trace events, read in place), `data` (the inputs and
 //! the tables derived from an analysis), `logfile` (THREAD blocks read lazily
-//! from the logs), `export` (`e`), `text` (escaping, formats, filters, colours),
+//! from the logs), `export` (`e`), `background` and `scan` (work
+//! off the UI thread: re-correlation, the timeline's search and filter), `text` (escaping, formats, filters, colours),
 //! `terminal` (the terminal's setup and restore).
 
 mod app;
+mod background;
 mod data;
 mod detail;
 mod events;
 mod export;
 mod keymap;
 mod logfile;
+mod scan;
 mod screen;
 mod scroll;
 mod terminal;

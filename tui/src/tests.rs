@@ -276,6 +276,9 @@ fn timeline_filter_search_time_and_export_match_the_raw_trace() {
     assert!(screen(&a, 100, 30).contains(&format!("Timeline ({} events)", raw.len())));
     press(&mut a, KeyCode::Char('f'));
     typed(&mut a, "t:1c64");
+    // Timeline scans run in the background: the key answers at once.
+    assert!(screen(&a, 100, 30).contains("filtering 3556 events..."));
+    a.settle();
     let s = screen(&a, 100, 30);
     assert!(
         s.contains(&format!(
@@ -293,6 +296,7 @@ fn timeline_filter_search_time_and_export_match_the_raw_trace() {
         .0;
     press(&mut a, KeyCode::Char('/'));
     typed(&mut a, "retry 13\\)");
+    a.settle();
     let s = screen(&a, 100, 30);
     assert!(s.contains(&format!("trace.txt:{retry13}")), "{s}");
     press(&mut a, KeyCode::Char('n'));
@@ -332,6 +336,7 @@ fn timeline_filter_search_time_and_export_match_the_raw_trace() {
     );
     press(&mut a, KeyCode::Char('f'));
     typed(&mut a, "");
+    a.settle();
     press(&mut a, KeyCode::Char('e'));
     for _ in 0.."dumptrace-timeline.csv".len() {
         press(&mut a, KeyCode::Backspace);
@@ -467,4 +472,131 @@ fn keys_page_and_wheel_move_by_the_view_and_small_terminals_draw() {
     let mut b = app(80, 24);
     b.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(b.should_quit());
+}
+
+fn frame(symbol: &str, args: Vec<u64>) -> dumptrace_dump::Frame {
+    dumptrace_dump::Frame {
+        frame: 0x1020_e900,
+        ret: 0x7c90_e514,
+        args,
+        symbol: symbol.into(),
+        note: None,
+    }
+}
+
+/// Two threads, each owning the critical section the other enters.
+fn deadlock() -> Inputs {
+    use dumptrace_dump::{CriticalSection, Thread, ThreadState};
+    let mut s = dumptrace_dump::DumpSnapshot::default();
+    for (tid, owns, enters) in [(1u32, 0xa0u64, 0xb0u64), (2, 0xb0, 0xa0)] {
+        let state = ThreadState::Wait {
+            reason: "UserRequest".into(),
+            mode: "UserMode".into(),
+            alertable: false,
+        };
+        let mut t = Thread::new(
+            0x8000 + u64::from(tid),
+            0x100,
+            tid,
+            state,
+            format!("x.log:{tid}"),
+            0,
+        );
+        t.image = Some("Locks.exe".into());
+        t.stack = vec![frame(
+            "ntdll!RtlEnterCriticalSection+0x46",
+            vec![enters, 0, 0],
+        )];
+        s.threads.push(t);
+        s.critical_sections.push(CriticalSection {
+            address: owns,
+            symbol: None,
+            locked: true,
+            lock_count: Some(1),
+            recursion_count: Some(1),
+            owning_tid: Some(tid),
+            owning_thread: None,
+            contention_count: None,
+            lock_semaphore: None,
+            waiter_woken: None,
+            process_address: None,
+            pid: Some(0x100),
+            line: 0,
+        });
+    }
+    Inputs {
+        snapshot: s,
+        traces: Vec::new(),
+        options: Default::default(),
+        inputs: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+#[test]
+fn deadlock_cycles_are_marked_in_the_tree() {
+    let mut a = App::new(deadlock());
+    a.set_size(100, 30);
+    press(&mut a, KeyCode::Char('2'));
+    let s = screen(&a, 100, 30);
+    assert!(s.contains("DEADLOCK"), "{s}");
+    // root -> its lock -> the other thread -> its lock -> the root again, marked.
+    let tree: Vec<&str> = s
+        .lines()
+        .skip_while(|l| !l.contains("chain 1:"))
+        .take(6)
+        .collect();
+    assert!(
+        tree[2].contains("└─ cs:0x000000") && tree[2].contains("1 waiting"),
+        "{s}"
+    );
+    assert!(tree[3].contains("   └─ 0100.000"), "{s}");
+    assert!(tree[4].contains("      └─ cs:0x000000"), "{s}");
+    assert!(tree[5].contains("↺ cycle"), "{s}");
+    // No trace: the timeline says so instead of an empty list.
+    press(&mut a, KeyCode::Char('4'));
+    assert!(screen(&a, 100, 30).contains("No trace events"));
+}
+
+#[test]
+fn process_queue_chains_hang_their_waiters_under_the_queue() {
+    let p = PathBuf::from("../fixtures/cases/alpc-missing-threads/memory.log");
+    let snapshot = dumptrace_dump::read_path(&p).expect("fixture").snapshot;
+    let mut a = App::new(Inputs {
+        snapshot,
+        traces: Vec::new(),
+        options: Default::default(),
+        inputs: Vec::new(),
+        notes: Vec::new(),
+    });
+    a.set_size(120, 200);
+    press(&mut a, KeyCode::Char('2'));
+    let s = screen(&a, 120, 200);
+    let lines: Vec<&str> = s.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.contains("chain 1:"))
+        .expect("chain 1");
+    assert!(lines[first + 1].contains("queue no thread serves"), "{s}");
+    // FACTS.md: 25 threads wait on their own ALPC message queued to ServiceA,
+    // one of them ServiceC's 0790.2614, which serves ServiceB's 0734.0dc8:
+    // 26 thread rows, 0734.0dc8 one level under 0790.2614.
+    let rows: Vec<&str> = lines[first + 2..]
+        .iter()
+        .take_while(|l| !l.contains("chain 2:"))
+        .copied()
+        .filter(|l| {
+            // A thread row: a branch, then a Cid (`└─ 0420.1358 svchost.exe`).
+            l.split("─ ").nth(1).is_some_and(|rest| {
+                let cid = rest.split(' ').next().unwrap_or("");
+                cid.len() == 9 && cid.as_bytes()[4] == b'.'
+            })
+        })
+        .collect();
+    assert_eq!(rows.len(), 26, "{s}");
+    let depth = |cid: &str| {
+        let l = rows.iter().find(|l| l.contains(cid)).expect("row");
+        l[..l.find(cid).expect("cid")].chars().count()
+    };
+    assert_eq!(depth("0734.0dc8"), depth("0790.2614") + 6, "{s}");
 }

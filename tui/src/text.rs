@@ -2,28 +2,13 @@
 //! the filter language shared by the threads table and the timeline, and the
 //! colours (none when `NO_COLOR` is set).
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, Utc};
 use ratatui::style::{Color, Modifier, Style};
 use regex::{Regex, RegexBuilder};
 
 /// Escapes control characters so input text never drives the terminal:
 /// trace messages can hold ESC sequences, tabs, NULs or bare CRs.
-pub(crate) fn clean(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
+pub(crate) use dumptrace_dump::escape_control as clean;
 
 /// `0adc.1c64`, the way WinDbg prints a Cid (a missing id prints `?`).
 pub(crate) fn cid(pid: Option<u32>, tid: Option<u32>) -> String {
@@ -62,12 +47,36 @@ pub(crate) fn seconds(s: f64) -> String {
 /// Every given term must match.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Filter {
-    pub process: Option<String>,
-    pub thread: Option<String>,
-    pub state: Option<String>,
-    pub text: Option<Regex>,
+    process: Option<Term>,
+    thread: Option<Term>,
+    state: Option<String>,
+    text: Option<Regex>,
     /// The filter as typed, for the title bar.
     pub spec: String,
+}
+
+/// A `p:` or `t:` value: lower-cased, and the ids it can name (WinDbg prints
+/// them in hex, traces mostly in decimal, so `1c64` and `7268` both work).
+#[derive(Debug, Clone)]
+struct Term {
+    text: String,
+    ids: Vec<u32>,
+}
+
+impl Term {
+    fn new(v: &str) -> Term {
+        let text = v.to_lowercase();
+        let hex = text.trim_start_matches("0x");
+        let ids = [u32::from_str_radix(hex, 16).ok(), text.parse::<u32>().ok()]
+            .into_iter()
+            .flatten()
+            .collect();
+        Term { text, ids }
+    }
+
+    fn names(&self, v: Option<u32>) -> bool {
+        v.is_some_and(|v| self.ids.contains(&v))
+    }
 }
 
 impl Filter {
@@ -79,9 +88,9 @@ impl Filter {
         let mut words = Vec::new();
         for w in spec.split_whitespace() {
             if let Some(v) = w.strip_prefix("p:") {
-                f.process = Some(v.to_lowercase());
+                f.process = Some(Term::new(v));
             } else if let Some(v) = w.strip_prefix("t:") {
-                f.thread = Some(v.to_lowercase());
+                f.thread = Some(Term::new(v));
             } else if let Some(v) = w.strip_prefix("s:") {
                 f.state = Some(v.to_lowercase());
             } else {
@@ -98,7 +107,40 @@ impl Filter {
         self.spec.is_empty()
     }
 
-    /// Whether a row of process `image`/`pid`, thread `tid`, state words and text passes.
+    /// Whether the filter says anything about state (callers may skip looking it up).
+    pub(crate) fn wants_state(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// The terms about who: process `image`/`pid`, thread `tid`, state words.
+    /// The same for every row of a thread, so callers can cache it per thread.
+    pub(crate) fn matches_thread(
+        &self,
+        image: Option<&str>,
+        pid: Option<u32>,
+        tid: Option<u32>,
+        state: &str,
+    ) -> bool {
+        if let Some(p) = &self.process {
+            let by_name = image.is_some_and(|i| i.to_lowercase().contains(p.text.as_str()));
+            if !by_name && !p.names(pid) {
+                return false;
+            }
+        }
+        if self.thread.as_ref().is_some_and(|t| !t.names(tid)) {
+            return false;
+        }
+        self.state
+            .as_ref()
+            .is_none_or(|s| state.to_lowercase().contains(s.as_str()))
+    }
+
+    /// The text term.
+    pub(crate) fn matches_text(&self, text: &str) -> bool {
+        self.text.as_ref().is_none_or(|r| r.is_match(text))
+    }
+
+    /// Whether a row passes every term.
     pub(crate) fn matches(
         &self,
         image: Option<&str>,
@@ -107,29 +149,7 @@ impl Filter {
         state: &str,
         text: &str,
     ) -> bool {
-        let id = |want: &str, v: Option<u32>| {
-            v.is_some_and(|v| {
-                let hex = want.trim_start_matches("0x");
-                u32::from_str_radix(hex, 16) == Ok(v) || want.parse::<u32>() == Ok(v)
-            })
-        };
-        if let Some(p) = &self.process {
-            let by_name = image.is_some_and(|i| i.to_lowercase().contains(p.as_str()));
-            if !by_name && !id(p, pid) {
-                return false;
-            }
-        }
-        if let Some(t) = &self.thread {
-            if !id(t, tid) {
-                return false;
-            }
-        }
-        if let Some(s) = &self.state {
-            if !state.to_lowercase().contains(s.as_str()) {
-                return false;
-            }
-        }
-        self.text.as_ref().is_none_or(|r| r.is_match(text))
+        self.matches_thread(image, pid, tid, state) && self.matches_text(text)
     }
 }
 
@@ -222,7 +242,7 @@ mod tests {
     #[test]
     fn control_characters_are_escaped() {
         assert_eq!(clean("a\u{1b}[31mb\tc\r"), "a\\u{1b}[31mb\\tc\\r");
-        assert!(matches!(clean("plain"), Cow::Borrowed(_)));
+        assert!(matches!(clean("plain"), std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -3,12 +3,10 @@
 
 use std::borrow::Cow;
 
-use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::Frame;
 use serde_json::json;
 
-use super::{draw_list, Ctx, Screen};
+use super::{Ctx, Screen};
 use crate::data::Node;
 use crate::export::Table;
 use crate::scroll::Scroll;
@@ -52,10 +50,7 @@ fn label(cx: &Ctx, node: &Node) -> Vec<Span<'static>> {
         }
         Node::Thread { thread, cycle } => {
             let t = &cx.a.threads[*thread];
-            let first = cx.a.chains.iter().any(|c| {
-                c.first_blocked
-                    .is_some_and(|f| (f.pid, f.tid) == (t.pid, t.tid))
-            });
+            let first = cx.j.first_blocked.contains(thread);
             let mut v = vec![
                 Span::styled(
                     cid(Some(t.pid), Some(t.tid)),
@@ -100,32 +95,17 @@ impl Screen for Chains {
         cx.j.tree.len()
     }
 
-    fn scroll(&self) -> Scroll {
-        self.scroll
+    super::scroll_field!();
+
+    fn title(&self, cx: &Ctx) -> String {
+        format!(" Wait chains ({}) ", cx.a.chains.len())
     }
 
-    fn scroll_mut(&mut self) -> &mut Scroll {
-        &mut self.scroll
-    }
-
-    fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx, focused: bool) {
-        let title = format!(" Wait chains ({}) ", cx.a.chains.len());
-        draw_list(
-            f,
-            area,
-            title,
-            None,
-            self.scroll,
-            self.len(cx),
-            focused,
-            cx.theme,
-            |i| {
-                let r = &cx.j.tree[i];
-                let mut spans = vec![Span::styled(r.prefix.clone(), cx.theme.dim())];
-                spans.extend(label(cx, &r.node));
-                Line::from(spans)
-            },
-        );
+    fn row<'a>(&self, cx: &'a Ctx, i: usize) -> Line<'a> {
+        let r = &cx.j.tree[i];
+        let mut spans = vec![Span::styled(r.prefix.clone(), cx.theme.dim())];
+        spans.extend(label(cx, &r.node));
+        Line::from(spans)
     }
 
     fn text<'a>(&self, cx: &'a Ctx, i: usize) -> Cow<'a, str> {

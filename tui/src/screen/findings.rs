@@ -2,12 +2,10 @@
 
 use std::borrow::Cow;
 
-use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::Frame;
 use serde_json::json;
 
-use super::{draw_list, Ctx, Screen};
+use super::{Ctx, Screen};
 use crate::export::Table;
 use crate::scroll::Scroll;
 use crate::text::clean;
@@ -26,37 +24,22 @@ impl Screen for Findings {
         cx.a.findings.len()
     }
 
-    fn scroll(&self) -> Scroll {
-        self.scroll
+    super::scroll_field!();
+
+    fn title(&self, cx: &Ctx) -> String {
+        format!(" Findings ({}) ", cx.a.findings.len())
     }
 
-    fn scroll_mut(&mut self) -> &mut Scroll {
-        &mut self.scroll
-    }
-
-    fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx, focused: bool) {
-        let title = format!(" Findings ({}) ", cx.a.findings.len());
-        draw_list(
-            f,
-            area,
-            title,
-            None,
-            self.scroll,
-            self.len(cx),
-            focused,
-            cx.theme,
-            |i| {
-                let x = &cx.a.findings[i];
-                Line::from(vec![
-                    Span::raw(format!("{:>2}. ", x.rank)),
-                    Span::styled(
-                        format!("[{} {:.2}] ", x.kind, x.confidence),
-                        cx.theme.heading(),
-                    ),
-                    Span::raw(clean(&x.summary).into_owned()),
-                ])
-            },
-        );
+    fn row<'a>(&self, cx: &'a Ctx, i: usize) -> Line<'a> {
+        let x = &cx.a.findings[i];
+        Line::from(vec![
+            Span::raw(format!("{:>2}. ", x.rank)),
+            Span::styled(
+                format!("[{} {:.2}] ", x.kind, x.confidence),
+                cx.theme.heading(),
+            ),
+            Span::raw(clean(&x.summary).into_owned()),
+        ])
     }
 
     fn text<'a>(&self, cx: &'a Ctx, i: usize) -> Cow<'a, str> {

@@ -2,11 +2,6 @@
 //! its rows, draws the rows in view and nothing else, and gives the rows as a
 //! table for export. [`Ctx`] is the read-only data they all look at.
 
-mod chains;
-mod findings;
-mod threads;
-mod timeline;
-
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -66,6 +61,25 @@ pub(crate) fn rfc3339_ns(s: &str) -> Option<i64> {
         .timestamp_nanos_opt()
 }
 
+/// The two `Screen` methods over a screen's `scroll` field.
+macro_rules! scroll_field {
+    () => {
+        fn scroll(&self) -> crate::scroll::Scroll {
+            self.scroll
+        }
+
+        fn scroll_mut(&mut self) -> &mut crate::scroll::Scroll {
+            &mut self.scroll
+        }
+    };
+}
+pub(crate) use scroll_field;
+
+mod chains;
+mod findings;
+mod threads;
+mod timeline;
+
 /// What a screen does; the app drives whichever is showing.
 pub(crate) trait Screen {
     fn name(&self) -> &'static str;
@@ -73,8 +87,28 @@ pub(crate) trait Screen {
     fn len(&self, cx: &Ctx) -> usize;
     fn scroll(&self) -> Scroll;
     fn scroll_mut(&mut self) -> &mut Scroll;
+    /// The list's title, with its counts, sort and filter.
+    fn title(&self, cx: &Ctx) -> String;
+    /// Column headings, for tables.
+    fn header(&self) -> Option<Line<'static>> {
+        None
+    }
+    /// Row `i` as shown.
+    fn row<'a>(&self, cx: &'a Ctx, i: usize) -> Line<'a>;
     /// Draws the list into `area`; `focused` when keys move its selection.
-    fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx, focused: bool);
+    fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx, focused: bool) {
+        draw_list(
+            f,
+            area,
+            self.title(cx),
+            self.header(),
+            self.scroll(),
+            self.len(cx),
+            focused,
+            cx.theme,
+            |i| self.row(cx, i),
+        );
+    }
     /// The text `/` searches in row `i`.
     fn text<'a>(&self, cx: &'a Ctx, i: usize) -> Cow<'a, str>;
     /// The rows in view order, for `e`.

@@ -5,12 +5,10 @@
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::Frame;
 use serde_json::json;
 
-use super::{draw_list, Ctx, Screen};
+use super::{Ctx, Screen};
 use crate::export::Table;
 use crate::scroll::Scroll;
 use crate::text::{cid, seconds, Filter};
@@ -137,15 +135,9 @@ impl Screen for Threads {
         self.rows.len()
     }
 
-    fn scroll(&self) -> Scroll {
-        self.scroll
-    }
+    super::scroll_field!();
 
-    fn scroll_mut(&mut self) -> &mut Scroll {
-        &mut self.scroll
-    }
-
-    fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx, focused: bool) {
+    fn title(&self, cx: &Ctx) -> String {
         let mut title = format!(" Threads ({} of {})", self.rows.len(), cx.a.threads.len());
         if !self.filter.is_empty() {
             title.push_str(&format!("  filter: {}", self.filter.spec));
@@ -155,52 +147,47 @@ impl Screen for Threads {
             COLUMNS[self.sort],
             if self.descending { "↓" } else { "↑" }
         ));
-        let header = Line::from(format!(
+        title
+    }
+
+    fn header(&self) -> Option<Line<'static>> {
+        Some(Line::from(format!(
             "{:<16} {:<9} {:<10} {:<16} {:>13} {:>6}",
             COLUMNS[0], COLUMNS[1], COLUMNS[2], COLUMNS[3], COLUMNS[4], COLUMNS[5]
-        ));
-        draw_list(
-            f,
-            area,
-            title,
-            Some(header),
-            self.scroll,
-            self.rows.len(),
-            focused,
-            cx.theme,
-            |k| {
-                let i = self.rows[k];
-                let t = &cx.a.threads[i];
-                let image: String = t
-                    .process
-                    .as_deref()
-                    .unwrap_or("?")
-                    .chars()
-                    .take(16)
-                    .collect();
-                let reason: String = t
-                    .wait_reason
-                    .as_deref()
-                    .unwrap_or("")
-                    .chars()
-                    .take(16)
-                    .collect();
-                Line::from(vec![
-                    Span::raw(format!("{image:<16} ")),
-                    Span::styled(
-                        format!("{:<9}", cid(Some(t.pid), Some(t.tid))),
-                        cx.theme.thread(Some(t.pid), Some(t.tid)),
-                    ),
-                    Span::raw(format!(
-                        " {:<10} {:<16} {:>13} {:>6}",
-                        t.state,
-                        reason,
-                        t.wait_seconds.map(seconds).unwrap_or_default(),
-                        cx.j.blocks[i]
-                    )),
-                ])
-            },
-        );
+        )))
+    }
+
+    fn row<'a>(&self, cx: &'a Ctx, k: usize) -> Line<'a> {
+        let i = self.rows[k];
+        let t = &cx.a.threads[i];
+        let image: String = t
+            .process
+            .as_deref()
+            .unwrap_or("?")
+            .chars()
+            .take(16)
+            .collect();
+        let reason: String = t
+            .wait_reason
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(16)
+            .collect();
+        Line::from(vec![
+            Span::raw(format!("{image:<16} ")),
+            Span::styled(
+                format!("{:<9}", cid(Some(t.pid), Some(t.tid))),
+                cx.theme.thread(Some(t.pid), Some(t.tid)),
+            ),
+            Span::raw(format!(
+                " {:<10} {:<16} {:>13} {:>6}",
+                t.state,
+                reason,
+                t.wait_seconds.map(seconds).unwrap_or_default(),
+                cx.j.blocks[i]
+            )),
+        ])
     }
 
     fn text<'a>(&self, cx: &'a Ctx, i: usize) -> Cow<'a, str> {

@@ -7,6 +7,7 @@
 //! frame costs the same at ten events or ten million.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -28,7 +29,7 @@ pub(crate) struct Timeline {
     scroll: Scroll,
     filter: Filter,
     /// Events passing the filter, in time order; `None` when unfiltered.
-    view: Option<Vec<u32>>,
+    view: Option<Arc<Vec<u32>>>,
 }
 
 impl Timeline {
@@ -38,6 +39,27 @@ impl Timeline {
             Some(v) => v[pos] as usize,
             None => pos,
         }
+    }
+
+    /// The filtered events (shared with a search running in the background).
+    pub(crate) fn view(&self) -> Option<Arc<Vec<u32>>> {
+        self.view.clone()
+    }
+
+    /// Shows the events a filter let through, staying near the event selected.
+    pub(crate) fn set_view(&mut self, cx: &Ctx, f: Filter, view: Option<Arc<Vec<u32>>>) -> String {
+        let keep = self.selected(cx);
+        self.view = view;
+        self.filter = f;
+        let sel = keep.map_or(0, |i| match &self.view {
+            Some(v) => v.partition_point(|&k| (k as usize) < i),
+            None => i,
+        });
+        self.scroll = Scroll {
+            sel: sel.min(self.len(cx).saturating_sub(1)),
+            top: sel,
+        };
+        format!("{} of {} events match", self.len(cx), cx.ev.len())
     }
 
     pub(crate) fn selected(&self, cx: &Ctx) -> Option<usize> {
@@ -132,22 +154,15 @@ impl Screen for Timeline {
     }
 
     fn len(&self, cx: &Ctx) -> usize {
-        self.view.as_ref().map_or(cx.ev.len(), Vec::len)
+        self.view.as_ref().map_or(cx.ev.len(), |v| v.len())
     }
 
-    fn scroll(&self) -> Scroll {
-        self.scroll
-    }
+    super::scroll_field!();
 
-    fn scroll_mut(&mut self) -> &mut Scroll {
-        &mut self.scroll
-    }
-
-    fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx, focused: bool) {
-        let (spark, list) = Self::areas(area);
+    fn title(&self, cx: &Ctx) -> String {
         let len = self.len(cx);
-        let sel = self.selected(cx);
-        let date = sel
+        let date = self
+            .selected(cx)
             .map(|i| {
                 utc(cx.ev.time(i), cx.offset_ns)
                     .format("%Y-%m-%d")
@@ -165,7 +180,39 @@ impl Screen for Timeline {
         if !self.filter.is_empty() {
             title.push_str(&format!(" filter: {} ", self.filter.spec));
         }
-        let block = Block::default().borders(Borders::ALL).title(title);
+        title
+    }
+
+    fn row<'a>(&self, cx: &'a Ctx, pos: usize) -> Line<'a> {
+        let i = self.event_at(pos);
+        let (fpid, ftid) = cx.focus.map_or((None, None), |(p, t)| (Some(p), Some(t)));
+        let (pid, tid) = (cx.ev.pid(i), cx.ev.tid(i));
+        let thread = pid.is_some() && (pid, tid) == (fpid, ftid);
+        let process = pid.is_some() && pid == fpid;
+        let gutter = if thread {
+            "▶"
+        } else if process {
+            "•"
+        } else {
+            " "
+        };
+        Line::from(vec![
+            Span::raw(format!(
+                "{gutter}{} ",
+                clock(utc(cx.ev.time(i), cx.offset_ns))
+            )),
+            Span::styled(cid(pid, tid), cx.theme.thread(pid, tid)),
+            Span::styled(
+                format!(" {}", clean(cx.ev.message(i))),
+                cx.theme.focus(thread, process),
+            ),
+        ])
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, cx: &Ctx, focused: bool) {
+        let (spark, list) = Self::areas(area);
+        let len = self.len(cx);
+        let block = Block::default().borders(Borders::ALL).title(self.title(cx));
         let inner = block.inner(list);
         f.render_widget(block, list);
         if let Some(s) = spark {
@@ -191,7 +238,6 @@ impl Screen for Timeline {
         if self.scroll.sel - top + extra >= h {
             top += self.scroll.sel - top + extra + 1 - h;
         }
-        let (fpid, ftid) = cx.focus.map_or((None, None), |(p, t)| (Some(p), Some(t)));
         let mut lines: Vec<Line> = Vec::with_capacity(h);
         let mut pos = top;
         let mut mk = markers.iter().peekable();
@@ -209,28 +255,7 @@ impl Screen for Timeline {
             if pos >= len {
                 break;
             }
-            let i = self.event_at(pos);
-            let (pid, tid) = (cx.ev.pid(i), cx.ev.tid(i));
-            let thread = pid.is_some() && (pid, tid) == (fpid, ftid);
-            let process = pid.is_some() && pid == fpid;
-            let gutter = if thread {
-                "▶"
-            } else if process {
-                "•"
-            } else {
-                " "
-            };
-            let mut line = Line::from(vec![
-                Span::raw(format!(
-                    "{gutter}{} ",
-                    clock(utc(cx.ev.time(i), cx.offset_ns))
-                )),
-                Span::styled(cid(pid, tid), cx.theme.thread(pid, tid)),
-                Span::styled(
-                    format!(" {}", clean(cx.ev.message(i))),
-                    cx.theme.focus(thread, process),
-                ),
-            ]);
+            let mut line = self.row(cx, pos);
             if pos == self.scroll.sel {
                 line = line.patch_style(if focused {
                     cx.theme.selected()
@@ -271,38 +296,5 @@ impl Screen for Timeline {
                 ]
             })),
         }
-    }
-
-    fn filter(&mut self, cx: &Ctx, f: Filter) -> Result<String, String> {
-        let keep = self.selected(cx);
-        self.view = (!f.is_empty()).then(|| {
-            (0..cx.ev.len())
-                .filter(|&i| {
-                    let (pid, tid) = (cx.ev.pid(i), cx.ev.tid(i));
-                    let state = match (&f.state, pid, tid) {
-                        (Some(_), Some(p), Some(t)) => {
-                            cx.j.thread(p, t).map_or(String::new(), |k| {
-                                let t = &cx.a.threads[k];
-                                format!("{} {}", t.state, t.wait_reason.as_deref().unwrap_or(""))
-                            })
-                        }
-                        _ => String::new(),
-                    };
-                    f.matches(cx.image(pid), pid, tid, &state, cx.ev.message(i))
-                })
-                .map(|i| i as u32)
-                .collect()
-        });
-        self.filter = f;
-        // Stay near the event that was selected.
-        let sel = keep.map_or(0, |i| match &self.view {
-            Some(v) => v.partition_point(|&k| (k as usize) < i),
-            None => i,
-        });
-        self.scroll = Scroll {
-            sel: sel.min(self.len(cx).saturating_sub(1)),
-            top: sel,
-        };
-        Ok(format!("{} of {} events match", self.len(cx), cx.ev.len()))
     }
 }
