@@ -743,7 +743,13 @@ impl App {
             });
         }
         let a = cx.a;
-        let method = a.alignment.method.split(':').next().unwrap_or("");
+        // How the offset was chosen, in a word (the Findings detail has the full method).
+        let method = match (self.offset_override, a.alignment.method.as_str()) {
+            (Some(_), _) => "set with o",
+            (None, m) if m.starts_with("estimated") => "estimated",
+            (None, m) if m.starts_with("given") => "given with --offset",
+            (None, _) => "none applied",
+        };
         let summary = format!(
             " dump {}  offset {:+.3} s {}{}  {} threads  {} chains  {} findings  {} events",
             a.dump_time.as_deref().unwrap_or("time unknown"),

@@ -46,39 +46,83 @@ fn evidence(cx: &Ctx, f: &Finding, out: &mut Vec<Line<'static>>) {
 }
 
 pub(crate) fn finding(cx: &Ctx, i: usize) -> Detail {
-    let Some(f) = cx.a.findings.get(i) else {
-        return Detail {
-            title: " Detail ".into(),
-            lines: vec![text(
+    let mut lines = Vec::new();
+    let title = match cx.a.findings.get(i) {
+        Some(f) => {
+            lines.push(text(clean(&f.summary).into_owned()));
+            lines.push(text(""));
+            lines.push(field(
+                cx,
+                "kind",
+                format!("{}  confidence {:.2}", f.kind, f.confidence),
+            ));
+            if f.pid.is_some() {
+                lines.push(field(
+                    cx,
+                    "thread",
+                    format!("{}  (Enter: go to it)", cid(f.pid, f.tid)),
+                ));
+            }
+            if let Some(c) = f.chain {
+                lines.push(field(cx, "chain", c.to_string()));
+            }
+            lines.push(text(""));
+            evidence(cx, f, &mut lines);
+            format!(" Finding {} ", f.rank)
+        }
+        None => {
+            lines.push(text(
                 "No findings: the dump shows no wait chain or known pattern.",
-            )],
-        };
+            ));
+            " Detail ".into()
+        }
     };
-    let mut lines = vec![
-        text(clean(&f.summary).into_owned()),
-        text(""),
-        field(
-            cx,
-            "kind",
-            format!("{}  confidence {:.2}", f.kind, f.confidence),
+    overview(cx, &mut lines);
+    Detail { title, lines }
+}
+
+/// How the clocks were put together, what each input gave, and the analysis's notes.
+fn overview(cx: &Ctx, out: &mut Vec<Line<'static>>) {
+    let a = cx.a;
+    out.push(text(""));
+    out.push(Line::from(Span::styled("Clocks", cx.theme.heading())));
+    out.push(field(
+        cx,
+        "dump time",
+        format!(
+            "{}  as written: {}",
+            a.dump_time.as_deref().unwrap_or("unknown"),
+            a.dump_time_raw.as_deref().map(clean).unwrap_or_default()
         ),
-    ];
-    if f.pid.is_some() {
-        lines.push(field(
-            cx,
-            "thread",
-            format!("{}  (Enter: go to it)", cid(f.pid, f.tid)),
-        ));
+    ));
+    out.push(field(
+        cx,
+        "offset",
+        format!(
+            "{:+.3} s: {}",
+            a.alignment.offset_seconds,
+            clean(&a.alignment.method)
+        ),
+    ));
+    out.push(field(cx, "tick", clean(&a.tick).into_owned()));
+    if !a.inputs.is_empty() {
+        out.push(Line::from(Span::styled("Inputs", cx.theme.heading())));
     }
-    if let Some(c) = f.chain {
-        lines.push(field(cx, "chain", c.to_string()));
+    for i in &a.inputs {
+        out.push(text(format!(
+            "{} ({} {}): {} records, {} skipped",
+            i.path, i.kind, i.format, i.records, i.skipped
+        )));
+        out.extend(
+            i.first_skips
+                .iter()
+                .map(|s| text(format!("  {}", clean(s)))),
+        );
     }
-    lines.push(text(""));
-    evidence(cx, f, &mut lines);
-    Detail {
-        title: format!(" Finding {} ", f.rank),
-        lines,
+    if !a.notes.is_empty() {
+        out.push(Line::from(Span::styled("Notes", cx.theme.heading())));
     }
+    out.extend(a.notes.iter().map(|n| text(clean(n).into_owned())));
 }
 
 /// A thread: what the analysis says, then its THREAD block from the log.

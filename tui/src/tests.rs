@@ -154,6 +154,15 @@ fn finding_enter_goes_to_the_thread_with_its_block_and_evidence() {
     let mut a = app(200, 70);
     let s = screen(&a, 200, 70);
     assert!(s.contains("[periodic-error"), "{s}");
+    // Below the finding: how the clocks were joined (the zone explains the trace).
+    assert!(
+        s.contains("offset      +0.000 s: estimated: the zone offset +0 min"),
+        "{s}"
+    );
+    assert!(
+        s.contains("as written: Fri Oct  9 10:08:21.713 2009 (UTC -"),
+        "{s}"
+    );
     press(&mut a, KeyCode::Enter);
     let s = screen(&a, 200, 70);
     // The THREAD block as the log has it (memory.log:7097, FACTS.md) ...
@@ -353,6 +362,18 @@ fn timeline_filter_search_time_and_export_match_the_raw_trace() {
     for _ in 0.."dumptrace-timeline.csv".len() {
         press(&mut a, KeyCode::Backspace);
     }
+    typed(&mut a, out.to_str().expect("utf-8 path"));
+    press(&mut a, KeyCode::Char('y'));
+    let all = std::fs::read_to_string(&out).expect("replaced");
+    assert_eq!(
+        all.lines().count(),
+        raw.len() + 1,
+        "y replaces it with the whole view"
+    );
+    press(&mut a, KeyCode::Char('e'));
+    for _ in 0.."dumptrace-timeline.csv".len() {
+        press(&mut a, KeyCode::Backspace);
+    }
     typed(
         &mut a,
         out.with_extension("json").to_str().expect("utf-8 path"),
@@ -377,7 +398,7 @@ fn offset_key_re_correlates_and_shifts_the_timeline() {
     a.settle();
     press(&mut a, KeyCode::Enter);
     let s = screen(&a, 100, 30);
-    assert!(s.contains("offset +1.100 s given"), "{s}");
+    assert!(s.contains("offset +1.100 s set with o"), "{s}");
     assert!(s.contains("14:02:31.109000"), "{s}");
     press(&mut a, KeyCode::Char('o'));
     press(&mut a, KeyCode::Down);
@@ -386,7 +407,7 @@ fn offset_key_re_correlates_and_shifts_the_timeline() {
     a.settle();
     let s = screen(&a, 100, 30);
     assert!(
-        s.contains("offset +1.100 s given"),
+        s.contains("offset +1.100 s set with o"),
         "Esc restores the value before the prompt: {s}"
     );
     press(&mut a, KeyCode::Char('o'));
@@ -467,6 +488,19 @@ fn keys_page_and_wheel_move_by_the_view_and_small_terminals_draw() {
             screen(&a, w, h);
         }
     }
+    // Into the detail pane: j scrolls it, not the list; h goes back.
+    press(&mut a, KeyCode::Char('3'));
+    let detail_top = |a: &App| {
+        let s = screen(a, 80, 24);
+        s.lines().nth(15).unwrap_or("").to_string()
+    };
+    let before = detail_top(&a);
+    press(&mut a, KeyCode::Char('l'));
+    press(&mut a, KeyCode::Char('j'));
+    assert_ne!(detail_top(&a), before);
+    assert!(screen(&a, 80, 24).contains("│ProcessA.exe     0adc.1c64"));
+    press(&mut a, KeyCode::Char('h'));
+    press(&mut a, KeyCode::Char('j'));
     press(&mut a, KeyCode::Char('q'));
     assert!(a.should_quit());
     let mut b = app(80, 24);
