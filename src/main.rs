@@ -157,26 +157,43 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn analysis(input: &InputArgs) -> Result<dumptrace_correlate::Analysis> {
-    let loaded = inputs::load(&input.paths, &input.clock)?;
-    let opts = dumptrace_correlate::Options {
+/// Correlation options from the command line and what the loader learned.
+fn options(input: &InputArgs, loaded: &inputs::Loaded) -> dumptrace_correlate::Options {
+    dumptrace_correlate::Options {
         offset_seconds: input.offset,
         trace_time_note: loaded.trace_time_note.clone(),
         context_seconds: None,
-    };
-    let mut a = dumptrace_correlate::analyze(&loaded.snapshot, &loaded.traces, &opts);
-    a.inputs = loaded.inputs;
-    if !loaded.has_dump {
-        a.notes
-            .push("no dump input: there are no threads or wait chains to correlate".into());
     }
+}
+
+/// Notes about the inputs as a whole that the analysis carries.
+fn input_notes(loaded: &inputs::Loaded) -> Vec<String> {
+    if loaded.has_dump {
+        Vec::new()
+    } else {
+        vec!["no dump input: there are no threads or wait chains to correlate".into()]
+    }
+}
+
+fn analysis(input: &InputArgs) -> Result<dumptrace_correlate::Analysis> {
+    let loaded = inputs::load(&input.paths, &input.clock)?;
+    let opts = options(input, &loaded);
+    let mut a = dumptrace_correlate::analyze(&loaded.snapshot, &loaded.traces, &opts);
+    a.notes.extend(input_notes(&loaded));
+    a.inputs = loaded.inputs;
     Ok(a)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     if let Command::Tui(args) = &cli.command {
-        let a = analysis(&args.input)?;
-        dumptrace_tui::run(a)?;
+        let loaded = inputs::load(&args.input.paths, &args.input.clock)?;
+        dumptrace_tui::run(dumptrace_tui::Inputs {
+            options: options(&args.input, &loaded),
+            notes: input_notes(&loaded),
+            snapshot: loaded.snapshot,
+            traces: loaded.traces,
+            inputs: loaded.inputs,
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     let stdout = std::io::stdout();

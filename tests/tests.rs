@@ -19,6 +19,8 @@ mod cli {
     mod subcommands;
     /// `trace` on every trace export format, the CSV mapping flags, `--trace-start`.
     mod trace_formats;
+    /// `tui` in a real terminal (tmux): the walk to the chain root, quitting.
+    mod tui;
     /// Shared helpers: running the binary, reading fixtures.
     pub mod util;
 }

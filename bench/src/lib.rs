@@ -11,6 +11,8 @@
 
 use std::time::{Duration, Instant};
 
+pub mod incident;
+
 /// xorshift64*: small, fast and deterministic across platforms.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -40,6 +42,15 @@ impl Rng {
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.range(0, items.len() as u64) as usize]
     }
+}
+
+/// The number after `name` in `args` (`--events 10000000`), or `default`.
+pub fn arg(args: &[String], name: &str, default: u64) -> u64 {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A size like `200M`, `2G`, `512K` or a plain byte count (powers of 1024).

@@ -1,0 +1,160 @@
+//! `dumptrace tui` in a real terminal: tmux runs it at 80x24, keys go in with
+//! `send-keys` and the screen comes back with `capture-pane`. The walk an
+//! engineer makes: open the case, go to the wait chain, Enter on its root, and
+//! read the periodic error just before the root's wait began. Quitting (q or
+//! Ctrl-C) must give the shell back a cooked terminal.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use super::util::root;
+
+const CASE: &str = "fixtures/cases/cs-periodic-error";
+
+/// One tmux server of our own (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `dumptrace tui CASE` in an 80x24 pane; None when tmux is missing
+    /// outside CI (.ci/run installs it; there a missing tmux fails the test).
+    fn start(name: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "tmux is missing: .ci/run installs it"
+            );
+            eprintln!("skipped: tmux is not installed");
+            return None;
+        }
+        let t = Tmux {
+            socket: format!("dumptrace-test-{}-{name}", std::process::id()),
+        };
+        // After the browser exits, the pane prints its exit code and whether the
+        // terminal is back in canonical (cooked) mode, then stays for capture.
+        let script = format!(
+            "'{}' tui {CASE}; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon | sed 's/^/MODE=/'; sleep 60",
+            env!("CARGO_BIN_EXE_dumptrace")
+        );
+        let ok = t
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-s",
+                "main",
+                "-x",
+                "80",
+                "-y",
+                "24",
+                &script,
+            ])
+            .status
+            .success();
+        assert!(ok, "tmux new-session failed");
+        Some(t)
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .current_dir(root())
+            .env("TERM", "xterm-256color")
+            .output()
+            .expect("tmux runs")
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend(keys);
+        assert!(self.cmd(&args).status.success(), "send-keys {keys:?}");
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    /// Waits (up to 60 s: a debug build reads and correlates the case) for `text`.
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "'{text}' never showed; the screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Tmux {
+    /// The browser exited 0 and gave the shell back its screen in cooked mode.
+    fn assert_restored(&self) {
+        let s = self.wait_for("MODE=");
+        assert!(s.contains("EXIT=0"), "{s}");
+        assert!(
+            s.contains("MODE=icanon"),
+            "the terminal is left in raw mode:\n{s}"
+        );
+        assert!(
+            !s.contains("Wait chains"),
+            "the alternate screen was not left:\n{s}"
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+#[test]
+fn walks_to_the_chain_root_and_finds_the_periodic_error_on_screen() {
+    let Some(t) = Tmux::start("walk") else { return };
+    let s = t.wait_for("Findings (");
+    assert!(
+        s.contains("1 Findings  2 Wait chains  3 Threads  4 Timeline"),
+        "{s}"
+    );
+    t.keys(&["Tab"]);
+    // The root on top of its tree, the lock and its 52 waiters under it (FACTS.md).
+    let s = t.wait_for("chain 1: root 0adc.1c64 ProcessA.exe  blocks 52");
+    assert!(s.contains("cs:0x0032be30@2780  52 waiting"), "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("wait start of 0adc.1c64");
+    let lines: Vec<&str> = s.lines().collect();
+    let marker = lines
+        .iter()
+        .position(|l| l.contains("wait start of 0adc.1c64 14:08:14.806750"))
+        .expect("the marker line");
+    // The owner's last error, 10:08:14.802 local (UTC-4), just above its wait start.
+    let error = lines
+        .iter()
+        .position(|l| {
+            l.contains("14:08:14.802000 0adc.1c64 Error: [DB Driver] Not enough space on temp disk")
+        })
+        .unwrap_or_else(|| panic!("the periodic error is not on screen:\n{s}"));
+    assert!(error < marker && marker - error <= 3, "{s}");
+    t.keys(&["q"]);
+    t.assert_restored();
+}
+
+#[test]
+fn ctrl_c_quits_and_restores_the_terminal() {
+    let Some(t) = Tmux::start("ctrlc") else {
+        return;
+    };
+    t.wait_for("Findings (");
+    t.keys(&["?"]);
+    t.wait_for("Keys");
+    t.keys(&["C-c"]);
+    t.assert_restored();
+}
