@@ -12,20 +12,139 @@ use std::borrow::Cow;
 pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
     // `.logopen /u` writes UTF-16 LE with a BOM (WinDbg help for .logopen).
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return Cow::Owned(decode_utf16(rest, u16::from_le_bytes));
+        let mut s = String::new();
+        push_utf16(&mut s, rest, u16::from_le_bytes);
+        return Cow::Owned(s);
     }
     if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        return Cow::Owned(decode_utf16(rest, u16::from_be_bytes));
+        let mut s = String::new();
+        push_utf16(&mut s, rest, u16::from_be_bytes);
+        return Cow::Owned(s);
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
     String::from_utf8_lossy(bytes)
 }
 
-fn decode_utf16(bytes: &[u8], conv: fn([u8; 2]) -> u16) -> String {
+/// Appends the UTF-16 code units of `bytes` (an odd last byte is ignored);
+/// unpaired surrogates become U+FFFD.
+fn push_utf16(out: &mut String, bytes: &[u8], conv: fn([u8; 2]) -> u16) {
     let units = bytes.chunks_exact(2).map(|c| conv([c[0], c[1]]));
-    char::decode_utf16(units)
-        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+    out.extend(char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
+}
+
+/// How many bytes are read from a log at a time.
+const CHUNK: usize = 1 << 20;
+/// A "line" longer than this is cut: no debugger prints one, and a binary file
+/// without newlines must not be held whole.
+const MAX_LINE: usize = 1 << 20;
+
+/// Calls `f` with each line of a log read from `r`, without holding the log:
+/// UTF-16 LE/BE with BOM or UTF-8 (BOM or not), `\r\n` or `\n`, invalid
+/// UTF-8 replaced per line. Returns the number of bytes read.
+pub(crate) fn for_each_line<R: std::io::Read>(
+    mut r: R,
+    mut f: impl FnMut(&str),
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    // The bytes of an unfinished line (UTF-8) or an odd trailing byte (UTF-16).
+    let mut carry: Vec<u8> = Vec::new();
+    let mut utf16: Option<fn([u8; 2]) -> u16> = None;
+    let mut text = String::new();
+    let mut first = true;
+    loop {
+        let got = read_full(&mut r, &mut buf)?;
+        total += got as u64;
+        let mut chunk = &buf[..got];
+        if first {
+            first = false;
+            if let Some(rest) = chunk.strip_prefix(&[0xFF, 0xFE]) {
+                utf16 = Some(u16::from_le_bytes);
+                chunk = rest;
+            } else if let Some(rest) = chunk.strip_prefix(&[0xFE, 0xFF]) {
+                utf16 = Some(u16::from_be_bytes);
+                chunk = rest;
+            } else if let Some(rest) = chunk.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+                chunk = rest;
+            }
+        }
+        let done = got == 0;
+        match utf16 {
+            Some(conv) => {
+                carry.extend_from_slice(chunk);
+                let mut even = carry.len() & !1;
+                // A high surrogate at the end waits for its pair in the next chunk.
+                if !done && even >= 2 {
+                    let last = conv([carry[even - 2], carry[even - 1]]);
+                    if (0xD800..0xDC00).contains(&last) {
+                        even -= 2;
+                    }
+                }
+                push_utf16(&mut text, &carry[..even], conv);
+                carry.drain(..even);
+                let keep = emit_lines(text.as_bytes(), done, &mut f);
+                text.drain(..text.len() - keep);
+            }
+            None => {
+                let bytes: &[u8] = if carry.is_empty() {
+                    chunk
+                } else {
+                    carry.extend_from_slice(chunk);
+                    &carry
+                };
+                let keep = emit_lines(bytes, done, &mut f);
+                let tail = bytes[bytes.len() - keep..].to_vec();
+                carry = tail;
+            }
+        }
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full<R: std::io::Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Emits every complete line of `bytes` (all of them when `last`); returns how
+/// many bytes at the end belong to an unfinished line.
+fn emit_lines(bytes: &[u8], last: bool, f: &mut impl FnMut(&str)) -> usize {
+    let mut start = 0;
+    while let Some(i) = memchr_newline(&bytes[start..]) {
+        emit(&bytes[start..start + i], f);
+        start += i + 1;
+    }
+    let rest = &bytes[start..];
+    if last || rest.len() > MAX_LINE {
+        if !rest.is_empty() {
+            emit(rest, f);
+        }
+        return 0;
+    }
+    rest.len()
+}
+
+fn memchr_newline(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+fn emit(line: &[u8], f: &mut impl FnMut(&str)) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match std::str::from_utf8(line) {
+        Ok(s) => f(s),
+        Err(_) => f(&String::from_utf8_lossy(line)),
+    }
 }
 
 /// Undoes web typography in one line, allocating only when the line is not ASCII.
@@ -86,6 +205,51 @@ mod tests {
             bytes.extend_from_slice(&u.to_le_bytes());
         }
         assert_eq!(decode(&bytes), "0: kd> !cs\r\n");
+    }
+
+    fn lines_of(bytes: &[u8]) -> Vec<String> {
+        let mut v = Vec::new();
+        for_each_line(bytes, |l| v.push(l.to_string())).unwrap();
+        v
+    }
+
+    #[test]
+    fn streamed_lines_match_str_lines() {
+        let text = "0: kd> !cs\r\nCritical section   = 0x1\n\nlast line without newline";
+        let want: Vec<String> = text.lines().map(str::to_string).collect();
+        assert_eq!(lines_of(text.as_bytes()), want);
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in text.encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(lines_of(&utf16), want);
+        let mut bom8 = vec![0xEF, 0xBB, 0xBF];
+        bom8.extend_from_slice(text.as_bytes());
+        assert_eq!(lines_of(&bom8), want);
+        // Invalid UTF-8 is replaced in its own line only.
+        assert_eq!(
+            lines_of(b"ok\n\xff\xfe bad\nok2"),
+            vec!["ok", "\u{fffd}\u{fffd} bad", "ok2"]
+        );
+        assert!(lines_of(b"").is_empty());
+    }
+
+    #[test]
+    fn lines_across_chunk_boundaries() {
+        // Lines longer than nothing in particular, crossing the 1 MiB chunks.
+        let line = "f3c4ccac 8083129e ffdff5f0 8697ba00 a674c913 hal!KfLowerIrql+0x62";
+        let text: String = (0..40_000).map(|i| format!("{i} {line}\r\n")).collect();
+        let got = lines_of(text.as_bytes());
+        assert_eq!(got.len(), 40_000);
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == format!("{i} {line}")));
+        let mut utf16 = vec![0xFE, 0xFF];
+        for u in text.encode_utf16() {
+            utf16.extend_from_slice(&u.to_be_bytes());
+        }
+        assert_eq!(lines_of(&utf16), got);
     }
 
     #[test]

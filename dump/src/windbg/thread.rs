@@ -1,4 +1,5 @@
-//! The body of a `THREAD` block (from `!process 0 ff`, `!process ADDR`, `!thread ADDR f`).
+//! The body of a `THREAD` block (from `!process 0 ff`, `!process ADDR`, `!thread ADDR f`)
+//! and of a user-mode `~` thread (its stack, and `~*`'s `Start:` and `Priority:` lines).
 
 use super::grammar::{self, hex_token};
 use crate::model::{AlpcWait, Thread};
@@ -17,7 +18,14 @@ pub(crate) fn new_thread(h: grammar::ThreadHeader, source: String, line: u64) ->
     let mut t = Thread::new(h.address, h.pid, h.tid, h.state, source, line);
     t.teb = h.teb;
     t.win32_thread = h.win32_thread;
+    // Resident unless the block says `Kernel stack not resident.`
+    t.kernel_stack_resident = true;
     t
+}
+
+/// Lines a debugger prints among stack frames that carry nothing we use.
+pub(crate) fn is_noise(s: &str) -> bool {
+    crate::text::is_elision(s) || KNOWN_UNUSED.iter().any(|p| s.starts_with(p))
 }
 
 /// Lines WinDbg prints inside thread blocks that carry nothing we use.
@@ -38,15 +46,18 @@ const KNOWN_UNUSED: &[&str] = &[
 
 pub(crate) fn body_line(t: &mut Thread, line: &str, in_stack: &mut bool) -> LineKind {
     let s = line.trim();
-    if *in_stack || grammar::is_stack_header(s) {
-        if grammar::is_stack_header(s) {
-            *in_stack = true;
-            return LineKind::Used;
-        }
+    // Frames first: they are most of the lines of a `!process 0 ff` log.
+    if *in_stack {
         if let Some(f) = grammar::frame(s) {
             t.stack.push(f);
             return LineKind::Frame;
         }
+        if grammar::is_stack_header(s) {
+            return LineKind::Used;
+        }
+    } else if grammar::is_stack_header(s) {
+        *in_stack = true;
+        return LineKind::Used;
     }
     if t.stack.is_empty() && t.wait_objects.len() < 64 && !*in_stack {
         if let Some((address, kind, owner)) = grammar::wait_object(s) {
@@ -151,14 +162,24 @@ pub(crate) fn body_line(t: &mut Thread, line: &str, in_stack: &mut bool) -> Line
         return LineKind::Used;
     }
     if let Some(rest) = s.strip_prefix("Priority") {
-        t.priority = rest.split_whitespace().next().and_then(|v| v.parse().ok());
+        // `Priority 8 BasePriority 8 ...`; `~*`: `Priority: 0  Priority class: 32  Affinity: f`.
+        t.priority = rest
+            .trim_start_matches(':')
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok());
+        return LineKind::Used;
+    }
+    // `~*`: `      Start: ucrtbase!thread_start<...> (00007ffe`bd96cd30)`.
+    if let Some(rest) = s.strip_prefix("Start:") {
+        t.start_address = Some(rest.trim().to_string());
         return LineKind::Used;
     }
     if s.starts_with("Kernel stack not resident") {
         t.kernel_stack_resident = false;
         return LineKind::Used;
     }
-    if crate::text::is_elision(s) || KNOWN_UNUSED.iter().any(|p| s.starts_with(p)) {
+    if is_noise(s) {
         return LineKind::Used;
     }
     LineKind::Unknown
