@@ -595,26 +595,14 @@ fn system(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot) -> io::Result<
                 kb("Available Pages").map_or("?".into(), |a| format!("{a} KB"))
             )?;
         }
-        if vm.counter("NonPagedPool Usage").is_some() {
-            writeln!(
-                out,
-                "  nonpaged pool {}",
-                of(kb("NonPagedPool Usage"), kb("NonPagedPool Max"))
-            )?;
-        }
-        if vm.counter("PagedPool Usage").is_some() {
-            writeln!(
-                out,
-                "  paged pool    {}",
-                of(kb("PagedPool Usage"), kb("PagedPool Maximum"))
-            )?;
-        }
-        if vm.counter("Committed pages").is_some() {
-            writeln!(
-                out,
-                "  commit        {}",
-                of(kb("Committed pages"), kb("Commit limit"))
-            )?;
+        for (label, used, max) in [
+            ("nonpaged pool", "NonPagedPool Usage", "NonPagedPool Max"),
+            ("paged pool", "PagedPool Usage", "PagedPool Maximum"),
+            ("commit", "Committed pages", "Commit limit"),
+        ] {
+            if vm.counter(used).is_some() {
+                writeln!(out, "  {label:13} {}", of(kb(used), kb(max)))?;
+            }
         }
         for p in &vm.page_files {
             writeln!(
@@ -636,7 +624,7 @@ fn system(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot) -> io::Result<
                 e.1 += p.kb.unwrap_or(0);
             }
             let mut top: Vec<_> = by_image.into_iter().collect();
-            top.sort_by(|x, y| y.1 .0.cmp(&x.1 .0));
+            top.sort_by_key(|t| std::cmp::Reverse(t.1 .0));
             for (image, (n, kb)) in top.iter().take(5) {
                 writeln!(
                     out,
@@ -660,7 +648,7 @@ fn system(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot) -> io::Result<
                 }
             }
         }
-        tags.sort_by(|x, y| y.1.cmp(&x.1));
+        tags.sort_by_key(|t| std::cmp::Reverse(t.1));
         writeln!(
             out,
             "Pool tags   {} (!poolused), largest consistent:",
@@ -678,7 +666,7 @@ fn system(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot) -> io::Result<
                 .or_default() += 1;
         }
         let mut top: Vec<_> = by_driver.into_iter().collect();
-        top.sort_by(|x, y| y.1.cmp(&x.1));
+        top.sort_by_key(|t| std::cmp::Reverse(t.1));
         let parts: Vec<String> = top.iter().map(|(d, n)| format!("{} {n}", esc(d))).collect();
         writeln!(
             out,

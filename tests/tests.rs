@@ -17,6 +17,8 @@ mod cli {
     mod subcommands;
     /// `trace` on every trace export format, the CSV mapping flags, `--trace-start`.
     mod trace_formats;
+    /// The user-mode case: `~` threads, `!locks`, `!handle` mutant owners, WOW64 stacks.
+    mod user_mode;
     /// Shared helpers: running the binary, reading fixtures.
     pub mod util;
 }

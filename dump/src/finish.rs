@@ -113,7 +113,7 @@ fn dedupe_threads(s: &mut DumpSnapshot) {
     let mut by_cid: HashMap<(u32, u32), usize> = HashMap::with_capacity(n);
     let mut keep = vec![true; n];
     let mut dropped = 0;
-    for i in 0..n {
+    for (i, kept) in keep.iter_mut().enumerate() {
         let (address, cid) = {
             let t = &s.threads[i];
             (t.address, (t.pid, t.tid))
@@ -131,7 +131,7 @@ fn dedupe_threads(s: &mut DumpSnapshot) {
             Some(j) => {
                 let t = std::mem::replace(&mut s.threads[i], placeholder());
                 join_thread(&mut s.threads[j], t);
-                keep[i] = false;
+                *kept = false;
                 dropped += 1;
                 let a = s.threads[j].address;
                 if a != 0 {

@@ -183,7 +183,7 @@ const HEAD: usize = 256 * 1024;
 fn read_log(path: &Path, r: impl Read) -> std::io::Result<DumpLoad> {
     let label = path.display().to_string();
     let mut reader = windbg::LogReader::new(&label, WINDBG_LOG);
-    text::for_each_line(r, |line| reader.feed(line))?;
+    text::for_each_line(r, |line, ascii| reader.feed(line, ascii))?;
     let (mut snapshot, mut report) = reader.finish();
     report.path = path.to_path_buf();
     finish::finish(&mut snapshot);

@@ -40,63 +40,69 @@ const MAX_LINE: usize = 1 << 20;
 
 /// Calls `f` with each line of a log read from `r`, without holding the log:
 /// UTF-16 LE/BE with BOM or UTF-8 (BOM or not), `\r\n` or `\n`, invalid
-/// UTF-8 replaced per line. Returns the number of bytes read.
+/// UTF-8 replaced per line. `f` also learns whether the line is known to be
+/// ASCII (then [`normalize`] has nothing to undo). Returns the number of bytes read.
+///
+/// One buffer serves the whole read: the unfinished line at its end moves to
+/// its front before the next read. The complete lines of a read are checked
+/// as UTF-8 at once and split with `memchr` (the hot path of a 1 GB log).
 pub(crate) fn for_each_line<R: std::io::Read>(
     mut r: R,
-    mut f: impl FnMut(&str),
+    mut f: impl FnMut(&str, bool),
 ) -> std::io::Result<u64> {
     let mut buf = vec![0u8; CHUNK];
+    // Unread bytes are `buf[..end]`.
+    let mut end = 0;
     let mut total = 0u64;
-    // The bytes of an unfinished line (UTF-8) or an odd trailing byte (UTF-16).
-    let mut carry: Vec<u8> = Vec::new();
     let mut utf16: Option<fn([u8; 2]) -> u16> = None;
     let mut text = String::new();
     let mut first = true;
     loop {
-        let got = read_full(&mut r, &mut buf)?;
+        if end == buf.len() {
+            // No newline in a whole buffer: grow it up to MAX_LINE, then cut.
+            if buf.len() < MAX_LINE {
+                buf.resize(buf.len() * 2, 0);
+            } else {
+                emit(&buf[..end], &mut f);
+                end = 0;
+            }
+        }
+        let got = read_full(&mut r, &mut buf[end..])?;
         total += got as u64;
-        let mut chunk = &buf[..got];
+        let mut start = 0;
+        end += got;
         if first {
             first = false;
-            if let Some(rest) = chunk.strip_prefix(&[0xFF, 0xFE]) {
+            if buf[..end].starts_with(&[0xFF, 0xFE]) {
                 utf16 = Some(u16::from_le_bytes);
-                chunk = rest;
-            } else if let Some(rest) = chunk.strip_prefix(&[0xFE, 0xFF]) {
+                start = 2;
+            } else if buf[..end].starts_with(&[0xFE, 0xFF]) {
                 utf16 = Some(u16::from_be_bytes);
-                chunk = rest;
-            } else if let Some(rest) = chunk.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-                chunk = rest;
+                start = 2;
+            } else if buf[..end].starts_with(&[0xEF, 0xBB, 0xBF]) {
+                start = 3;
             }
         }
         let done = got == 0;
-        match utf16 {
+        let used = match utf16 {
             Some(conv) => {
-                carry.extend_from_slice(chunk);
-                let mut even = carry.len() & !1;
-                // A high surrogate at the end waits for its pair in the next chunk.
-                if !done && even >= 2 {
-                    let last = conv([carry[even - 2], carry[even - 1]]);
+                let mut even = start + ((end - start) & !1);
+                // A high surrogate at the end waits for its pair in the next read.
+                if !done && even >= start + 2 {
+                    let last = conv([buf[even - 2], buf[even - 1]]);
                     if (0xD800..0xDC00).contains(&last) {
                         even -= 2;
                     }
                 }
-                push_utf16(&mut text, &carry[..even], conv);
-                carry.drain(..even);
+                push_utf16(&mut text, &buf[start..even], conv);
                 let keep = emit_lines(text.as_bytes(), done, &mut f);
                 text.drain(..text.len() - keep);
+                even
             }
-            None => {
-                let bytes: &[u8] = if carry.is_empty() {
-                    chunk
-                } else {
-                    carry.extend_from_slice(chunk);
-                    &carry
-                };
-                let keep = emit_lines(bytes, done, &mut f);
-                let tail = bytes[bytes.len() - keep..].to_vec();
-                carry = tail;
-            }
-        }
+            None => end - emit_lines(&buf[start..end], done, &mut f),
+        };
+        buf.copy_within(used..end, 0);
+        end -= used;
         if done {
             return Ok(total);
         }
@@ -119,31 +125,49 @@ fn read_full<R: std::io::Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usi
 
 /// Emits every complete line of `bytes` (all of them when `last`); returns how
 /// many bytes at the end belong to an unfinished line.
-fn emit_lines(bytes: &[u8], last: bool, f: &mut impl FnMut(&str)) -> usize {
-    let mut start = 0;
-    while let Some(i) = memchr_newline(&bytes[start..]) {
-        emit(&bytes[start..start + i], f);
-        start += i + 1;
-    }
-    let rest = &bytes[start..];
-    if last || rest.len() > MAX_LINE {
-        if !rest.is_empty() {
-            emit(rest, f);
+fn emit_lines(bytes: &[u8], last: bool, f: &mut impl FnMut(&str, bool)) -> usize {
+    let complete = if last {
+        bytes.len()
+    } else {
+        match memchr::memrchr(b'\n', bytes) {
+            Some(i) => i + 1,
+            None => return bytes.len(),
         }
-        return 0;
+    };
+    let (lines, rest) = bytes.split_at(complete);
+    if lines.is_empty() {
+        return rest.len();
+    }
+    match std::str::from_utf8(lines) {
+        Ok(text) => {
+            let ascii = text.is_ascii();
+            let mut start = 0;
+            for i in memchr::memchr_iter(b'\n', lines) {
+                let line = &text[start..i];
+                f(line.strip_suffix('\r').unwrap_or(line), ascii);
+                start = i + 1;
+            }
+            if start < text.len() {
+                let line = &text[start..];
+                f(line.strip_suffix('\r').unwrap_or(line), ascii);
+            }
+        }
+        // Some line is not UTF-8: replace in that line only.
+        Err(_) => {
+            let lines = lines.strip_suffix(b"\n").unwrap_or(lines);
+            for line in lines.split(|&b| b == b'\n') {
+                emit(line, f);
+            }
+        }
     }
     rest.len()
 }
 
-fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
-}
-
-fn emit(line: &[u8], f: &mut impl FnMut(&str)) {
+fn emit(line: &[u8], f: &mut impl FnMut(&str, bool)) {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     match std::str::from_utf8(line) {
-        Ok(s) => f(s),
-        Err(_) => f(&String::from_utf8_lossy(line)),
+        Ok(s) => f(s, false),
+        Err(_) => f(&String::from_utf8_lossy(line), false),
     }
 }
 
@@ -175,7 +199,7 @@ pub(crate) fn normalize(line: &str) -> Cow<'_, str> {
 
 /// A line that only says "output was cut here": `[...]`, `[…]`, `…`, `...`.
 pub(crate) fn is_elision(line: &str) -> bool {
-    matches!(line.trim(), "[...]" | "..." | "[..]" | "[.]")
+    matches!(line.trim_ascii(), "[...]" | "..." | "[..]" | "[.]")
 }
 
 /// Escapes control characters so that input text never drives the terminal.
@@ -209,7 +233,7 @@ mod tests {
 
     fn lines_of(bytes: &[u8]) -> Vec<String> {
         let mut v = Vec::new();
-        for_each_line(bytes, |l| v.push(l.to_string())).unwrap();
+        for_each_line(bytes, |l, _| v.push(l.to_string())).unwrap();
         v
     }
 

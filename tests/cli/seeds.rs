@@ -5,7 +5,7 @@
 //! raw text; the last tests check the studies' own conclusions.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -54,7 +54,7 @@ fn stacks_row(t: &[&str]) -> Option<(String, Option<u64>)> {
     None
 }
 
-fn json_of(f: &PathBuf) -> Value {
+fn json_of(f: &Path) -> Value {
     let o = run(&["dump", "--json", f.to_str().unwrap()]);
     assert!(o.status.success(), "{}: {}", f.display(), stderr(&o));
     serde_json::from_slice(&o.stdout).unwrap()
@@ -200,7 +200,7 @@ fn seed(name: &str) -> Option<(String, Value)> {
     Some((std::fs::read_to_string(&f).unwrap(), json_of(&f)))
 }
 
-fn thread<'a>(v: &'a Value, address: u64) -> &'a Value {
+fn thread(v: &Value, address: u64) -> &Value {
     arr(v, "threads")
         .iter()
         .find(|t| t["address"] == address)

@@ -19,11 +19,11 @@
 //!
 //! ```text
 //! Handle 1b0
-//!   Type         	Mutant
-//!   GrantedAccess	0x1f0001:
+//!   Type             Mutant
+//!   GrantedAccess    0x1f0001:
 //!          Delete,ReadControl,WriteDac,WriteOwner,Synch
-//!   HandleCount  	2
-//!   Name         	\Sessions\1\BaseNamedObjects\MYMUTEX1
+//!   HandleCount      2
+//!   Name             \Sessions\1\BaseNamedObjects\MYMUTEX1
 //!   Object Specific Information
 //!     Mutex is Owned
 //!     Mutant Owner aa8.3ff8

@@ -123,7 +123,7 @@ enum Mode {
     Irpfind,
     /// `k`, `kv`, `kb`, ...: a stack of the thread chosen with `.thread`.
     Stack(Vec<Frame>),
-    Stacks(stacks::StacksParser),
+    Stacks(Box<stacks::StacksParser>),
     Running(stacks::RunningParser),
     Vm(memory::VmParser),
     PoolUsed(memory::PoolParser),
@@ -143,13 +143,16 @@ pub(crate) enum Step {
     End,
 }
 
+// One Block lives in the reader; boxing its Thread would cost an allocation
+// per THREAD block of a 1 GB log for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Block {
     None,
     /// `PROCESS addr` whose ids come on the next line (x64).
     PendingProcess(grammar::ProcessHeader, u64),
     Process(usize),
     Thread {
-        t: Box<Thread>,
+        t: Thread,
         in_stack: bool,
         /// A `~` thread whose stack was printed under an x86 effective machine.
         wow64: bool,
@@ -171,6 +174,9 @@ pub(crate) struct LogReader<'a> {
     /// `dt _RTL_CRITICAL_SECTION` values, applied when the log is read.
     dt_cs: Vec<crate::model::CriticalSection>,
     user: usermode::UserThreads,
+    /// The buffer THREAD blocks read their frames into (one allocation per
+    /// thread then holds them, instead of a vector grown frame by frame).
+    frames: Vec<Frame>,
 }
 
 impl<'a> LogReader<'a> {
@@ -190,15 +196,21 @@ impl<'a> LogReader<'a> {
             context_stacks: Vec::new(),
             dt_cs: Vec::new(),
             user: usermode::UserThreads::default(),
+            frames: Vec::new(),
         }
     }
 
-    /// Reads the next line of the log.
-    pub(crate) fn feed(&mut self, raw: &str) {
+    /// Reads the next line of the log (`ascii`: known to be ASCII, so there
+    /// is no web typography to undo).
+    pub(crate) fn feed(&mut self, raw: &str, ascii: bool) {
         self.lines += 1;
         let n = self.lines;
-        let line = text::normalize(raw);
-        self.line(&line, n);
+        if ascii {
+            self.line(raw, n);
+        } else {
+            let line = text::normalize(raw);
+            self.line(&line, n);
+        }
     }
 
     /// Ends the last block and command, and applies what was gathered under
@@ -212,8 +224,24 @@ impl<'a> LogReader<'a> {
     }
 
     fn line(&mut self, line: &str, n: u64) {
-        let t = line.trim();
-        if let Some(p) = grammar::prompt(line) {
+        let t = line.trim_ascii();
+        // The hot path: a frame of the stack being read. No prompt, header or
+        // session line parses as a frame (two addresses, then a symbol).
+        if let (
+            Block::Thread {
+                t: th,
+                in_stack: true,
+                ..
+            },
+            false,
+        ) = (&mut self.block, self.pending_blank)
+        {
+            if let Some(f) = grammar::frame(t) {
+                th.stack.push(f);
+                return;
+            }
+        }
+        if let Some(p) = grammar::prompt(t) {
             self.end_block();
             self.end_mode();
             self.ctx.wow64 = p.x86;
@@ -227,9 +255,10 @@ impl<'a> LogReader<'a> {
             self.end_block();
             match grammar::thread_header(t) {
                 Some(h) => {
-                    let th = thread::new_thread(h, self.out.source(n), n);
+                    let mut th = thread::new_thread(h, self.out.source(n), n);
+                    th.stack = std::mem::take(&mut self.frames);
                     self.block = Block::Thread {
-                        t: Box::new(th),
+                        t: th,
                         in_stack: false,
                         wow64: false,
                     };
@@ -250,11 +279,12 @@ impl<'a> LogReader<'a> {
         if let Some(h) = usermode::thread_line(t) {
             self.end_block();
             self.ctx.user_pid.get_or_insert(h.pid);
-            let th = self
+            let mut th = self
                 .user
                 .start(h, self.out.source(n), n, &mut self.out.snap);
+            th.stack = std::mem::take(&mut self.frames);
             self.block = Block::Thread {
-                t: Box::new(th),
+                t: th,
                 in_stack: false,
                 wow64: self.ctx.wow64,
             };
@@ -415,18 +445,16 @@ impl<'a> LogReader<'a> {
                     return true;
                 }
             }
-            b'B' => {
-                // `BugCheck E2, {0, 0, 0, 0}` when the debugger opens a kernel dump.
-                if t.starts_with("BugCheck ") {
-                    match analyze::banner(t, n) {
-                        Some(b) => {
-                            self.out.record();
-                            self.out.snap.bugchecks.push(b);
-                        }
-                        None => self.out.skip(n, "BugCheck line not understood", t),
+            // `BugCheck E2, {0, 0, 0, 0}` when the debugger opens a kernel dump.
+            b'B' if t.starts_with("BugCheck ") => {
+                match analyze::banner(t, n) {
+                    Some(b) => {
+                        self.out.record();
+                        self.out.snap.bugchecks.push(b);
                     }
-                    return true;
+                    None => self.out.skip(n, "BugCheck line not understood", t),
                 }
+                return true;
             }
             _ => {}
         }
@@ -486,7 +514,7 @@ impl<'a> LogReader<'a> {
             (true, "alpc") => Mode::Alpc(lpc::AlpcParser::default()),
             (true, "irp") => Mode::Irp(irp::IrpParser::new(words.next().and_then(hex_token))),
             (true, "irpfind") => Mode::Irpfind,
-            (true, "stacks") => Mode::Stacks(stacks::StacksParser::default()),
+            (true, "stacks") => Mode::Stacks(Box::default()),
             (true, "running") => Mode::Running(stacks::RunningParser::default()),
             (true, "vm") => Mode::Vm(memory::VmParser::default()),
             (true, "poolused") => Mode::PoolUsed(memory::PoolParser::default()),
@@ -587,7 +615,7 @@ impl<'a> LogReader<'a> {
             return Some(Mode::Locks(locks::LocksParser::default()));
         }
         if t.starts_with("Proc.Thread") {
-            return Some(Mode::Stacks(stacks::StacksParser::default()));
+            return Some(Mode::Stacks(Box::default()));
         }
         if t.starts_with("*** Virtual Memory Usage") {
             return Some(Mode::Vm(memory::VmParser::default()));
@@ -614,13 +642,17 @@ impl<'a> LogReader<'a> {
     fn end_block(&mut self) {
         self.pending_blank = false;
         match std::mem::replace(&mut self.block, Block::None) {
-            Block::Thread { t, wow64, .. } => {
+            Block::Thread { mut t, wow64, .. } => {
                 self.out.record();
+                // The frames were read into the reused buffer: move them to a
+                // vector of their exact size, and keep the buffer.
+                let mut frames = std::mem::take(&mut t.stack);
+                t.stack = Vec::with_capacity(frames.len());
+                t.stack.append(&mut frames);
+                self.frames = frames;
                 if t.origin == crate::model::ThreadOrigin::UserList {
-                    self.user.end(*t, wow64, &mut self.out.snap);
+                    self.user.end(t, wow64, &mut self.out.snap);
                 } else {
-                    let mut t = *t;
-                    t.stack.shrink_to_fit();
                     self.out.snap.threads.push(t);
                 }
             }

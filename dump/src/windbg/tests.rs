@@ -495,3 +495,87 @@ Object: fffff8a000633f00  Type: (fffffa80035fef20) Section
     assert_eq!(s.handle_tables[1].pid, Some(0x138));
     assert_eq!(s.processes.len(), 2);
 }
+
+#[test]
+fn rows_not_understood_are_reported_with_their_line() {
+    let load = read(
+        "0: kd> !stacks
+Proc.Thread  .Thread  Ticks   ThreadState Blocker
+ 4bc.0004c4  zzzzzzzz 0000cc4 Blocked    nt!KeBugCheckEx+0x1b
+ 4bc.0004d0  8bf53650 000055d Blocked    nt!KeBugCheckEx+0x1b
+0: kd> !irpfind
+Irp    [ Thread ] irpStack: (Mj,Mn)   DevObj  [Driver]         MDL Process
+8a3d3008 [8b56cb10] irpStack: garbage
+0: kd> !poolused 2
+ Tag    Allocs     Used    Allocs     Used
+ Thre        12
+0: kd> !running
+     Prcb      Current   Next
+  0  nothex  86300b40            ................
+0:000> !runaway
+ User Mode Time
+  Thread       Time
+   x:1c40      0:00:00.0093
+",
+    );
+    let r = &load.report;
+    let lines: Vec<(u64, &str)> = r
+        .first_skips
+        .iter()
+        .map(|s| (s.line, s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (3, "!stacks row not understood"),
+            (7, "!irpfind row not understood"),
+            (
+                10,
+                "!poolused row has fewer numbers than its header has columns"
+            ),
+            (13, "!running row not understood"),
+            (17, "!runaway row not understood"),
+        ]
+    );
+    assert_eq!(load.snapshot.threads.len(), 1);
+}
+
+/// Cut, flipped and garbled logs: no panic, whatever the damage.
+#[test]
+fn no_panic_on_damaged_logs() {
+    let mut base = String::from(USER_X64);
+    base.push_str(
+        "0: kd> !stacks\nProc.Thread  .Thread  Ticks   ThreadState Blocker\n[89d6d8e8 ServiceA.exe]\n1454.0014b0  89d36b60 0000163 Blocked    DriverA!Check+0x177\n\
+         0: kd> !vm\n*** Virtual Memory Usage ***\n Physical Memory: 1 ( 4 Kb)\n Page File: x\n Current: 1 Kb Free Space: 2 Kb\n Session ID 1 @ af925000:\n *** 3 Pool Allocation Failures ***\n57f4 rundll32.exe 586 ( 2344 Kb)\n\
+         0: kd> !poolused 4\n NonPaged Paged\n Tag Allocs Used Allocs Used\n LSmi 0 0 -1 4294967240 BlockTypeMisc\n\
+         0: kd> !analyze -v\nMANUALLY_INITIATED_CRASH (e2)\nArg1: 00000000\nSTACK_TEXT:\nf46f5b44 808b73a4 e1a36008 00000004 00000018 nt!Hv+0xd7\n\
+         0: kd> !handle\nHandle table at e50ed000 with 8717 Entries in use\n0004: Object: 88f39978 GrantedAccess: 00000410 Entry: e102a008\nHandleCount: 8459 PointerCount: 8507\n\
+         0: kd> !running\n     Prcb      Current   Next\n  0  ffdff120  86300b40            ................\nChildEBP RetAddr\n8053e3f0 805329c2 nt!Rtl\n",
+    );
+    let bytes = base.as_bytes();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..400 {
+        let mut b = bytes.to_vec();
+        match next() % 3 {
+            0 => b.truncate((next() % bytes.len() as u64) as usize),
+            1 => {
+                for _ in 0..20 {
+                    let i = (next() % b.len() as u64) as usize;
+                    b[i] = next() as u8;
+                }
+            }
+            _ => {
+                let i = (next() % b.len() as u64) as usize;
+                let junk: Vec<u8> = (0..64).map(|_| next() as u8).collect();
+                b.splice(i..i, junk);
+            }
+        }
+        let _ = crate::read_bytes(Path::new("damaged.log"), &b);
+    }
+}

@@ -38,11 +38,18 @@ pub(crate) struct UserThreadLine {
 
 /// `.  0  Id: 1c3c.1c40 Suspend: 1 Teb: 7ffdf000 Unfrozen "name"`.
 pub(crate) fn thread_line(t: &str) -> Option<UserThreadLine> {
-    let t = t.trim_start_matches(['.', '#']).trim_start();
-    // Cheap rejection: the debugger's thread number comes first.
-    if !t.starts_with(|c: char| c.is_ascii_digit()) || !t.contains("Id: ") {
+    // Cheap rejection: an optional mark, the debugger's thread number, then
+    // `Id: ` (a stack frame also starts with digits; this runs on every line).
+    let b = t.as_bytes();
+    let marks = b
+        .iter()
+        .take_while(|&&c| matches!(c, b'.' | b'#' | b' '))
+        .count();
+    let digits = b[marks..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if digits == 0 || !t[marks + digits..].trim_ascii_start().starts_with("Id: ") {
         return None;
     }
+    let t = &t[marks..];
     let mut words = t.split_whitespace();
     words.next()?.parse::<u32>().ok()?;
     if words.next()? != "Id:" {
