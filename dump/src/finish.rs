@@ -110,7 +110,10 @@ fn dedupe_processes(s: &mut DumpSnapshot) {
 fn dedupe_threads(s: &mut DumpSnapshot) {
     let n = s.threads.len();
     let mut by_address: HashMap<u64, usize> = HashMap::with_capacity(n);
-    let mut by_cid: HashMap<(u32, u32), usize> = HashMap::with_capacity(n);
+    // Joining by Cid is only for records without an address (minidumps, `~`
+    // lines): a kernel log needs no second map.
+    let by_cid_needed = s.threads.iter().any(|t| t.address == 0);
+    let mut by_cid: HashMap<(u32, u32), usize> = HashMap::new();
     let mut keep = vec![true; n];
     let mut dropped = 0;
     for (i, kept) in keep.iter_mut().enumerate() {
@@ -142,7 +145,9 @@ fn dedupe_threads(s: &mut DumpSnapshot) {
                 if address != 0 {
                     by_address.insert(address, i);
                 }
-                by_cid.entry(cid).or_insert(i);
+                if by_cid_needed {
+                    by_cid.entry(cid).or_insert(i);
+                }
             }
         }
     }

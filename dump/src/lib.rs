@@ -2,8 +2,9 @@
 //!
 //! The key types are [`DumpSnapshot`] (processes, threads with their wait state,
 //! wait start and stack, critical sections, ERESOURCEs and LPC messages, and the
-//! dump time) and [`InputReport`] (what one input file gave: records read, lines
-//! skipped and why). The readers understand WinDbg/kd/cdb session logs,
+//! dump time; from a debugger log also processors, memory, pool tags, IRPs,
+//! handles, modules and the bugcheck) and [`InputReport`] (what one input file
+//! gave: records read, lines skipped and why). The readers understand WinDbg/kd/cdb session logs,
 //! user-mode minidumps (`MDMP`) and kernel dump file headers (`PAGEDUMP`,
 //! `PAGEDU64`); binary dumps also fill [`DumpSnapshot::dump_files`] with their
 //! header facts ([`DumpFile`], including [`Truncation`]).

@@ -374,6 +374,9 @@ pub(crate) fn key_value(line: &str) -> Option<(&str, &str)> {
 pub(crate) struct Prompt<'a> {
     pub command: &'a str,
     pub x86: bool,
+    /// User mode: the debugger's number of the current thread (`0:003>` is
+    /// thread 3), whose stack `k` prints.
+    pub user_thread: Option<u32>,
 }
 
 /// A debugger prompt and the command after it: `0: kd> !cs -l -o -s`, `kd> `,
@@ -395,15 +398,15 @@ pub(crate) fn prompt(line: &str) -> Option<Prompt<'_>> {
     }
     let mut i = t;
     // `000` in `0:000>` has leading zeros, so digits, not dec_uint.
-    let parsed: PResult<bool> = alt((
+    let parsed: PResult<(bool, Option<u32>)> = alt((
         (
             opt((digit1, literal(": "))),
             literal("kd"),
             opt(literal(":x86")),
             literal("> "),
         )
-            .map(|(_, _, x86, _)| x86.is_some()),
-        literal("lkd> ").value(false),
+            .map(|(_, _, x86, _)| (x86.is_some(), None)),
+        literal("lkd> ").value((false, None)),
         (
             digit1,
             literal(':'),
@@ -411,13 +414,14 @@ pub(crate) fn prompt(line: &str) -> Option<Prompt<'_>> {
             opt(literal(":x86")),
             literal("> "),
         )
-            .map(|(_, _, _, x86, _)| x86.is_some()),
+            .map(|(_, _, n, x86, _): (_, _, &str, _, _)| (x86.is_some(), n.parse().ok())),
     ))
     .parse_next(&mut i);
-    if let Ok(x86) = parsed {
+    if let Ok((x86, user_thread)) = parsed {
         return Some(Prompt {
             command: i.trim(),
             x86,
+            user_thread,
         });
     }
     // A prompt with nothing typed after it (`0: kd>` at the end of a line).
@@ -426,6 +430,7 @@ pub(crate) fn prompt(line: &str) -> Option<Prompt<'_>> {
         return Some(Prompt {
             command: "",
             x86: t.ends_with("x86>"),
+            user_thread: None,
         });
     }
     None
@@ -517,6 +522,7 @@ mod tests {
         );
         assert_eq!(cmd("Implicit process is now 87f76020"), None);
         assert!(prompt("0:000:x86> ~*kv").is_some_and(|p| p.x86 && p.command == "~*kv"));
+        assert_eq!(prompt("0:012> kv").and_then(|p| p.user_thread), Some(12));
         assert!(prompt("0: kd:x86> kb").is_some_and(|p| p.x86 && p.command == "kb"));
         assert!(prompt("0: kd> kb").is_some_and(|p| !p.x86));
         assert_eq!(cmd("0: kd>"), Some(""));

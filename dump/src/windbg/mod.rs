@@ -101,6 +101,8 @@ pub(crate) struct Ctx {
     pub(crate) wow64: bool,
     /// The process of a user-mode session (from `~` lines or `|`).
     pub(crate) user_pid: Option<u32>,
+    /// The current thread of a user-mode session, by debugger number (`0:003>`).
+    pub(crate) user_thread: Option<u32>,
 }
 
 impl Ctx {
@@ -245,6 +247,7 @@ impl<'a> LogReader<'a> {
             self.end_block();
             self.end_mode();
             self.ctx.wow64 = p.x86;
+            self.ctx.user_thread = p.user_thread;
             self.command(p.command);
             return;
         }
@@ -554,11 +557,13 @@ impl<'a> LogReader<'a> {
             Mode::Lm(mut p) => p.end(out, self.ctx),
             Mode::Analyze(mut p) => p.end(out),
             Mode::Runaway(_) | Mode::PoolUsed(_) | Mode::Irpfind | Mode::Processes => {}
-            Mode::Stack(frames) => {
-                if let (Some(addr), false) = (self.ctx.thread, frames.is_empty()) {
-                    self.context_stacks.push((addr, frames, self.ctx.wow64));
-                }
-            }
+            Mode::Stack(frames) if frames.is_empty() => {}
+            Mode::Stack(frames) => match (self.ctx.thread, self.ctx.user_thread) {
+                (Some(addr), _) => self.context_stacks.push((addr, frames, self.ctx.wow64)),
+                // `~3s` then `kv` at `0:003>`: debugger thread 3's stack.
+                (None, Some(num)) => self.user.context_stack(num, frames, self.ctx.wow64),
+                (None, None) => {}
+            },
             Mode::DtCs(_) | Mode::Other => {}
         }
     }
@@ -706,15 +711,7 @@ impl<'a> LogReader<'a> {
             let Some(&i) = by_address.get(&addr) else {
                 continue;
             };
-            let t = &mut snap.threads[i];
-            let stack = if wow64 {
-                &mut t.wow64_stack
-            } else {
-                &mut t.stack
-            };
-            if crate::model::richer_stack(&frames, stack) {
-                *stack = frames;
-            }
+            thread::offer_stack(&mut snap.threads[i], frames, wow64);
         }
         cs::merge_dt(snap, std::mem::take(&mut self.dt_cs));
         self.user.finish(snap, self.ctx.user_pid);

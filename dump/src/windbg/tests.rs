@@ -579,3 +579,29 @@ fn no_panic_on_damaged_logs() {
         let _ = crate::read_bytes(Path::new("damaged.log"), &b);
     }
 }
+
+#[test]
+fn user_mode_current_thread_stack() {
+    // `~1s` makes thread 1 current; the prompt says so (`0:001>`).
+    let load = read(
+        "0:000> ~
+.  0  Id: 1c3c.1c40 Suspend: 1 Teb: 7ffdf000 Unfrozen
+   1  Id: 1c3c.1c44 Suspend: 1 Teb: 7ffde000 Unfrozen
+0:000> ~1s
+eax=00000000 ebx=00000000 ecx=00000000 edx=00000000 esi=00000000 edi=00000000
+ntdll!KiFastSystemCallRet:
+7c90e514 c3              ret
+0:001> kv
+ChildEBP RetAddr  Args to Child
+0012fe8c 7c90df3c 7c8025db 00000784 00000000 ntdll!KiFastSystemCallRet
+0012fe90 7c8025db 00000784 00000000 00000000 ntdll!ZwDelayExecution+0xc
+",
+    );
+    let s = &load.snapshot;
+    let t1 = s.threads.iter().find(|t| t.tid == 0x1c44).unwrap();
+    assert_eq!(t1.stack.len(), 2);
+    assert_eq!(t1.state.wait_reason(), Some("DelayExecution"));
+    let t0 = s.threads.iter().find(|t| t.tid == 0x1c40).unwrap();
+    assert!(t0.stack.is_empty());
+    assert_eq!(t0.state.name(), "UNKNOWN");
+}

@@ -23,6 +23,19 @@ pub(crate) fn new_thread(h: grammar::ThreadHeader, source: String, line: u64) ->
     t
 }
 
+/// A stack `k*` printed for a thread outside its block (after `.thread`, or at
+/// a user-mode thread's prompt) replaces the one it has when it is richer.
+pub(crate) fn offer_stack(t: &mut Thread, frames: Vec<crate::model::Frame>, wow64: bool) {
+    let stack = if wow64 {
+        &mut t.wow64_stack
+    } else {
+        &mut t.stack
+    };
+    if crate::model::richer_stack(&frames, stack) {
+        *stack = frames;
+    }
+}
+
 /// Lines a debugger prints among stack frames that carry nothing we use.
 pub(crate) fn is_noise(s: &str) -> bool {
     crate::text::is_elision(s) || KNOWN_UNUSED.iter().any(|p| s.starts_with(p))

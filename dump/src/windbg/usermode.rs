@@ -28,6 +28,8 @@ use crate::model::{
 };
 
 pub(crate) struct UserThreadLine {
+    /// The debugger's thread number (`~3s`, `0:003>`).
+    pub num: u32,
     pub pid: u32,
     pub tid: u32,
     pub suspend: Option<u32>,
@@ -51,12 +53,13 @@ pub(crate) fn thread_line(t: &str) -> Option<UserThreadLine> {
     }
     let t = &t[marks..];
     let mut words = t.split_whitespace();
-    words.next()?.parse::<u32>().ok()?;
+    let num = words.next()?.parse::<u32>().ok()?;
     if words.next()? != "Id:" {
         return None;
     }
     let (p, th) = words.next()?.split_once('.')?;
     let mut h = UserThreadLine {
+        num,
         pid: u32::try_from(hex_token(p)?).ok()?,
         tid: u32::try_from(hex_token(th)?).ok()?,
         suspend: None,
@@ -84,7 +87,11 @@ pub(crate) fn thread_line(t: &str) -> Option<UserThreadLine> {
 pub(crate) struct UserThreads {
     by_cid: HashMap<(u32, u32), usize>,
     details: HashMap<(u32, u32), usize>,
+    /// Debugger thread number -> Cid, from the `~` lines.
+    by_num: HashMap<u32, (u32, u32)>,
     runaway: Vec<(u32, Runaway, String, u64)>,
+    /// Stacks printed by `k*` at a `0:NNN>` prompt: thread number, frames, WOW64.
+    stacks: Vec<(u32, Vec<crate::model::Frame>, bool)>,
 }
 
 impl UserThreads {
@@ -97,6 +104,7 @@ impl UserThreads {
         snap: &mut DumpSnapshot,
     ) -> Thread {
         let key = (h.pid, h.tid);
+        self.by_num.insert(h.num, key);
         let detail = match self.details.get(&key) {
             Some(&i) => &mut snap.thread_details[i],
             None => {
@@ -147,9 +155,25 @@ impl UserThreads {
         }
     }
 
-    /// Applies `!runaway` times, gives records without a process the session's,
-    /// and derives each thread's wait state from its stacks.
+    /// A stack `k*` printed for the current thread of a user-mode session.
+    pub(crate) fn context_stack(
+        &mut self,
+        num: u32,
+        frames: Vec<crate::model::Frame>,
+        wow64: bool,
+    ) {
+        self.stacks.push((num, frames, wow64));
+    }
+
+    /// Applies `k*` stacks and `!runaway` times, gives records without a
+    /// process the session's, and derives each thread's wait state from its stacks.
     pub(crate) fn finish(&mut self, snap: &mut DumpSnapshot, user_pid: Option<u32>) {
+        for (num, frames, wow64) in std::mem::take(&mut self.stacks) {
+            let Some(&i) = self.by_num.get(&num).and_then(|c| self.by_cid.get(c)) else {
+                continue;
+            };
+            super::thread::offer_stack(&mut snap.threads[i], frames, wow64);
+        }
         let mut unmatched = 0;
         for (tid, kind, text, _line) in std::mem::take(&mut self.runaway) {
             let Some(&i) = user_pid.and_then(|p| self.by_cid.get(&(p, tid))) else {
