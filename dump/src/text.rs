@@ -32,11 +32,10 @@ fn push_utf16(out: &mut String, bytes: &[u8], conv: fn([u8; 2]) -> u16) {
     out.extend(char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
 }
 
-/// How many bytes are read from a log at a time.
-const CHUNK: usize = 1 << 20;
-/// A "line" longer than this is cut: no debugger prints one, and a binary file
+/// How many bytes are read from a log at a time; also the longest line: a
+/// longer "line" is cut, since no debugger prints one and a binary file
 /// without newlines must not be held whole.
-const MAX_LINE: usize = 1 << 20;
+const CHUNK: usize = 1 << 20;
 
 /// Calls `f` with each line of a log read from `r`, without holding the log:
 /// UTF-16 LE/BE with BOM or UTF-8 (BOM or not), `\r\n` or `\n`, invalid
@@ -59,13 +58,9 @@ pub(crate) fn for_each_line<R: std::io::Read>(
     let mut first = true;
     loop {
         if end == buf.len() {
-            // No newline in a whole buffer: grow it up to MAX_LINE, then cut.
-            if buf.len() < MAX_LINE {
-                buf.resize(buf.len() * 2, 0);
-            } else {
-                emit(&buf[..end], &mut f);
-                end = 0;
-            }
+            // No newline in a whole buffer (CHUNK bytes): cut the line here.
+            emit(&buf[..end], &mut f);
+            end = 0;
         }
         let got = read_full(&mut r, &mut buf[end..])?;
         total += got as u64;
@@ -97,6 +92,11 @@ pub(crate) fn for_each_line<R: std::io::Read>(
                 push_utf16(&mut text, &buf[start..even], conv);
                 let keep = emit_lines(text.as_bytes(), done, &mut f);
                 text.drain(..text.len() - keep);
+                if text.len() > CHUNK {
+                    // The same cut for UTF-16 input without newlines.
+                    f(&text, false);
+                    text.clear();
+                }
                 even
             }
             None => end - emit_lines(&buf[start..end], done, &mut f),
@@ -274,6 +274,18 @@ mod tests {
             utf16.extend_from_slice(&u.to_be_bytes());
         }
         assert_eq!(lines_of(&utf16), got);
+    }
+
+    #[test]
+    fn lines_without_newlines_are_cut_not_held() {
+        let long = vec![b'x'; 5 * CHUNK / 2];
+        let got = lines_of(&long);
+        assert!(got.len() >= 2 && got.iter().all(|l| l.len() <= CHUNK));
+        assert_eq!(got.iter().map(String::len).sum::<usize>(), long.len());
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(std::iter::repeat_n([b'y', 0], 3 * CHUNK / 2).flatten());
+        let got = lines_of(&utf16);
+        assert!(got.len() >= 2 && got.iter().all(|l| l.len() <= 2 * CHUNK));
     }
 
     #[test]
