@@ -336,34 +336,31 @@ pub fn dump_summary(out: &mut impl Write, loaded: &Loaded, a: &Analysis) -> io::
             t.utc
                 .map(|u| u.to_rfc3339())
                 .unwrap_or_else(|| "no zone".into()),
-            t.raw
+            esc(&t.raw)
         )?,
         None => writeln!(out, "Dump time   unknown (no Debug session time)")?,
     }
     if let Some(up) = s.uptime_ms {
-        writeln!(out, "Uptime      {:.3} s", up as f64 / 1000.0)?;
+        writeln!(out, "Uptime      {} (system)", duration(up))?;
+    }
+    if let Some(up) = s.process_uptime_ms {
+        writeln!(out, "Uptime      {} (process)", duration(up))?;
     }
     writeln!(out, "Tick        {}", s.tick_source)?;
+    for b in &s.bugchecks {
+        bugcheck(out, b)?;
+    }
     for f in &s.dump_files {
         dump_file(out, f)?;
     }
-    if !s.dump_files.is_empty() {
+    if !s.dump_files.is_empty() || !s.modules.is_empty() {
         writeln!(out, "Modules     {}", s.modules.len())?;
-        writeln!(out, "Handles     {}", s.handles.len())?;
+        for m in s.modules.iter().filter(|m| m.version.is_some()).take(20) {
+            module(out, m)?;
+        }
     }
     writeln!(out, "Processes   {}", s.processes.len())?;
-    let mut states: BTreeMap<String, usize> = BTreeMap::new();
-    for t in &s.threads {
-        let key = match t.state.wait_reason() {
-            Some(r) if !r.is_empty() => format!("WAIT ({r})"),
-            _ => t.state.name().to_string(),
-        };
-        *states.entry(key).or_default() += 1;
-    }
-    writeln!(out, "Threads     {}", s.threads.len())?;
-    for (k, v) in &states {
-        writeln!(out, "  {v:6}  {k}")?;
-    }
+    threads_by_state(out, s)?;
     let mut longest: Vec<&ThreadOut> = a
         .threads
         .iter()
@@ -381,10 +378,130 @@ pub fn dump_summary(out: &mut impl Write, loaded: &Loaded, a: &Analysis) -> io::
             "  {:04x}.{:04x}  {:20}  {}",
             t.pid,
             t.tid,
-            t.process.as_deref().unwrap_or("?"),
+            esc(t.process.as_deref().unwrap_or("?")),
             wait_text(t)
         )?;
     }
+    locks(out, s, a)?;
+    writeln!(
+        out,
+        "LPC messages {}, ALPC messages {}, IRPs {}",
+        s.lpc_messages.len(),
+        s.alpc_messages.len(),
+        s.irps.len()
+    )?;
+    system(out, s)?;
+    if !a.notes.is_empty() {
+        writeln!(out, "Notes")?;
+        for n in &a.notes {
+            writeln!(out, "  - {}", esc(n))?;
+        }
+    }
+    Ok(())
+}
+
+/// `1d 03:14:55.031`.
+fn duration(ms: u64) -> String {
+    let (d, r) = (ms / 86_400_000, ms % 86_400_000);
+    format!(
+        "{d}d {:02}:{:02}:{:02}.{:03}",
+        r / 3_600_000,
+        r / 60_000 % 60,
+        r / 1000 % 60,
+        r % 1000
+    )
+}
+
+/// `0004.00e4` of the thread at an ETHREAD address, when the dump has it.
+fn cid_at(s: &dumptrace_dump::DumpSnapshot, address: u64) -> String {
+    s.threads
+        .iter()
+        .find(|t| t.address == address && address != 0)
+        .map_or_else(
+            || format!("{address:x}"),
+            |t| format!("{address:x} ({})", t.cid()),
+        )
+}
+
+fn bugcheck(out: &mut impl Write, b: &dumptrace_dump::Bugcheck) -> io::Result<()> {
+    let args: Vec<String> = b.args.iter().map(|a| format!("{a:#x}")).collect();
+    let code = b.code.map_or("?".to_string(), |c| format!("{c:#x}"));
+    let mut line = format!("Bugcheck    {code}");
+    if let Some(n) = &b.name {
+        line.push_str(&format!(" {}", esc(n)));
+    }
+    if !args.is_empty() {
+        line.push_str(&format!(" ({})", args.join(", ")));
+    }
+    for (label, v) in [("process", &b.process_name), ("image", &b.image_name)] {
+        if let Some(v) = v {
+            line.push_str(&format!(", {label} {}", esc(v)));
+        }
+    }
+    writeln!(out, "{line}")?;
+    for f in b.stack.iter().take(5) {
+        writeln!(out, "              {}", esc(&f.symbol))?;
+    }
+    Ok(())
+}
+
+fn module(out: &mut impl Write, m: &dumptrace_dump::Module) -> io::Result<()> {
+    let text = |v: &Option<String>| v.as_deref().map(esc).unwrap_or_default().to_string();
+    writeln!(
+        out,
+        "  {:16} {:14} product {:10} {}  {}",
+        esc(m.short_name.as_deref().unwrap_or(m.file_name())),
+        text(&m.version),
+        text(&m.product_version),
+        text(&m.company),
+        esc(&m.name)
+    )
+}
+
+fn threads_by_state(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot) -> io::Result<()> {
+    let mut states: BTreeMap<String, usize> = BTreeMap::new();
+    for t in &s.threads {
+        let key = match t.state.wait_reason() {
+            Some(r) if !r.is_empty() => format!("WAIT ({r})"),
+            _ => t.state.name().to_string(),
+        };
+        *states.entry(key).or_default() += 1;
+    }
+    writeln!(out, "Threads     {}", s.threads.len())?;
+    for (k, v) in &states {
+        writeln!(out, "  {v:6}  {}", esc(k))?;
+    }
+    let mut origins: BTreeMap<dumptrace_dump::ThreadOrigin, usize> = BTreeMap::new();
+    for t in &s.threads {
+        *origins.entry(t.origin).or_default() += 1;
+    }
+    if origins.len() > 1 || !origins.contains_key(&dumptrace_dump::ThreadOrigin::ThreadBlock) {
+        let parts: Vec<String> = origins
+            .iter()
+            .map(|(o, n)| {
+                let name = match o {
+                    dumptrace_dump::ThreadOrigin::ThreadBlock => "THREAD blocks",
+                    dumptrace_dump::ThreadOrigin::UserList => "~ lines (state from the stack)",
+                    dumptrace_dump::ThreadOrigin::Stacks => "!stacks rows only",
+                    dumptrace_dump::ThreadOrigin::Minidump => "minidump",
+                };
+                format!("{n} from {name}")
+            })
+            .collect();
+        writeln!(out, "  ({})", parts.join(", "))?;
+    }
+    Ok(())
+}
+
+/// Critical sections, ERESOURCEs and mutants with owners, with their owners and
+/// the waiters the wait graph found for each.
+fn locks(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot, a: &Analysis) -> io::Result<()> {
+    let waiters = |id: &str| {
+        a.threads
+            .iter()
+            .filter(|t| t.waits_on.iter().any(|w| w == id))
+            .count()
+    };
     writeln!(out, "Critical sections {}", s.critical_sections.len())?;
     for cs in &s.critical_sections {
         let id = format!(
@@ -392,39 +509,193 @@ pub fn dump_summary(out: &mut impl Write, loaded: &Loaded, a: &Analysis) -> io::
             cs.address,
             cs.pid.map_or("?".into(), |p| p.to_string())
         );
-        let waiters = a
-            .threads
-            .iter()
-            .filter(|t| t.waits_on.contains(&id))
-            .count();
         writeln!(
             out,
-            "  {id}{}  {}  owner tid {}  LockCount {}  waiters found {waiters}",
+            "  {id}{}  {}  owner tid {}  LockCount {}  waiters found {}",
             cs.symbol
                 .as_deref()
-                .map(|s| format!(" ({s})"))
+                .map(|s| format!(" ({})", esc(s)))
                 .unwrap_or_default(),
             if cs.locked { "LOCKED" } else { "free" },
             cs.owning_tid.map_or("-".into(), |t| format!("0x{t:x}")),
             cs.lock_count.map_or("-".into(), |v| v.to_string()),
+            waiters(&id)
         )?;
     }
     writeln!(out, "ERESOURCEs  {}", s.resources.len())?;
     for r in &s.resources {
+        let id = format!("eresource:0x{:08x}", r.address);
+        let owners: Vec<String> = r.owners.iter().map(|&o| cid_at(s, o)).collect();
         writeln!(
             out,
-            "  eresource:0x{:08x}  owners {}  exclusive waiters {}  shared waiters {}",
-            r.address,
-            r.owners.len(),
-            r.exclusive_waiters.len(),
-            r.shared_waiters.len()
+            "  {id}  {}  owner {}  exclusive waiters {}  shared waiters {}  waiters found {}",
+            if r.exclusive { "exclusive" } else { "shared" },
+            if owners.is_empty() {
+                "-".into()
+            } else {
+                owners.join(" ")
+            },
+            r.exclusive_waiters_count
+                .map_or(r.exclusive_waiters.len() as u64, u64::from),
+            r.shared_waiters_count
+                .map_or(r.shared_waiters.len() as u64, u64::from),
+            waiters(&id)
         )?;
     }
-    writeln!(out, "LPC messages {}", s.lpc_messages.len())?;
-    if !a.notes.is_empty() {
-        writeln!(out, "Notes")?;
-        for n in &a.notes {
-            writeln!(out, "  - {}", esc(n))?;
+    let owned: Vec<_> = s
+        .handles
+        .iter()
+        .filter_map(|h| Some((h, h.mutant.as_ref()?.owner_tid?)))
+        .collect();
+    if !owned.is_empty() {
+        writeln!(out, "Mutants with an owner {}", owned.len())?;
+        for (h, tid) in owned {
+            let pid = h.pid.map_or("?".into(), |p| p.to_string());
+            let id = format!("mutant:handle 0x{:x}@{pid}", h.handle);
+            let owner_pid = h.mutant.as_ref().and_then(|m| m.owner_pid).unwrap_or(0);
+            writeln!(
+                out,
+                "  {id}  {}  owner {owner_pid:04x}.{tid:04x}  waiters found {}",
+                esc(h.object_name.as_deref().unwrap_or("(no name)")),
+                waiters(&id)
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// What `!running`, `!vm`, `!poolused`, `!irpfind` and `!handle` said.
+fn system(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot) -> io::Result<()> {
+    if !s.processors.is_empty() {
+        writeln!(out, "Processors  {} (!running)", s.processors.len())?;
+        for p in &s.processors {
+            writeln!(
+                out,
+                "  {:2}  current {}  next {}",
+                p.number,
+                cid_at(s, p.current),
+                p.next.map_or("-".into(), |n| cid_at(s, n))
+            )?;
+        }
+    }
+    for vm in &s.memory {
+        let kb = |name: &str| vm.counter(name).and_then(|c| c.kb);
+        let of = |used: Option<u64>, max: Option<u64>| match (used, max) {
+            (Some(u), Some(m)) if m > 0 => {
+                format!("{u} KB of {m} KB ({:.0}%)", u as f64 * 100.0 / m as f64)
+            }
+            (Some(u), _) => format!("{u} KB"),
+            _ => "?".into(),
+        };
+        writeln!(out, "Memory      !vm at line {}", vm.line)?;
+        if let Some(p) = kb("Physical Memory") {
+            writeln!(
+                out,
+                "  physical      {p} KB, available {}",
+                kb("Available Pages").map_or("?".into(), |a| format!("{a} KB"))
+            )?;
+        }
+        for (label, used, max) in [
+            ("nonpaged pool", "NonPagedPool Usage", "NonPagedPool Max"),
+            ("paged pool", "PagedPool Usage", "PagedPool Maximum"),
+            ("commit", "Committed pages", "Commit limit"),
+        ] {
+            if vm.counter(used).is_some() {
+                writeln!(out, "  {label:13} {}", of(kb(used), kb(max)))?;
+            }
+        }
+        for p in &vm.page_files {
+            writeln!(
+                out,
+                "  page file     {}  current {} KB, free {} KB",
+                esc(&p.name),
+                p.current_kb.map_or("?".into(), |v| v.to_string()),
+                p.free_kb.map_or("?".into(), |v| v.to_string())
+            )?;
+        }
+        for w in &vm.warnings {
+            writeln!(out, "  WARNING       {}", esc(w))?;
+        }
+        if !vm.processes.is_empty() {
+            let mut by_image: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+            for p in &vm.processes {
+                let e = by_image.entry(p.image.as_str()).or_default();
+                e.0 += 1;
+                e.1 += p.kb.unwrap_or(0);
+            }
+            let mut top: Vec<_> = by_image.into_iter().collect();
+            top.sort_by_key(|t| std::cmp::Reverse(t.1 .0));
+            for (image, (n, kb)) in top.iter().take(5) {
+                writeln!(
+                    out,
+                    "  processes     {n} x {} ({kb} KB committed)",
+                    esc(image)
+                )?;
+            }
+        }
+    }
+    if !s.pool_tags.is_empty() {
+        let mut tags: Vec<(&str, i64, &str)> = Vec::new();
+        for t in &s.pool_tags {
+            for (c, pool) in [(t.nonpaged, "nonpaged"), (t.paged, "paged")] {
+                // Negative counts: inconsistent tracking (the notes say so).
+                let Some(c) = c.filter(|c| c.allocs.unwrap_or(0) >= 0 && c.diff.unwrap_or(0) >= 0)
+                else {
+                    continue;
+                };
+                if let Some(used) = c.used.filter(|&u| u > 0) {
+                    tags.push((t.tag.as_str(), used, pool));
+                }
+            }
+        }
+        tags.sort_by_key(|t| std::cmp::Reverse(t.1));
+        writeln!(
+            out,
+            "Pool tags   {} (!poolused), largest consistent:",
+            s.pool_tags.len()
+        )?;
+        for (tag, used, pool) in tags.iter().take(5) {
+            writeln!(out, "  {:6} {used:>12} bytes {pool}", esc(tag))?;
+        }
+    }
+    if !s.irpfind.is_empty() {
+        let mut by_driver: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &s.irpfind {
+            *by_driver
+                .entry(r.driver.as_deref().unwrap_or("?"))
+                .or_default() += 1;
+        }
+        let mut top: Vec<_> = by_driver.into_iter().collect();
+        top.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let parts: Vec<String> = top.iter().map(|(d, n)| format!("{} {n}", esc(d))).collect();
+        writeln!(
+            out,
+            "IRPs        {} (!irpfind): {}",
+            s.irpfind.len(),
+            parts.join(", ")
+        )?;
+    }
+    if !s.handle_tables.is_empty() || !s.handles.is_empty() {
+        writeln!(out, "Handles     {} read", s.handles.len())?;
+        for t in &s.handle_tables {
+            let types: Vec<String> = t
+                .by_type
+                .iter()
+                .take(6)
+                .map(|(k, n)| format!("{} {n}", esc(k)))
+                .collect();
+            writeln!(
+                out,
+                "  {}pid {}: {} in use{}",
+                if t.kernel { "kernel table, " } else { "" },
+                t.pid.map_or("?".into(), |p| p.to_string()),
+                t.entries.map_or("?".into(), |e| e.to_string()),
+                if types.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", types.join(", "))
+                }
+            )?;
         }
     }
     Ok(())

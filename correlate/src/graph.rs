@@ -131,6 +131,16 @@ impl WaitGraph {
             .filter_map(|i| Some((i.address, i.driver.clone()?)))
             .collect();
         let empty = BTreeSet::new();
+        // Mutants whose owner a handle listing names (`!handle X f`: `Mutant
+        // Owner pid.tid`; a minidump's HandleData), by process and handle value.
+        let mutant_owner: HashMap<(u32, u64), (u32, u32)> = s
+            .handles
+            .iter()
+            .filter_map(|h| {
+                let m = h.mutant.as_ref()?;
+                Some(((h.pid?, h.handle), (m.owner_pid?, m.owner_tid?)))
+            })
+            .collect();
 
         // Critical sections: owner edges from `!cs`.
         for cs in &s.critical_sections {
@@ -223,6 +233,23 @@ impl WaitGraph {
                                 );
                             }
                         }
+                    }
+                }
+            }
+            // User mode: a wait on a handle whose mutant has a listed owner.
+            for handle in handles_waited_on(t, |h| mutant_owner.contains_key(&(t.pid, h))) {
+                let Some(owner) = mutant_owner.get(&(t.pid, handle)) else {
+                    continue;
+                };
+                let r = w.resource(format!("mutant:handle 0x{handle:x}@{}", t.pid));
+                w.g.add_edge(
+                    w.threads[i],
+                    r,
+                    Edge::WaitsOn("a wait function's handle argument"),
+                );
+                if let Some(&o) = by_cid.get(owner) {
+                    if !w.g.contains_edge(r, w.threads[o]) {
+                        w.g.add_edge(r, w.threads[o], Edge::OwnedBy("Mutant Owner in !handle"));
                     }
                 }
             }
@@ -634,7 +661,8 @@ enum CsWait {
     Unknown,
 }
 
-/// Which critical section a waiting thread is entering, from its stack.
+/// Which critical section a waiting thread is entering, from its stacks (the
+/// native one, then a WOW64 thread's 32-bit one).
 ///
 /// x86 `Args to Child` are the real arguments: `RtlEnterCriticalSection`'s first
 /// is the section (seed: FwLock chain, `664a3fe0`). On x64 they are the home
@@ -644,25 +672,67 @@ enum CsWait {
 /// section frame that is a section `!cs` listed wins; otherwise the x86 first
 /// argument; otherwise the section is unknown.
 fn cs_waited_on(t: &Thread, known: &BTreeSet<u64>) -> Option<CsWait> {
-    let frames: Vec<_> = t
-        .stack
-        .iter()
-        .filter(|f| CS_ENTER.contains(&f.function()) || CS_WAIT.contains(&f.function()))
-        .collect();
-    if frames.is_empty() {
-        return None;
+    let mut found = None;
+    for stack in t.stacks() {
+        let frames: Vec<_> = stack
+            .iter()
+            .filter(|f| CS_ENTER.iter().chain(CS_WAIT).any(|n| f.function_is(n)))
+            .collect();
+        if frames.is_empty() {
+            continue;
+        }
+        if let Some(&a) = frames
+            .iter()
+            .flat_map(|f| f.args.iter())
+            .find(|a| known.contains(a))
+        {
+            return Some(CsWait::Known(a));
+        }
+        let x86 = stack.iter().all(|f| f.frame <= u32::MAX as u64);
+        let enter = frames
+            .iter()
+            .find(|f| CS_ENTER.iter().any(|n| f.function_is(n)));
+        match enter.and_then(|f| f.args.first()) {
+            Some(&a) if x86 => return Some(CsWait::Known(a)),
+            _ => found = Some(CsWait::Unknown),
+        }
     }
-    if let Some(&a) = frames
-        .iter()
-        .flat_map(|f| f.args.iter())
-        .find(|a| known.contains(a))
-    {
-        return Some(CsWait::Known(a));
+    found
+}
+
+/// Wait functions whose first argument is the handle waited on.
+const HANDLE_WAITS: &[&str] = &[
+    "kernel32!WaitForSingleObject",
+    "kernel32!WaitForSingleObjectEx",
+    "KERNELBASE!WaitForSingleObject",
+    "KERNELBASE!WaitForSingleObjectEx",
+    "ntdll!NtWaitForSingleObject",
+    "ntdll!ZwWaitForSingleObject",
+];
+
+/// Handles a thread waits on, from its stacks: on x86 the first argument of a
+/// single-object wait; on x64, whose `Args to Child` are home slots, any
+/// argument of such a frame that `is_known` accepts (the public mutexLock
+/// walkthrough shows handle `1b8` as the fourth slot of `WaitForSingleObjectEx`).
+fn handles_waited_on(t: &Thread, is_known: impl Fn(u64) -> bool) -> Vec<u64> {
+    let mut out = Vec::new();
+    for stack in t.stacks() {
+        let x86 = stack.iter().all(|f| f.frame <= u32::MAX as u64);
+        for f in stack
+            .iter()
+            .filter(|f| HANDLE_WAITS.iter().any(|n| f.function_is(n)))
+        {
+            let candidates: Vec<u64> = if x86 {
+                f.args.first().copied().into_iter().collect()
+            } else {
+                f.args.iter().copied().filter(|&a| is_known(a)).collect()
+            };
+            for h in candidates {
+                if !out.contains(&h) {
+                    out.push(h);
+                }
+            }
+        }
     }
-    let x86 = t.stack.iter().all(|f| f.frame <= u32::MAX as u64);
-    let enter = frames.iter().find(|f| CS_ENTER.contains(&f.function()));
-    match enter.and_then(|f| f.args.first()) {
-        Some(&a) if x86 => Some(CsWait::Known(a)),
-        _ => Some(CsWait::Unknown),
-    }
+    out
 }

@@ -160,6 +160,12 @@ pub struct Module {
     pub checksum: u32,
     /// File version `a.b.c.d` from VS_FIXEDFILEINFO, when present.
     pub version: Option<String>,
+    /// From a log's `lmv`: the debugger's module name (`AppA`, `nt`), the
+    /// product version, and the version resource's company and description.
+    pub short_name: Option<String>,
+    pub product_version: Option<String>,
+    pub company: Option<String>,
+    pub description: Option<String>,
 }
 
 impl Module {
@@ -182,8 +188,11 @@ pub struct Handle {
     pub pointer_count: u32,
     /// Object information types in the descriptor's chain (v2 descriptors).
     pub object_info_types: Vec<u32>,
-    /// Mutant state and owner, when the object information carries them.
+    /// Mutant state and owner, when the object information carries them
+    /// (from a log: `!handle X f`'s `Mutant Owner pid.tid`).
     pub mutant: Option<MutantInfo>,
+    /// The object's address (a kernel `!handle` prints it).
+    pub object: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::Duration;
 
-use crate::model::{DumpSnapshot, Thread};
+use crate::model::{richer_stack, DumpSnapshot, Thread, ThreadState};
 
 /// WinDbg's default clock interval: 156,250 x 100 ns (formats.md §4; also the
 /// ETL header's TimerResolution in every sample).
@@ -13,8 +13,11 @@ const DEFAULT_TICK_NS: u64 = 15_625_000;
 
 pub(crate) fn finish(s: &mut DumpSnapshot) {
     s.notes.clear();
+    s.notes.extend(s.read_notes.iter().cloned());
     dedupe_processes(s);
     dedupe_threads(s);
+    dedupe_critical_sections(s);
+    dedupe_handles(s);
     let images: HashMap<u32, String> = s
         .processes
         .iter()
@@ -37,8 +40,18 @@ pub(crate) fn finish(s: &mut DumpSnapshot) {
             t.image = images.get(&t.pid).cloned();
         }
     }
+    for h in &mut s.handle_tables {
+        h.pid = h
+            .process_address
+            .and_then(|a| by_address.get(&a).copied())
+            .or(h.pid);
+    }
     for cs in &mut s.critical_sections {
-        cs.pid = cs.process_address.and_then(|a| by_address.get(&a).copied());
+        // A user-mode log gives the pid itself (there is no EPROCESS).
+        cs.pid = cs
+            .process_address
+            .and_then(|a| by_address.get(&a).copied())
+            .or(cs.pid);
         if cs.pid.is_none() {
             // The owner's thread tells the process when `.process` was not captured.
             if let Some(owner) = cs.owning_thread {
@@ -88,59 +101,163 @@ fn dedupe_processes(s: &mut DumpSnapshot) {
     s.processes = out;
 }
 
-/// One thread may be printed several times (`!process 0 ff`, then `!thread X 1f`).
-/// Keep the first, filling what it lacks from the others; keep the richest stack.
-/// Threads read from a minidump have no ETHREAD address (0): they are the
-/// log's thread with the same Cid.
+/// One thread may be printed several times (`!stacks`, `!process 0 ff`, then
+/// `!thread X 1f`). Keep one record in the place of the first, taken from the
+/// richest output ([`ThreadOrigin`] order; the first of equals) and filled with
+/// what the others add. Threads read from a minidump have no ETHREAD address
+/// (0): they are the log's thread with the same Cid. Done in place: a 1 GB log
+/// has hundreds of thousands of threads, and a second vector would double them.
 fn dedupe_threads(s: &mut DumpSnapshot) {
-    let mut seen: HashMap<u64, usize> = HashMap::new();
+    let n = s.threads.len();
+    let mut by_address: HashMap<u64, usize> = HashMap::with_capacity(n);
+    // Joining by Cid is only for records without an address (minidumps, `~`
+    // lines): a kernel log needs no second map.
+    let by_cid_needed = s.threads.iter().any(|t| t.address == 0);
     let mut by_cid: HashMap<(u32, u32), usize> = HashMap::new();
-    let mut out: Vec<Thread> = Vec::with_capacity(s.threads.len());
-    for t in std::mem::take(&mut s.threads) {
-        let same_address = seen.get(&t.address).copied().filter(|_| t.address != 0);
-        let same_cid = || {
-            by_cid
-                .get(&(t.pid, t.tid))
-                .copied()
-                .filter(|&i| t.address == 0 || out[i].address == 0)
+    let mut keep = vec![true; n];
+    let mut dropped = 0;
+    for (i, kept) in keep.iter_mut().enumerate() {
+        let (address, cid) = {
+            let t = &s.threads[i];
+            (t.address, (t.pid, t.tid))
         };
-        match same_address.or_else(same_cid) {
-            Some(i) => {
-                if out[i].address == 0 && t.address != 0 {
-                    seen.insert(t.address, i);
-                    out[i].address = t.address;
-                    out[i].state = t.state.clone();
-                }
-                let kept = &mut out[i];
-                kept.teb = kept.teb.or(t.teb);
-                kept.user_time = kept.user_time.take().or(t.user_time);
-                kept.kernel_time = kept.kernel_time.take().or(t.kernel_time);
-                kept.start_address = kept.start_address.take().or(t.start_address);
-                let richer = t.stack.len() > kept.stack.len()
-                    || (t.stack.iter().any(|f| !f.args.is_empty())
-                        && !kept.stack.iter().any(|f| !f.args.is_empty()));
-                if richer {
-                    kept.stack = t.stack;
-                }
-                kept.ticks = kept.ticks.or(t.ticks);
-                kept.ticks_text = kept.ticks_text.take().or(t.ticks_text);
-                kept.wait_start_tick = kept.wait_start_tick.or(t.wait_start_tick);
-                kept.lpc_serving = kept.lpc_serving.or(t.lpc_serving);
-                kept.lpc_waiting_for = kept.lpc_waiting_for.or(t.lpc_waiting_for);
-                kept.image = kept.image.take().or(t.image);
-                kept.process_address = kept.process_address.or(t.process_address);
-                if kept.wait_objects.is_empty() {
-                    kept.wait_objects = t.wait_objects;
+        let same = (address != 0)
+            .then(|| by_address.get(&address).copied())
+            .flatten()
+            .or_else(|| {
+                by_cid
+                    .get(&cid)
+                    .copied()
+                    .filter(|&j| address == 0 || s.threads[j].address == 0)
+            });
+        match same {
+            Some(j) => {
+                let t = std::mem::replace(&mut s.threads[i], placeholder());
+                join_thread(&mut s.threads[j], t);
+                *kept = false;
+                dropped += 1;
+                let a = s.threads[j].address;
+                if a != 0 {
+                    by_address.insert(a, j);
                 }
             }
             None => {
-                seen.insert(t.address, out.len());
-                by_cid.entry((t.pid, t.tid)).or_insert(out.len());
-                out.push(t);
+                if address != 0 {
+                    by_address.insert(address, i);
+                }
+                if by_cid_needed {
+                    by_cid.entry(cid).or_insert(i);
+                }
             }
         }
     }
-    s.threads = out;
+    if dropped > 0 {
+        let mut k = keep.iter();
+        s.threads.retain(|_| *k.next().unwrap_or(&true));
+    }
+}
+
+/// One section printed twice (`!locks`, then `!critsec` or `!cs ADDR` on it) is
+/// one section: the first entry, filled from the later ones.
+fn dedupe_critical_sections(s: &mut DumpSnapshot) {
+    let mut seen: HashMap<(u64, Option<u64>, Option<u32>), usize> = HashMap::new();
+    let mut out: Vec<crate::model::CriticalSection> = Vec::with_capacity(s.critical_sections.len());
+    for cs in std::mem::take(&mut s.critical_sections) {
+        match seen.get(&(cs.address, cs.process_address, cs.pid)) {
+            Some(&i) => {
+                let k = &mut out[i];
+                k.locked |= cs.locked;
+                k.symbol = k.symbol.take().or(cs.symbol);
+                k.lock_count = k.lock_count.or(cs.lock_count);
+                k.recursion_count = k.recursion_count.or(cs.recursion_count);
+                k.owning_tid = k.owning_tid.or(cs.owning_tid);
+                k.owning_thread = k.owning_thread.or(cs.owning_thread);
+                k.contention_count = k.contention_count.or(cs.contention_count);
+                k.lock_semaphore = k.lock_semaphore.or(cs.lock_semaphore);
+                k.waiter_woken = k.waiter_woken.or(cs.waiter_woken);
+            }
+            None => {
+                seen.insert((cs.address, cs.process_address, cs.pid), out.len());
+                out.push(cs);
+            }
+        }
+    }
+    s.critical_sections = out;
+}
+
+/// One handle listed twice (`!handle`, then `!handle X f` on it) is one handle.
+fn dedupe_handles(s: &mut DumpSnapshot) {
+    let mut seen: HashMap<(Option<u32>, u64), usize> = HashMap::new();
+    let mut out: Vec<crate::dumpfile::Handle> = Vec::with_capacity(s.handles.len());
+    for h in std::mem::take(&mut s.handles) {
+        match seen.get(&(h.pid, h.handle)) {
+            Some(&i) => {
+                let k = &mut out[i];
+                k.type_name = k.type_name.take().or(h.type_name);
+                k.object_name = k.object_name.take().or(h.object_name);
+                k.object = k.object.or(h.object);
+                k.mutant = k.mutant.take().or(h.mutant);
+                k.attributes |= h.attributes;
+                k.granted_access |= h.granted_access;
+                k.handle_count = k.handle_count.max(h.handle_count);
+                k.pointer_count = k.pointer_count.max(h.pointer_count);
+            }
+            None => {
+                seen.insert((h.pid, h.handle), out.len());
+                out.push(h);
+            }
+        }
+    }
+    s.handles = out;
+}
+
+/// An allocation-free thread to leave in a slot being emptied.
+fn placeholder() -> Thread {
+    Thread::new(0, 0, 0, ThreadState::Other(String::new()), String::new(), 0)
+}
+
+/// Joins two records of one thread into `kept`.
+fn join_thread(kept: &mut Thread, mut t: Thread) {
+    if t.origin < kept.origin {
+        std::mem::swap(kept, &mut t);
+    }
+    fn fill<T>(a: &mut Option<T>, b: Option<T>) {
+        if a.is_none() {
+            *a = b;
+        }
+    }
+    if kept.address == 0 {
+        kept.address = t.address;
+    }
+    fill(&mut kept.teb, t.teb);
+    fill(&mut kept.win32_thread, t.win32_thread);
+    fill(&mut kept.user_time, t.user_time);
+    fill(&mut kept.kernel_time, t.kernel_time);
+    fill(&mut kept.elapsed_time, t.elapsed_time);
+    fill(&mut kept.start_address, t.start_address);
+    fill(&mut kept.win32_start_address, t.win32_start_address);
+    fill(&mut kept.ticks, t.ticks);
+    fill(&mut kept.ticks_text, t.ticks_text);
+    fill(&mut kept.wait_start_tick, t.wait_start_tick);
+    fill(&mut kept.lpc_serving, t.lpc_serving);
+    fill(&mut kept.lpc_waiting_for, t.lpc_waiting_for);
+    fill(&mut kept.alpc_waiting_for, t.alpc_waiting_for);
+    fill(&mut kept.image, t.image);
+    fill(&mut kept.process_address, t.process_address);
+    fill(&mut kept.context_switches, t.context_switches);
+    fill(&mut kept.priority, t.priority);
+    if richer_stack(&t.stack, &kept.stack) {
+        kept.stack = t.stack;
+    }
+    if richer_stack(&t.wow64_stack, &kept.wow64_stack) {
+        kept.wow64_stack = t.wow64_stack;
+    }
+    if kept.wait_objects.is_empty() {
+        kept.wait_objects = t.wait_objects;
+    }
+    if kept.irps.is_empty() {
+        kept.irps = t.irps;
+    }
 }
 
 /// The tick length the log itself implies. WinDbg prints `Ticks: N (d:hh:mm:ss.fff)`
@@ -199,6 +316,7 @@ fn tick_length(threads: &[Thread]) -> (u64, String) {
 fn add_notes(s: &mut DumpSnapshot) {
     s.notes
         .extend(s.dump_files.iter().flat_map(crate::dumpfile::notes));
+    s.notes.extend(crate::system::notes(s));
     match &s.session_time {
         None => s.notes.push(
             "the log has no Debug session time: wait durations are kept, wait start times are unknown".into(),

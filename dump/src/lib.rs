@@ -2,8 +2,9 @@
 //!
 //! The key types are [`DumpSnapshot`] (processes, threads with their wait state,
 //! wait start and stack, critical sections, ERESOURCEs and LPC messages, and the
-//! dump time) and [`InputReport`] (what one input file gave: records read, lines
-//! skipped and why). The readers understand WinDbg/kd/cdb session logs,
+//! dump time; from a debugger log also processors, memory, pool tags, IRPs,
+//! handles, modules and the bugcheck) and [`InputReport`] (what one input file
+//! gave: records read, lines skipped and why). The readers understand WinDbg/kd/cdb session logs,
 //! user-mode minidumps (`MDMP`) and kernel dump file headers (`PAGEDUMP`,
 //! `PAGEDU64`); binary dumps also fill [`DumpSnapshot::dump_files`] with their
 //! header facts ([`DumpFile`], including [`Truncation`]).
@@ -25,11 +26,13 @@ mod minidump;
 mod model;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
+mod system;
 mod text;
 mod windbg;
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 pub use bytes::FormatError;
@@ -39,7 +42,11 @@ pub use dumpfile::{
 };
 pub use model::{
     AlpcMessage, AlpcWait, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage, Process,
-    Resource, SessionTime, Thread, ThreadState, WaitObject,
+    Resource, SessionTime, Thread, ThreadOrigin, ThreadState, WaitObject,
+};
+pub use system::{
+    Bugcheck, HandleTable, IrpRow, PageFile, PoolCounts, PoolTag, ProcessCommit, Processor,
+    SessionPool, VirtualMemory, VmCounter,
 };
 pub use text::escape_control;
 
@@ -135,25 +142,53 @@ pub fn detect(bytes: &[u8]) -> Option<&'static str> {
     if kdump::looks_like(bytes) {
         return Some(KERNEL_DUMP);
     }
-    let head = &bytes[..bytes.len().min(256 * 1024)];
+    let head = &bytes[..bytes.len().min(HEAD)];
     windbg::looks_like_log(&text::decode(head)).then_some(WINDBG_LOG)
 }
 
-/// Reads one dump-side input, memory-mapped.
+/// Reads one dump-side input: binary dumps memory-mapped, debugger logs
+/// streamed line by line (a 1 GB log is never held whole).
 pub fn read_path(path: &Path) -> Result<DumpLoad, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    if len == 0 {
+    let mut file = File::open(path).map_err(io)?;
+    let mut head = Vec::with_capacity(HEAD);
+    (&mut file)
+        .take(HEAD as u64)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    if head.is_empty() {
         return read_bytes(path, &[]);
     }
-    // SAFETY: the map is read-only and private to this call; a file truncated
-    // underneath us is the remaining risk (handled by the robustness work).
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    read_bytes(path, &map)
+    if minidump::looks_like(&head) || kdump::looks_like(&head) {
+        // SAFETY: the map is read-only and private to this call; a file truncated
+        // underneath us is the remaining risk (handled by the robustness work).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        return read_bytes(path, &map);
+    }
+    if !windbg::looks_like_log(&text::decode(&head)) {
+        return Err(Error::NotALog {
+            path: path.to_path_buf(),
+        });
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    read_log(path, file).map_err(io)
+}
+
+/// How much of a file is looked at to tell what it is.
+const HEAD: usize = 256 * 1024;
+
+/// Reads a debugger log from any reader, one line at a time.
+fn read_log(path: &Path, r: impl Read) -> std::io::Result<DumpLoad> {
+    let label = path.display().to_string();
+    let mut reader = windbg::LogReader::new(&label, WINDBG_LOG);
+    text::for_each_line(r, |line, ascii| reader.feed(line, ascii))?;
+    let (mut snapshot, mut report) = reader.finish();
+    report.path = path.to_path_buf();
+    finish::finish(&mut snapshot);
+    Ok(DumpLoad { snapshot, report })
 }
 
 /// Reads one dump-side input from bytes already in memory. The format is
@@ -178,17 +213,16 @@ pub fn read_bytes(path: &Path, bytes: &[u8]) -> Result<DumpLoad, Error> {
         finish::finish(&mut snapshot);
         return Ok(DumpLoad { snapshot, report });
     }
-    let text = text::decode(bytes);
-    if !windbg::looks_like_log(&text) {
+    let head = &bytes[..bytes.len().min(HEAD)];
+    if !windbg::looks_like_log(&text::decode(head)) {
         return Err(Error::NotALog {
             path: path.to_path_buf(),
         });
     }
-    let label = path.display().to_string();
-    let (mut snapshot, mut report) = windbg::LogReader::new(&label, WINDBG_LOG).read(&text);
-    report.path = path.to_path_buf();
-    finish::finish(&mut snapshot);
-    Ok(DumpLoad { snapshot, report })
+    read_log(path, bytes).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Joins the snapshots of several inputs of one incident into one.
@@ -216,6 +250,14 @@ pub fn merge(mut parts: Vec<DumpSnapshot>) -> DumpSnapshot {
         out.modules.extend(p.modules);
         out.handles.extend(p.handles);
         out.thread_details.extend(p.thread_details);
+        out.process_uptime_ms = out.process_uptime_ms.or(p.process_uptime_ms);
+        out.processors.extend(p.processors);
+        out.memory.extend(p.memory);
+        out.pool_tags.extend(p.pool_tags);
+        out.irpfind.extend(p.irpfind);
+        out.handle_tables.extend(p.handle_tables);
+        out.bugchecks.extend(p.bugchecks);
+        out.read_notes.extend(p.read_notes);
     }
     finish::finish(&mut out);
     out.notes.extend(joined);

@@ -10,6 +10,8 @@ pub struct DumpSnapshot {
     pub session_time: Option<SessionTime>,
     /// `System Uptime:` in milliseconds, when the log has it.
     pub uptime_ms: Option<u64>,
+    /// `Process Uptime:` in milliseconds (`.time` and the banner of user-mode dumps).
+    pub process_uptime_ms: Option<u64>,
     /// Length of one wait tick in nanoseconds (15.625 ms unless the log says otherwise).
     pub tick_ns: u64,
     /// How `tick_ns` was decided.
@@ -31,8 +33,26 @@ pub struct DumpSnapshot {
     pub modules: Vec<crate::dumpfile::Module>,
     /// Handles of the dumped process (minidump HandleData), with mutant owners where recorded.
     pub handles: Vec<crate::dumpfile::Handle>,
-    /// Per-thread facts a minidump adds: names, create times, suspend counts, stacks.
+    /// Per-thread facts a minidump adds: names, create times, suspend counts, stacks
+    /// (and, from a log, the suspend counts and names of the `~` thread list).
     pub thread_details: Vec<crate::dumpfile::ThreadDetail>,
+    /// `!running`: each processor's current and next thread.
+    pub processors: Vec<crate::system::Processor>,
+    /// `!vm`: memory, page files, pool usage and its warnings.
+    pub memory: Vec<crate::system::VirtualMemory>,
+    /// `!poolused` rows.
+    pub pool_tags: Vec<crate::system::PoolTag>,
+    /// `!irpfind` rows.
+    pub irpfind: Vec<crate::system::IrpRow>,
+    /// `!handle`: each handle table's size and, in user mode, the count per type.
+    /// (The handles themselves are in `handles`.)
+    pub handle_tables: Vec<crate::system::HandleTable>,
+    /// `!analyze -v` and the `BugCheck X, {...}` banner line.
+    pub bugchecks: Vec<crate::system::Bugcheck>,
+    /// What a reader noticed about its input while reading (inconsistencies it
+    /// cannot keep in a field); copied into `notes` when the snapshot is finished.
+    #[serde(skip)]
+    pub read_notes: Vec<String>,
 }
 
 /// The `Debug session time:` line, as written and as UTC.
@@ -156,6 +176,55 @@ impl Frame {
             None => &self.symbol,
         }
     }
+
+    /// Is this frame in `name` (`module!function`)? A module name with a base
+    /// address suffix counts as the module: WinDbg names the 32-bit ntdll of a
+    /// WOW64 process `ntdll_772b0000` because the 64-bit one took `ntdll` (seed:
+    /// "Complete Stack Traces from x64 System", `ntdll_772b0000!ZwWaitForSingleObject+0x15`).
+    pub fn function_is(&self, name: &str) -> bool {
+        same_function(self.function(), name)
+    }
+}
+
+/// Is stack `new` worth more than `old`: more frames, or as many with
+/// arguments where `old` has none?
+pub(crate) fn richer_stack(new: &[Frame], old: &[Frame]) -> bool {
+    let args = |s: &[Frame]| s.iter().any(|f| !f.args.is_empty());
+    new.len() > old.len() || (new.len() == old.len() && args(new) && !args(old))
+}
+
+/// What a dump records of a thread's state when it records none (minidumps;
+/// user-mode logs whose stack shows no wait).
+pub(crate) const STATE_NOT_RECORDED: &str = "UNKNOWN";
+
+/// `ntdll_772b0000!ZwWaitForSingleObject` is `ntdll!ZwWaitForSingleObject`.
+fn same_function(function: &str, name: &str) -> bool {
+    if function == name {
+        return true;
+    }
+    let (Some((m, f)), Some((nm, nf))) = (function.split_once('!'), name.split_once('!')) else {
+        return false;
+    };
+    f == nf
+        && m.strip_prefix(nm)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .is_some_and(|base| !base.is_empty() && base.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Which debugger output a thread record came from, richest first. One thread
+/// printed by several commands is kept once, from the richest (see `finish`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThreadOrigin {
+    /// A `THREAD` block: `!process`, `!thread`, `!for_each_thread`.
+    #[default]
+    ThreadBlock,
+    /// A user-mode thread line: `~`, `~*k`, `~*kv` (`   0  Id: 1c3c.1c40 Suspend: 1 ...`).
+    UserList,
+    /// A `!stacks` row: address, Cid, state, Ticks and the top frame only.
+    Stacks,
+    /// A minidump's ThreadList (no state, no ETHREAD address).
+    Minidump,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -192,6 +261,13 @@ pub struct Thread {
     pub priority: Option<u32>,
     pub kernel_stack_resident: bool,
     pub stack: Vec<Frame>,
+    /// The 32-bit stack of a WOW64 thread (`.thread /w` then `k` in kernel mode,
+    /// `.effmach x86` then `~*k` in user mode).
+    pub wow64_stack: Vec<Frame>,
+    /// `!runaway 4`: time since the thread was created, as printed.
+    pub elapsed_time: Option<String>,
+    /// Which debugger output this record came from.
+    pub origin: ThreadOrigin,
     /// Wait duration: Ticks x tick length, in nanoseconds (filled when the snapshot is finished).
     pub wait_ns: Option<u64>,
     /// Dump time minus the wait duration (filled when the snapshot is finished).
@@ -237,6 +313,9 @@ impl Thread {
             priority: None,
             kernel_stack_resident: false,
             stack: Vec::new(),
+            wow64_stack: Vec::new(),
+            elapsed_time: None,
+            origin: ThreadOrigin::ThreadBlock,
             wait_ns: None,
             wait_start: None,
             source,
@@ -247,6 +326,13 @@ impl Thread {
     /// `0adc.1c64`, the way WinDbg prints a Cid.
     pub fn cid(&self) -> String {
         format!("{:04x}.{:04x}", self.pid, self.tid)
+    }
+
+    /// The thread's stacks: the native one, then the WOW64 32-bit one.
+    pub fn stacks(&self) -> impl Iterator<Item = &[Frame]> {
+        [self.stack.as_slice(), self.wow64_stack.as_slice()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
     }
 
     pub fn wait_seconds(&self) -> Option<f64> {
@@ -288,7 +374,7 @@ fn is_plumbing(function: &str) -> bool {
         "ntdll!ZwRequestWaitReplyPort",
         "ntdll!NtRequestWaitReplyPort",
     ];
-    PLUMBING.contains(&function)
+    PLUMBING.iter().any(|p| same_function(function, p))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

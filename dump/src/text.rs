@@ -12,20 +12,163 @@ use std::borrow::Cow;
 pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
     // `.logopen /u` writes UTF-16 LE with a BOM (WinDbg help for .logopen).
     if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        return Cow::Owned(decode_utf16(rest, u16::from_le_bytes));
+        let mut s = String::new();
+        push_utf16(&mut s, rest, u16::from_le_bytes);
+        return Cow::Owned(s);
     }
     if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        return Cow::Owned(decode_utf16(rest, u16::from_be_bytes));
+        let mut s = String::new();
+        push_utf16(&mut s, rest, u16::from_be_bytes);
+        return Cow::Owned(s);
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
     String::from_utf8_lossy(bytes)
 }
 
-fn decode_utf16(bytes: &[u8], conv: fn([u8; 2]) -> u16) -> String {
+/// Appends the UTF-16 code units of `bytes` (an odd last byte is ignored);
+/// unpaired surrogates become U+FFFD.
+fn push_utf16(out: &mut String, bytes: &[u8], conv: fn([u8; 2]) -> u16) {
     let units = bytes.chunks_exact(2).map(|c| conv([c[0], c[1]]));
-    char::decode_utf16(units)
-        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect()
+    out.extend(char::decode_utf16(units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
+}
+
+/// How many bytes are read from a log at a time; also the longest line: a
+/// longer "line" is cut, since no debugger prints one and a binary file
+/// without newlines must not be held whole.
+const CHUNK: usize = 1 << 20;
+
+/// Calls `f` with each line of a log read from `r`, without holding the log:
+/// UTF-16 LE/BE with BOM or UTF-8 (BOM or not), `\r\n` or `\n`, invalid
+/// UTF-8 replaced per line. `f` also learns whether the line is known to be
+/// ASCII (then [`normalize`] has nothing to undo). Returns the number of bytes read.
+///
+/// One buffer serves the whole read: the unfinished line at its end moves to
+/// its front before the next read. The complete lines of a read are checked
+/// as UTF-8 at once and split with `memchr` (the hot path of a 1 GB log).
+pub(crate) fn for_each_line<R: std::io::Read>(
+    mut r: R,
+    mut f: impl FnMut(&str, bool),
+) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; CHUNK];
+    // Unread bytes are `buf[..end]`.
+    let mut end = 0;
+    let mut total = 0u64;
+    let mut utf16: Option<fn([u8; 2]) -> u16> = None;
+    let mut text = String::new();
+    let mut first = true;
+    loop {
+        if end == buf.len() {
+            // No newline in a whole buffer (CHUNK bytes): cut the line here.
+            emit(&buf[..end], &mut f);
+            end = 0;
+        }
+        let got = read_full(&mut r, &mut buf[end..])?;
+        total += got as u64;
+        let mut start = 0;
+        end += got;
+        if first {
+            first = false;
+            if buf[..end].starts_with(&[0xFF, 0xFE]) {
+                utf16 = Some(u16::from_le_bytes);
+                start = 2;
+            } else if buf[..end].starts_with(&[0xFE, 0xFF]) {
+                utf16 = Some(u16::from_be_bytes);
+                start = 2;
+            } else if buf[..end].starts_with(&[0xEF, 0xBB, 0xBF]) {
+                start = 3;
+            }
+        }
+        let done = got == 0;
+        let used = match utf16 {
+            Some(conv) => {
+                let mut even = start + ((end - start) & !1);
+                // A high surrogate at the end waits for its pair in the next read.
+                if !done && even >= start + 2 {
+                    let last = conv([buf[even - 2], buf[even - 1]]);
+                    if (0xD800..0xDC00).contains(&last) {
+                        even -= 2;
+                    }
+                }
+                push_utf16(&mut text, &buf[start..even], conv);
+                let keep = emit_lines(text.as_bytes(), done, &mut f);
+                text.drain(..text.len() - keep);
+                if text.len() > CHUNK {
+                    // The same cut for UTF-16 input without newlines.
+                    f(&text, false);
+                    text.clear();
+                }
+                even
+            }
+            None => end - emit_lines(&buf[start..end], done, &mut f),
+        };
+        buf.copy_within(used..end, 0);
+        end -= used;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+/// Reads until `buf` is full or the input ends.
+fn read_full<R: std::io::Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+/// Emits every complete line of `bytes` (all of them when `last`); returns how
+/// many bytes at the end belong to an unfinished line.
+fn emit_lines(bytes: &[u8], last: bool, f: &mut impl FnMut(&str, bool)) -> usize {
+    let complete = if last {
+        bytes.len()
+    } else {
+        match memchr::memrchr(b'\n', bytes) {
+            Some(i) => i + 1,
+            None => return bytes.len(),
+        }
+    };
+    let (lines, rest) = bytes.split_at(complete);
+    if lines.is_empty() {
+        return rest.len();
+    }
+    match std::str::from_utf8(lines) {
+        Ok(text) => {
+            let ascii = text.is_ascii();
+            let mut start = 0;
+            for i in memchr::memchr_iter(b'\n', lines) {
+                let line = &text[start..i];
+                f(line.strip_suffix('\r').unwrap_or(line), ascii);
+                start = i + 1;
+            }
+            if start < text.len() {
+                let line = &text[start..];
+                f(line.strip_suffix('\r').unwrap_or(line), ascii);
+            }
+        }
+        // Some line is not UTF-8: replace in that line only.
+        Err(_) => {
+            let lines = lines.strip_suffix(b"\n").unwrap_or(lines);
+            for line in lines.split(|&b| b == b'\n') {
+                emit(line, f);
+            }
+        }
+    }
+    rest.len()
+}
+
+fn emit(line: &[u8], f: &mut impl FnMut(&str, bool)) {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match std::str::from_utf8(line) {
+        Ok(s) => f(s, false),
+        Err(_) => f(&String::from_utf8_lossy(line), false),
+    }
 }
 
 /// Undoes web typography in one line, allocating only when the line is not ASCII.
@@ -56,7 +199,7 @@ pub(crate) fn normalize(line: &str) -> Cow<'_, str> {
 
 /// A line that only says "output was cut here": `[...]`, `[…]`, `…`, `...`.
 pub(crate) fn is_elision(line: &str) -> bool {
-    matches!(line.trim(), "[...]" | "..." | "[..]" | "[.]")
+    matches!(line.trim_ascii(), "[...]" | "..." | "[..]" | "[.]")
 }
 
 /// Escapes control characters so that input text never drives the terminal.
@@ -86,6 +229,63 @@ mod tests {
             bytes.extend_from_slice(&u.to_le_bytes());
         }
         assert_eq!(decode(&bytes), "0: kd> !cs\r\n");
+    }
+
+    fn lines_of(bytes: &[u8]) -> Vec<String> {
+        let mut v = Vec::new();
+        for_each_line(bytes, |l, _| v.push(l.to_string())).unwrap();
+        v
+    }
+
+    #[test]
+    fn streamed_lines_match_str_lines() {
+        let text = "0: kd> !cs\r\nCritical section   = 0x1\n\nlast line without newline";
+        let want: Vec<String> = text.lines().map(str::to_string).collect();
+        assert_eq!(lines_of(text.as_bytes()), want);
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in text.encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        assert_eq!(lines_of(&utf16), want);
+        let mut bom8 = vec![0xEF, 0xBB, 0xBF];
+        bom8.extend_from_slice(text.as_bytes());
+        assert_eq!(lines_of(&bom8), want);
+        // Invalid UTF-8 is replaced in its own line only.
+        assert_eq!(
+            lines_of(b"ok\n\xff\xfe bad\nok2"),
+            vec!["ok", "\u{fffd}\u{fffd} bad", "ok2"]
+        );
+        assert!(lines_of(b"").is_empty());
+    }
+
+    #[test]
+    fn lines_across_chunk_boundaries() {
+        // Lines longer than nothing in particular, crossing the 1 MiB chunks.
+        let line = "f3c4ccac 8083129e ffdff5f0 8697ba00 a674c913 hal!KfLowerIrql+0x62";
+        let text: String = (0..40_000).map(|i| format!("{i} {line}\r\n")).collect();
+        let got = lines_of(text.as_bytes());
+        assert_eq!(got.len(), 40_000);
+        assert!(got
+            .iter()
+            .enumerate()
+            .all(|(i, l)| *l == format!("{i} {line}")));
+        let mut utf16 = vec![0xFE, 0xFF];
+        for u in text.encode_utf16() {
+            utf16.extend_from_slice(&u.to_be_bytes());
+        }
+        assert_eq!(lines_of(&utf16), got);
+    }
+
+    #[test]
+    fn lines_without_newlines_are_cut_not_held() {
+        let long = vec![b'x'; 5 * CHUNK / 2];
+        let got = lines_of(&long);
+        assert!(got.len() >= 2 && got.iter().all(|l| l.len() <= CHUNK));
+        assert_eq!(got.iter().map(String::len).sum::<usize>(), long.len());
+        let mut utf16 = vec![0xFF, 0xFE];
+        utf16.extend(std::iter::repeat_n([b'y', 0], 3 * CHUNK / 2).flatten());
+        let got = lines_of(&utf16);
+        assert!(got.len() >= 2 && got.iter().all(|l| l.len() <= 2 * CHUNK));
     }
 
     #[test]

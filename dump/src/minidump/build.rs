@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use super::streams::{RawThread, RawThreadInfo};
 use crate::dumpfile::{filetime, header_session_time, DumpFile, Handle, Module, ThreadDetail};
-use crate::model::{DumpSnapshot, Process, Thread, ThreadState};
+use crate::model::{DumpSnapshot, Process, Thread, ThreadOrigin, ThreadState};
 
-/// A minidump records no scheduling state; its threads carry this state word
-/// (or TERMINATED when ThreadInfoList flags them as exited).
-pub(crate) const STATE_NOT_RECORDED: &str = "UNKNOWN";
+// A minidump records no scheduling state; its threads carry this state word
+// (or TERMINATED when ThreadInfoList flags them as exited).
+use crate::model::STATE_NOT_RECORDED;
 
 /// ThreadInfoList DumpFlags bit: the thread had exited (skelsec ThreadInfoListStream.py).
 const EXITED_THREAD: u32 = 0x4;
@@ -148,6 +148,7 @@ fn thread(label: &str, d: &ThreadDetail, offset: u64) -> Thread {
     };
     let source = format!("{label}@{offset:#x}");
     let mut t = Thread::new(0, d.pid.unwrap_or(0), d.tid, state, source, offset);
+    t.origin = ThreadOrigin::Minidump;
     t.teb = d.teb;
     t.user_time = d.user_time_ns.map(|ns| duration_text(ns / 100));
     t.kernel_time = d.kernel_time_ns.map(|ns| duration_text(ns / 100));

@@ -39,11 +39,53 @@ fn parse_hex_digits(s: &str) -> Option<u64> {
 }
 
 /// Parses a whole token as hex (`0x1b00`, `00001b00`, `fffff800`01027752`).
+/// Hand-written rather than with [`hex`]: it runs on every token of every
+/// stack frame, the hot path of a 1 GB `!process 0 ff` log.
 pub(crate) fn hex_token(s: &str) -> Option<u64> {
-    let mut i = s;
-    let v = hex.parse_next(&mut i).ok()?;
-    i.is_empty().then_some(v)
+    let b = s.as_bytes();
+    let b = match b {
+        [b'0', b'x' | b'X', rest @ ..] => rest,
+        _ => b,
+    };
+    if b.is_empty() || b.len() > 17 || b[0] == b'`' {
+        return None;
+    }
+    let mut v: u64 = 0;
+    let mut digits = 0;
+    for &c in b {
+        let d = HEX[usize::from(c)];
+        if d == BACKTICK {
+            continue;
+        }
+        if d == NOT_HEX || digits == 16 {
+            return None;
+        }
+        digits += 1;
+        v = (v << 4) | u64::from(d);
+    }
+    Some(v)
 }
+
+const NOT_HEX: u8 = 0xff;
+const BACKTICK: u8 = 0xfe;
+
+/// Digit values of hex characters; the backtick of x64 addresses is marked.
+static HEX: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t[b'`' as usize] = BACKTICK;
+    t
+};
 
 /// `0adc.1c64`: process and thread id in hex (`-thread.md`: "Cid" is pid.tid).
 fn cid(input: &mut In<'_>) -> PResult<(u32, u32)> {
@@ -80,7 +122,7 @@ pub(crate) fn thread_header(line: &str) -> Option<ThreadHeader> {
     let win32_thread = opt(preceded((space1, literal("Win32Thread:"), space0), hex))
         .parse_next(&mut i)
         .ok()?;
-    let state = thread_state(i.trim());
+    let state = thread_state(i.trim_ascii());
     Some(ThreadHeader {
         address,
         pid,
@@ -93,12 +135,12 @@ pub(crate) fn thread_header(line: &str) -> Option<ThreadHeader> {
 
 fn thread_state(s: &str) -> ThreadState {
     if let Some(rest) = s.strip_prefix("WAIT:") {
-        let rest = rest.trim();
+        let rest = rest.trim_ascii();
         let (reason, rest) = match rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
-            Some((reason, rest)) => (reason.trim().to_string(), rest.trim()),
+            Some((reason, rest)) => (reason.trim_ascii().to_string(), rest.trim_ascii()),
             None => (String::new(), rest),
         };
-        let mut words = rest.split_whitespace();
+        let mut words = rest.split_ascii_whitespace();
         let mode = words.next().unwrap_or("").to_string();
         let alertable = words.next() == Some("Alertable");
         return ThreadState::Wait {
@@ -207,34 +249,51 @@ pub(crate) fn wait_start(line: &str) -> Option<(u64, Option<u64>, Option<String>
 
 /// `d:hh:mm:ss.fff` from the Ticks parenthesis, in milliseconds.
 pub(crate) fn dhms_ms(s: &str) -> Option<u64> {
-    let (main, frac) = s.split_once('.').unwrap_or((s, "0"));
-    let parts: Vec<u64> = main
-        .split(':')
-        .map(|p| p.trim().parse().ok())
-        .collect::<Option<_>>()?;
-    let (d, h, m, sec) = match parts.as_slice() {
-        [d, h, m, s] => (*d, *h, *m, *s),
-        [h, m, s] => (0, *h, *m, *s),
+    let (main, frac) = s.split_once('.').unwrap_or((s, ""));
+    let mut parts = [0u64; 4];
+    let mut n = 0;
+    for p in main.split(':') {
+        *parts.get_mut(n)? = p.trim_ascii().parse().ok()?;
+        n += 1;
+    }
+    let [d, h, m, sec] = match n {
+        4 => parts,
+        3 => [0, parts[0], parts[1], parts[2]],
         _ => return None,
     };
-    let frac: String = frac.chars().take(3).collect();
-    let ms = format!("{frac:0<3}").parse::<u64>().ok()?;
-    Some((((d * 24 + h) * 60 + m) * 60 + sec) * 1000 + ms)
+    Some((((d * 24 + h) * 60 + m) * 60 + sec) * 1000 + fraction_ms(frac)?)
+}
+
+/// The digits after a seconds' decimal point as milliseconds: `281` -> 281,
+/// `5` -> 500, `0093` -> 9 (ms precision; `!runaway` prints four digits).
+pub(crate) fn fraction_ms(frac: &str) -> Option<u64> {
+    let mut ms = 0;
+    for i in 0..3 {
+        let d = match frac.as_bytes().get(i) {
+            Some(c) if c.is_ascii_digit() => c - b'0',
+            Some(_) => return None,
+            None => 0,
+        };
+        ms = ms * 10 + u64::from(d);
+    }
+    Some(ms)
 }
 
 /// A wait object line under a THREAD header: `89d4779c  Semaphore Limit 0x1`,
 /// `85e9ba00  Mutant - owning thread 866d63e8`, `86b33b30  ProcessObject`.
 pub(crate) fn wait_object(line: &str) -> Option<(u64, String, Option<u64>)> {
-    let t = line.trim();
-    let (addr, rest) = t.split_once(char::is_whitespace)?;
+    let t = line.trim_ascii();
+    let (addr, rest) = t.split_once(|c: char| c.is_ascii_whitespace())?;
     let address = hex_token(addr)?;
-    let kind = rest.trim();
-    let first = kind.split_whitespace().next()?;
+    let kind = rest.trim_ascii();
+    let first = kind.split_ascii_whitespace().next()?;
     if !first.starts_with(|c: char| c.is_ascii_uppercase()) || first.contains(':') {
         return None;
     }
-    if let Some((k, owner)) = kind.split_once(" - owning thread ") {
-        return Some((address, k.trim().to_string(), hex_token(owner.trim())));
+    if first == "Mutant" {
+        if let Some((k, owner)) = kind.split_once(" - owning thread ") {
+            return Some((address, k.trim().to_string(), hex_token(owner.trim())));
+        }
     }
     Some((address, kind.to_string(), None))
 }
@@ -242,7 +301,8 @@ pub(crate) fn wait_object(line: &str) -> Option<(u64, String, Option<u64>)> {
 /// Stack header lines: x86 `ChildEBP RetAddr [Args to Child]`, x64 `Child-SP RetAddr Call Site`
 /// and `Child-SP RetAddr : Args to Child : Call Site` (formats.md §4), with or without ` # `.
 pub(crate) fn is_stack_header(line: &str) -> bool {
-    let t = line.trim_start().trim_start_matches('#').trim_start();
+    let t = line.trim_ascii_start();
+    let t = t.strip_prefix('#').unwrap_or(t).trim_ascii_start();
     t.starts_with("ChildEBP") || t.starts_with("Child-SP")
 }
 
@@ -252,7 +312,7 @@ pub(crate) fn is_stack_header(line: &str) -> bool {
 /// x86: `029ef3b0 7c901046 00980600 7c910435 7c980600 ntdll!RtlpWaitForCriticalSection+0x132`
 /// x64: `fffffad8`67f5a990 fffff800`01027752 : fffffa80`071181f0 : nt!KiSwapContext+0x85`
 pub(crate) fn frame(line: &str) -> Option<Frame> {
-    let mut tokens = line.split_whitespace().peekable();
+    let mut tokens = line.split_ascii_whitespace();
     let mut first = tokens.next()?;
     // `kn`: a 2-digit frame number before ChildEBP.
     if first.len() <= 3 && first.chars().all(|c| c.is_ascii_hexdigit()) {
@@ -308,15 +368,45 @@ pub(crate) fn key_value(line: &str) -> Option<(&str, &str)> {
     Some((k, v.trim()))
 }
 
+/// A debugger prompt: the command after it, and whether the effective machine
+/// is x86 on an x64 target (`0: kd:x86> `, `0:000:x86> `: after `.effmach x86`
+/// or `.thread /w`, stacks are the 32-bit WOW64 ones).
+pub(crate) struct Prompt<'a> {
+    pub command: &'a str,
+    pub x86: bool,
+    /// User mode: the debugger's number of the current thread (`0:003>` is
+    /// thread 3), whose stack `k` prints.
+    pub user_thread: Option<u32>,
+}
+
 /// A debugger prompt and the command after it: `0: kd> !cs -l -o -s`, `kd> `,
-/// `0:000> ~*kv`, `0:000:x86> k`, `lkd> `.
-pub(crate) fn prompt(line: &str) -> Option<&str> {
-    let t = line.trim_start();
+/// `0:000> ~*kv`, `0:000:x86> k`, `0: kd:x86> kb`, `lkd> `, `03: kd> `.
+pub(crate) fn prompt(line: &str) -> Option<Prompt<'_>> {
+    let t = line.trim_ascii_start();
+    // Cheap rejection first: every prompt has `>` within its first 16 bytes.
+    // Cheap rejection first (this runs on every line): a prompt starts with
+    // `kd`, `lkd`, or a processor/process number followed by `:`.
+    let b = t.as_bytes();
+    let digits = b.iter().take(4).take_while(|c| c.is_ascii_digit()).count();
+    let plausible = match b.get(digits) {
+        Some(b':') => digits > 0,
+        Some(b'k' | b'l') => digits == 0,
+        _ => false,
+    };
+    if !plausible {
+        return None;
+    }
     let mut i = t;
     // `000` in `0:000>` has leading zeros, so digits, not dec_uint.
-    let parsed: PResult<()> = alt((
-        (opt((digit1, literal(": "))), literal("kd> ")).void(),
-        literal("lkd> ").void(),
+    let parsed: PResult<(bool, Option<u32>)> = alt((
+        (
+            opt((digit1, literal(": "))),
+            literal("kd"),
+            opt(literal(":x86")),
+            literal("> "),
+        )
+            .map(|(_, _, x86, _)| (x86.is_some(), None)),
+        literal("lkd> ").value((false, None)),
         (
             digit1,
             literal(':'),
@@ -324,16 +414,24 @@ pub(crate) fn prompt(line: &str) -> Option<&str> {
             opt(literal(":x86")),
             literal("> "),
         )
-            .void(),
+            .map(|(_, _, n, x86, _): (_, _, &str, _, _)| (x86.is_some(), n.parse().ok())),
     ))
     .parse_next(&mut i);
-    if parsed.is_ok() {
-        return Some(i.trim());
+    if let Ok((x86, user_thread)) = parsed {
+        return Some(Prompt {
+            command: i.trim(),
+            x86,
+            user_thread,
+        });
     }
     // A prompt with nothing typed after it (`0: kd>` at the end of a line).
     let t = t.trim_end();
-    if t.ends_with("kd>") && t.len() <= 8 {
-        return Some("");
+    if (t.ends_with("kd>") || t.ends_with("kd:x86>")) && t.len() <= 12 {
+        return Some(Prompt {
+            command: "",
+            x86: t.ends_with("x86>"),
+            user_thread: None,
+        });
     }
     None
 }
@@ -381,6 +479,10 @@ mod tests {
         );
         assert_eq!(dhms_ms("0:05:34:28.281"), Some(20_068_281));
         assert_eq!(dhms_ms("4:10:03:56.640"), Some(381_836_640));
+        assert_eq!(dhms_ms("00:00:00.0093"), Some(9));
+        assert_eq!(dhms_ms("0:00:05.5"), Some(5_500));
+        assert_eq!(dhms_ms("0:00:05"), Some(5_000));
+        assert_eq!(dhms_ms("0:0x:05.5"), None);
     }
 
     #[test]
@@ -409,14 +511,33 @@ mod tests {
 
     #[test]
     fn prompts() {
-        assert_eq!(prompt("0: kd> !cs -l -o -s"), Some("!cs -l -o -s"));
-        assert_eq!(prompt("kd> !process 0 ff"), Some("!process 0 ff"));
-        assert_eq!(prompt("0:000> ~*kv"), Some("~*kv"));
+        let cmd = |l| prompt(l).map(|p| p.command);
+        assert_eq!(cmd("0: kd> !cs -l -o -s"), Some("!cs -l -o -s"));
+        assert_eq!(cmd("kd> !process 0 ff"), Some("!process 0 ff"));
+        assert_eq!(cmd("0:000> ~*kv"), Some("~*kv"));
+        assert_eq!(cmd("03: kd> !handle"), Some("!handle"));
         assert_eq!(
-            prompt("6: kd> .process /r /p fffffade6f337040"),
+            cmd("6: kd> .process /r /p fffffade6f337040"),
             Some(".process /r /p fffffade6f337040")
         );
-        assert_eq!(prompt("Implicit process is now 87f76020"), None);
+        assert_eq!(cmd("Implicit process is now 87f76020"), None);
+        assert!(prompt("0:000:x86> ~*kv").is_some_and(|p| p.x86 && p.command == "~*kv"));
+        assert_eq!(prompt("0:012> kv").and_then(|p| p.user_thread), Some(12));
+        assert!(prompt("0: kd:x86> kb").is_some_and(|p| p.x86 && p.command == "kb"));
+        assert!(prompt("0: kd> kb").is_some_and(|p| !p.x86));
+        assert_eq!(cmd("0: kd>"), Some(""));
+    }
+
+    #[test]
+    fn hex_tokens() {
+        assert_eq!(hex_token("0x1b00"), Some(0x1b00));
+        assert_eq!(hex_token("fffff800`01027752"), Some(0xfffff80001027752));
+        assert_eq!(hex_token("00000000`00000000"), Some(0));
+        assert_eq!(hex_token("`12"), None);
+        assert_eq!(hex_token(""), None);
+        assert_eq!(hex_token("0x"), None);
+        assert_eq!(hex_token("12345678901234567"), None);
+        assert_eq!(hex_token("12g4"), None);
     }
 
     #[test]

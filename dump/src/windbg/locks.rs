@@ -10,14 +10,36 @@
 //! ```
 //! and `Resource @ DriverA (0xbae016a0)    Exclusively owned` with
 //! `Threads: 83b46db0-01<*> << Too many exclusive waiters to list>>` (seed).
+//!
+//! `!locks` in user mode is ntsdexts' (also `!critsec ADDR`), one critical
+//! section per entry:
+//!
+//! ```text
+//! CritSec ntdll!LdrpLoaderLock+0 at 7c8877a0
+//! WaiterWoken        No
+//! LockCount          1
+//! RecursionCount     1
+//! OwningThread       1c40
+//! EntryCount         0
+//! ContentionCount    1
+//! *** Locked
+//! ```
+//!
+//! ntsdexts prints LockCount and RecursionCount with `%ld` (decimal) and
+//! OwningThread, EntryCount and ContentionCount with `%lx` (hex), and
+//! `LockCount NOT LOCKED` for -1 (ntsdexts.c `DumpCritSec`; the
+//! debugger docs' "Displaying a Critical Section" examples agree).
 
+use super::cs::{empty_cs, place};
 use super::grammar::hex_token;
-use crate::model::Resource;
+use super::{Ctx, Out, Step};
+use crate::model::{CriticalSection, Resource};
 
 #[derive(Default)]
 pub(crate) struct LocksParser {
     current: Option<Resource>,
     waiting: Waiting,
+    critsec: Option<CriticalSection>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -29,8 +51,43 @@ enum Waiting {
 }
 
 impl LocksParser {
-    /// Feeds one line; returns a finished resource when a new one starts.
-    pub(crate) fn line(&mut self, t: &str, n: u64) -> Option<Resource> {
+    pub(crate) fn line(&mut self, t: &str, n: u64, ctx: Ctx, out: &mut Out) -> Step {
+        if let Some(rest) = t.strip_prefix("CritSec ") {
+            self.end_critsec(out);
+            self.critsec = critsec_header(rest, n, ctx);
+            if self.critsec.is_none() {
+                out.skip(n, "CritSec line not understood", t);
+            }
+            return Step::Used;
+        }
+        if let Some(cs) = &mut self.critsec {
+            critsec_field(cs, t);
+            return Step::Used;
+        }
+        if let Some(r) = self.resource_line(t, n) {
+            out.record();
+            out.snap.resources.push(r);
+        }
+        Step::Used
+    }
+
+    pub(crate) fn end(&mut self, out: &mut Out) {
+        self.end_critsec(out);
+        if let Some(r) = self.finish() {
+            out.record();
+            out.snap.resources.push(r);
+        }
+    }
+
+    fn end_critsec(&mut self, out: &mut Out) {
+        if let Some(cs) = self.critsec.take() {
+            out.record();
+            out.snap.critical_sections.push(cs);
+        }
+    }
+
+    /// Feeds one line of the kernel form; returns a finished resource when a new one starts.
+    fn resource_line(&mut self, t: &str, n: u64) -> Option<Resource> {
         if let Some(rest) = t.strip_prefix("Resource @") {
             let done = self.finish();
             let rest = rest.trim();
@@ -102,8 +159,41 @@ impl LocksParser {
         None
     }
 
-    pub(crate) fn finish(&mut self) -> Option<Resource> {
+    fn finish(&mut self) -> Option<Resource> {
         self.waiting = Waiting::None;
         self.current.take()
+    }
+}
+
+/// `ntdll!LdrpLoaderLock+0 at 7c8877a0`, `+24e750 at 24e750`.
+fn critsec_header(rest: &str, n: u64, ctx: Ctx) -> Option<CriticalSection> {
+    let (symbol, address) = rest.rsplit_once(" at ")?;
+    let mut cs = empty_cs(n);
+    cs.address = hex_token(address.trim())?;
+    let symbol = symbol.trim();
+    // `sym+off`: ntsdexts prints the displacement in hex without `0x`; a
+    // section with no symbol prints only `+address`.
+    cs.symbol = (!symbol.starts_with('+')).then(|| symbol.to_string());
+    place(&mut cs, ctx);
+    Some(cs)
+}
+
+fn critsec_field(cs: &mut CriticalSection, t: &str) {
+    if t.starts_with("*** Locked") {
+        cs.locked = true;
+        return;
+    }
+    let mut words = t.split_whitespace();
+    let (Some(k), Some(v)) = (words.next(), words.next()) else {
+        return;
+    };
+    match k {
+        "LockCount" if v == "NOT" => cs.lock_count = Some(-1),
+        "LockCount" => cs.lock_count = v.parse().ok(),
+        "RecursionCount" => cs.recursion_count = v.parse().ok(),
+        "OwningThread" => cs.owning_tid = hex_token(v).and_then(|v| u32::try_from(v).ok()),
+        "ContentionCount" => cs.contention_count = hex_token(v),
+        "WaiterWoken" => cs.waiter_woken = Some(v == "Yes"),
+        _ => {}
     }
 }

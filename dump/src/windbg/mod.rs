@@ -1,24 +1,41 @@
 //! Reading WinDbg/kd/cdb session logs.
 //!
-//! A log is commands (after prompts such as `0: kd> `) and their output, with
-//! noise in between. The reader walks it line by line, keeping the debugger's
-//! context the way the engineer's session had it (`.process /r /p X` selects
-//! the process whose critical sections `!cs` lists; `.thread X` selects the
-//! thread whose stack `kv` prints), and recognises blocks wherever they appear:
-//! `PROCESS` and `THREAD` blocks come from `!process`, `!thread`, `!handle` and
-//! `!for_each_thread` alike.
+//! A log is commands (after prompts such as `0: kd> ` or `0:000> `) and their
+//! output, with noise in between. [`LogReader`] takes it one line at a time
+//! (the file is streamed, never held whole), keeping the debugger's context the
+//! way the engineer's session had it (`.process /r /p X` selects the process
+//! whose critical sections `!cs` lists; `.thread X` selects the thread whose
+//! stack `kv` prints; `.thread /w` and `.effmach x86` make stacks the 32-bit
+//! WOW64 ones), and recognises blocks wherever they appear: `PROCESS` and
+//! `THREAD` blocks come from `!process`, `!thread`, `!handle` and
+//! `!for_each_thread` alike, and `~` thread lines from `~`, `~*k` and `~*kv`.
+//!
+//! The output of each other command has its own module: `cs` (`!cs`, `dt
+//! _RTL_CRITICAL_SECTION`), `locks` (`!locks`, both forms), `lpc` (`!lpc
+//! message`, `!alpc /m`), `irp` (`!irp`, `!irpfind`), `stacks` (`!stacks`,
+//! `!running`), `memory` (`!vm`, `!poolused`), `handles` (`!handle`), `modules`
+//! (`lm`), `analyze` (`!analyze -v`, the `BugCheck` banner) and `usermode` (`~`
+//! lines, `!runaway`, `|`, wait states of user-mode threads).
 
+mod analyze;
+mod cs;
 mod grammar;
-pub(crate) use grammar::dhms_ms;
+mod handles;
+mod irp;
 mod locks;
+mod lpc;
+mod memory;
+mod modules;
 mod session;
+mod stacks;
 mod thread;
+mod usermode;
 
-use std::collections::BTreeMap;
+pub(crate) use grammar::dhms_ms;
 
-use crate::model::{
-    AlpcMessage, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage, Process, Thread,
-};
+use std::collections::HashMap;
+
+use crate::model::{DumpSnapshot, Frame, Process, Thread};
 use crate::text;
 use crate::{InputReport, Skip};
 use grammar::hex_token;
@@ -35,113 +52,22 @@ pub(crate) fn looks_like_log(text: &str) -> bool {
         grammar::prompt(&l).is_some()
             || grammar::thread_header(&l).is_some()
             || grammar::process_header(&l).is_some()
+            || usermode::thread_line(&l).is_some()
             || l.trim_start().starts_with("Debug session time:")
             || l.trim_start().starts_with("Critical section   =")
     })
 }
 
-/// What the lines after a prompt are expected to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Other,
-    /// `!cs`: critical section entries.
-    Cs,
-    /// `dt _RTL_CRITICAL_SECTION ADDR`.
-    DtCs(u64),
-    /// `!locks`.
-    Locks,
-    /// `!lpc message X`.
-    Lpc,
-    /// `!alpc /m X`.
-    Alpc,
-    /// `!irp X`.
-    Irp,
-    /// `k`, `kv`, `kb`, ...: a stack of the thread chosen with `.thread`.
-    Stack,
+/// Where the parsers put what they read: the snapshot, and the report of
+/// records read and lines skipped.
+pub(crate) struct Out<'a> {
+    pub(crate) label: &'a str,
+    pub(crate) snap: DumpSnapshot,
+    pub(crate) report: InputReport,
 }
 
-enum Action {
-    Done,
-    Skip,
-    EndBlock,
-}
-
-enum Block {
-    None,
-    /// `PROCESS addr` whose ids come on the next line (x64).
-    PendingProcess(grammar::ProcessHeader, u64),
-    Process(usize),
-    Thread {
-        t: Box<Thread>,
-        in_stack: bool,
-    },
-}
-
-pub(crate) struct LogReader<'a> {
-    label: &'a str,
-    snap: DumpSnapshot,
-    report: InputReport,
-    mode: Mode,
-    block: Block,
-    /// Blank lines seen inside a block; a stack may continue after them
-    /// (web copies insert blank lines between frames).
-    pending_blank: bool,
-    process: Option<u64>,
-    thread: Option<u64>,
-    process_index: BTreeMap<u64, usize>,
-    cs: Option<CriticalSection>,
-    lpc: Option<LpcMessage>,
-    alpc: Option<AlpcMessage>,
-    irp: Option<Irp>,
-    /// The previous `!irp` line was the current (`>`) stack location.
-    irp_current: bool,
-    locks: locks::LocksParser,
-    /// Stacks printed by `k*` after `.thread X`, by thread address.
-    context_stacks: Vec<(u64, Vec<Frame>)>,
-    stack_frames: Vec<Frame>,
-    /// `dt _RTL_CRITICAL_SECTION` values, applied when the snapshot is finished.
-    dt_cs: Vec<CriticalSection>,
-}
-
-impl<'a> LogReader<'a> {
-    pub(crate) fn new(label: &'a str, format: &'static str) -> Self {
-        LogReader {
-            label,
-            snap: DumpSnapshot::default(),
-            report: InputReport::new(label, format),
-            mode: Mode::Other,
-            block: Block::None,
-            pending_blank: false,
-            process: None,
-            thread: None,
-            process_index: BTreeMap::new(),
-            cs: None,
-            lpc: None,
-            alpc: None,
-            irp: None,
-            irp_current: false,
-            locks: locks::LocksParser::default(),
-            context_stacks: Vec::new(),
-            stack_frames: Vec::new(),
-            dt_cs: Vec::new(),
-        }
-    }
-
-    pub(crate) fn read(mut self, text: &str) -> (DumpSnapshot, InputReport) {
-        let mut n = 0u64;
-        for raw in text.lines() {
-            n += 1;
-            let line = text::normalize(raw);
-            self.line(&line, n);
-        }
-        self.end_block();
-        self.end_mode();
-        self.report.lines = n;
-        self.merge_context();
-        (self.snap, self.report)
-    }
-
-    fn skip(&mut self, line: u64, reason: &str, text: &str) {
+impl Out<'_> {
+    pub(crate) fn skip(&mut self, line: u64, reason: &str, text: &str) {
         self.report.skip(Skip {
             line,
             reason: reason.to_string(),
@@ -152,68 +78,219 @@ impl<'a> LogReader<'a> {
         });
     }
 
+    pub(crate) fn record(&mut self) {
+        self.report.records += 1;
+    }
+
+    /// `file:line`, as threads keep their source.
+    pub(crate) fn source(&self, line: u64) -> String {
+        format!("{}:{line}", self.label)
+    }
+}
+
+/// The debugger context at a line, as the session had it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Ctx {
+    /// `.process` / `Implicit process is now`: an EPROCESS address.
+    pub(crate) process: Option<u64>,
+    /// Its pid, when a PROCESS block of it was read.
+    pub(crate) process_pid: Option<u32>,
+    /// `.thread` / `Implicit thread is now`: an ETHREAD address.
+    pub(crate) thread: Option<u64>,
+    /// The effective machine is x86 on an x64 target: stacks are WOW64 ones.
+    pub(crate) wow64: bool,
+    /// The process of a user-mode session (from `~` lines or `|`).
+    pub(crate) user_pid: Option<u32>,
+    /// The current thread of a user-mode session, by debugger number (`0:003>`).
+    pub(crate) user_thread: Option<u32>,
+}
+
+impl Ctx {
+    /// The process that command output refers to: the user-mode process, or
+    /// the kernel context's.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.user_pid.or(self.process_pid)
+    }
+}
+
+/// What the lines after a prompt are expected to be.
+enum Mode {
+    Other,
+    Cs(cs::CsParser),
+    DtCs(u64),
+    Locks(locks::LocksParser),
+    Lpc(lpc::LpcParser),
+    Alpc(lpc::AlpcParser),
+    Irp(irp::IrpParser),
+    Irpfind,
+    /// `k`, `kv`, `kb`, ...: a stack of the thread chosen with `.thread`.
+    Stack(Vec<Frame>),
+    Stacks(Box<stacks::StacksParser>),
+    Running(stacks::RunningParser),
+    Vm(memory::VmParser),
+    PoolUsed(memory::PoolParser),
+    Handle(handles::HandleParser),
+    Lm(modules::LmParser),
+    Analyze(analyze::AnalyzeParser),
+    Runaway(usermode::RunawayParser),
+    /// `|`: the user-mode process list.
+    Processes,
+}
+
+/// What a line did to a table-like mode.
+pub(crate) enum Step {
+    /// Used (or known noise).
+    Used,
+    /// Not this command's output: the mode ends and the line is read afresh.
+    End,
+}
+
+// One Block lives in the reader; boxing its Thread would cost an allocation
+// per THREAD block of a 1 GB log for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Block {
+    None,
+    /// `PROCESS addr` whose ids come on the next line (x64).
+    PendingProcess(grammar::ProcessHeader, u64),
+    Process(usize),
+    Thread {
+        t: Thread,
+        in_stack: bool,
+        /// A `~` thread whose stack was printed under an x86 effective machine.
+        wow64: bool,
+    },
+}
+
+pub(crate) struct LogReader<'a> {
+    out: Out<'a>,
+    lines: u64,
+    mode: Mode,
+    block: Block,
+    /// Blank lines seen inside a block; a stack may continue after them
+    /// (web copies insert blank lines between frames).
+    pending_blank: bool,
+    ctx: Ctx,
+    process_index: HashMap<u64, usize>,
+    /// Stacks printed by `k*` after `.thread X`: thread address, frames, WOW64.
+    context_stacks: Vec<(u64, Vec<Frame>, bool)>,
+    /// `dt _RTL_CRITICAL_SECTION` values, applied when the log is read.
+    dt_cs: Vec<crate::model::CriticalSection>,
+    user: usermode::UserThreads,
+    /// The buffer THREAD blocks read their frames into (one allocation per
+    /// thread then holds them, instead of a vector grown frame by frame).
+    frames: Vec<Frame>,
+}
+
+impl<'a> LogReader<'a> {
+    pub(crate) fn new(label: &'a str, format: &'static str) -> Self {
+        LogReader {
+            out: Out {
+                label,
+                snap: DumpSnapshot::default(),
+                report: InputReport::new(label, format),
+            },
+            lines: 0,
+            mode: Mode::Other,
+            block: Block::None,
+            pending_blank: false,
+            ctx: Ctx::default(),
+            process_index: HashMap::new(),
+            context_stacks: Vec::new(),
+            dt_cs: Vec::new(),
+            user: usermode::UserThreads::default(),
+            frames: Vec::new(),
+        }
+    }
+
+    /// Reads the next line of the log (`ascii`: known to be ASCII, so there
+    /// is no web typography to undo).
+    pub(crate) fn feed(&mut self, raw: &str, ascii: bool) {
+        self.lines += 1;
+        let n = self.lines;
+        if ascii {
+            self.line(raw, n);
+        } else {
+            let line = text::normalize(raw);
+            self.line(&line, n);
+        }
+    }
+
+    /// Ends the last block and command, and applies what was gathered under
+    /// `.thread`/`.process` contexts.
+    pub(crate) fn finish(mut self) -> (DumpSnapshot, InputReport) {
+        self.end_block();
+        self.end_mode();
+        self.out.report.lines = self.lines;
+        self.merge_context();
+        (self.out.snap, self.out.report)
+    }
+
     fn line(&mut self, line: &str, n: u64) {
-        let t = line.trim();
-        if let Some(cmd) = grammar::prompt(line) {
+        let t = line.trim_ascii();
+        // The hot path: a frame of the stack being read. No prompt, header or
+        // session line parses as a frame (two addresses, then a symbol).
+        if let (
+            Block::Thread {
+                t: th,
+                in_stack: true,
+                ..
+            },
+            false,
+        ) = (&mut self.block, self.pending_blank)
+        {
+            if let Some(f) = grammar::frame(t) {
+                th.stack.push(f);
+                return;
+            }
+        }
+        if let Some(p) = grammar::prompt(t) {
             self.end_block();
             self.end_mode();
-            self.command(cmd);
+            self.ctx.wow64 = p.x86;
+            self.ctx.user_thread = p.user_thread;
+            self.command(p.command);
             return;
         }
-        if let Some(rest) = t.strip_prefix("Debug session time:") {
-            match session::session_time(rest) {
-                Some(s) => {
-                    if self.snap.session_time.is_none() {
-                        self.report.records += 1;
-                    }
-                    self.snap.session_time.get_or_insert(s);
-                }
-                None => self.skip(n, "Debug session time not understood", t),
-            }
-            return;
-        }
-        if let Some(rest) = t.strip_prefix("System Uptime:") {
-            if let Some(ms) = session::uptime_ms(rest) {
-                self.snap.uptime_ms.get_or_insert(ms);
-            }
-            return;
-        }
-        if let Some(rest) = t
-            .strip_prefix("Implicit process is now")
-            .or_else(|| t.strip_prefix("Implicit thread is now"))
-        {
-            let v = hex_token(rest.trim());
-            if t.contains("process") {
-                self.process = v;
-            } else {
-                self.thread = v;
-            }
+        if self.global_line(t, n) {
             return;
         }
         if t.starts_with("THREAD ") {
             self.end_block();
             match grammar::thread_header(t) {
                 Some(h) => {
-                    let th = thread::new_thread(h, format!("{}:{n}", self.label), n);
+                    let mut th = thread::new_thread(h, self.out.source(n), n);
+                    th.stack = std::mem::take(&mut self.frames);
                     self.block = Block::Thread {
-                        t: Box::new(th),
+                        t: th,
                         in_stack: false,
+                        wow64: false,
                     };
                 }
-                None => self.skip(n, "THREAD header not understood", t),
+                None => self.out.skip(n, "THREAD header not understood", t),
             }
             return;
         }
         if t.starts_with("PROCESS ") {
             self.end_block();
             match grammar::process_header(t) {
-                Some(h) if h.pid.is_some() => {
-                    let idx = self.upsert_process(h, n);
-                    self.block = Block::Process(idx);
-                }
+                Some(h) if h.pid.is_some() => self.start_process(h, n),
                 Some(h) => self.block = Block::PendingProcess(h, n),
-                None => self.skip(n, "PROCESS header not understood", t),
+                None => self.out.skip(n, "PROCESS header not understood", t),
             }
+            return;
+        }
+        if let Some(h) = usermode::thread_line(t) {
+            self.end_block();
+            self.ctx.user_pid.get_or_insert(h.pid);
+            let mut th = self
+                .user
+                .start(h, self.out.source(n), n, &mut self.out.snap);
+            th.stack = std::mem::take(&mut self.frames);
+            self.block = Block::Thread {
+                t: th,
+                in_stack: false,
+                wow64: self.ctx.wow64,
+            };
             return;
         }
         if let Block::PendingProcess(..) = self.block {
@@ -222,10 +299,10 @@ impl<'a> LogReader<'a> {
                 return;
             };
             if grammar::process_ids(t, &mut h) {
-                let idx = self.upsert_process(h, at);
-                self.block = Block::Process(idx);
+                self.start_process(h, at);
             } else {
-                self.skip(at, "PROCESS header without a Cid on it or the next line", t);
+                self.out
+                    .skip(at, "PROCESS header without a Cid on it or the next line", t);
             }
             return;
         }
@@ -239,489 +316,468 @@ impl<'a> LogReader<'a> {
                 Block::Process(_) | Block::PendingProcess(..) => self.end_block(),
                 Block::None => {}
             }
-            if matches!(self.mode, Mode::Cs) {
-                self.end_cs();
+            if let Mode::Cs(cs) = &mut self.mode {
+                cs.end(&mut self.out);
             }
             return;
         }
         match &mut self.block {
-            Block::Thread { t: th, in_stack } => {
+            Block::Thread {
+                t: th, in_stack, ..
+            } => {
                 let was_blank = std::mem::take(&mut self.pending_blank);
-                let action = if was_blank {
+                let end = if was_blank {
                     // After a blank line only a continued stack belongs to the block.
                     match grammar::frame(t) {
                         Some(f) if *in_stack => {
                             th.stack.push(f);
-                            Action::Done
+                            return;
                         }
-                        _ => Action::EndBlock,
+                        _ => true,
                     }
                 } else {
                     match thread::body_line(th, line, in_stack) {
-                        LineKind::Frame | LineKind::Used => Action::Done,
-                        LineKind::Unknown if !*in_stack => Action::Skip,
-                        LineKind::Unknown => Action::EndBlock,
+                        LineKind::Frame | LineKind::Used => return,
+                        LineKind::Unknown if !*in_stack => {
+                            self.out.skip(n, "line not understood in THREAD block", t);
+                            return;
+                        }
+                        LineKind::Unknown => true,
                     }
                 };
-                match action {
-                    Action::Done => return,
-                    Action::Skip => {
-                        self.skip(n, "line not understood in THREAD block", t);
-                        return;
-                    }
-                    Action::EndBlock => self.end_block(),
+                if end {
+                    self.end_block();
                 }
             }
             Block::Process(idx) => {
                 let idx = *idx;
-                self.process_field(idx, t);
-                return;
+                if process_field(&mut self.out.snap.processes[idx], t) || self.in_other_mode() {
+                    return;
+                }
+                // Command output after a PROCESS block (`!handle` prints one
+                // before each process's handles) ends the block.
+                self.end_block();
             }
             Block::PendingProcess(..) | Block::None => {}
         }
         self.mode_line(t, n);
     }
 
-    fn command(&mut self, cmd: &str) {
-        let mut words = cmd.split_whitespace();
-        let first = words.next().unwrap_or("");
-        self.mode = Mode::Other;
+    fn in_other_mode(&self) -> bool {
+        matches!(self.mode, Mode::Other)
+    }
+
+    /// Lines that mean the same wherever they appear: session times, context
+    /// switches, the commands `!for_each_thread` echoes without a prompt.
+    fn global_line(&mut self, t: &str, n: u64) -> bool {
+        let Some(first) = t.bytes().next() else {
+            return false;
+        };
         match first {
-            ".process" => {
-                // `.process /r /p X`, `.process /p /r X`, `.process X`; `0` resets.
-                self.process = words.rfind(|w| !w.starts_with('/')).and_then(hex_token);
-            }
-            ".thread" => {
-                self.thread = words.rfind(|w| !w.starts_with('/')).and_then(hex_token);
-            }
-            "!cs" => self.mode = Mode::Cs,
-            "!locks" => self.mode = Mode::Locks,
-            "!lpc" => self.mode = Mode::Lpc,
-            "!alpc" => self.mode = Mode::Alpc,
-            "!irp" => {
-                self.mode = Mode::Irp;
-                self.irp = words.next().and_then(hex_token).map(|address| Irp {
-                    address,
-                    thread: None,
-                    driver: None,
-                    pending: false,
-                    line: 0,
-                });
-                self.irp_current = false;
-            }
-            "dt" if cmd.contains("_RTL_CRITICAL_SECTION") => {
-                if let Some(a) = cmd.split_whitespace().last().and_then(hex_token) {
-                    self.mode = Mode::DtCs(a);
+            b'D' => {
+                if let Some(rest) = t.strip_prefix("Debug session time:") {
+                    match session::session_time(rest) {
+                        Some(s) => {
+                            if self.out.snap.session_time.is_none() {
+                                self.out.record();
+                            }
+                            self.out.snap.session_time.get_or_insert(s);
+                        }
+                        None => self.out.skip(n, "Debug session time not understood", t),
+                    }
+                    return true;
                 }
             }
-            k if is_stack_command(k) => {
-                self.mode = Mode::Stack;
-                self.stack_frames.clear();
+            b'S' => {
+                if let Some(rest) = t.strip_prefix("System Uptime:") {
+                    if let Some(ms) = session::uptime_ms(rest) {
+                        self.out.snap.uptime_ms.get_or_insert(ms);
+                    }
+                    return true;
+                }
+            }
+            b'P' => {
+                if let Some(rest) = t.strip_prefix("Process Uptime:") {
+                    if let Some(ms) = session::uptime_ms(rest) {
+                        self.out.snap.process_uptime_ms.get_or_insert(ms);
+                    }
+                    return true;
+                }
+                // After the `BugCheck` banner: `Probably caused by : LiveKdD.SYS ( LiveKdD+12d1 )`.
+                if let Some(rest) = t.strip_prefix("Probably caused by") {
+                    if let Some(b) = self.out.snap.bugchecks.last_mut() {
+                        let culprit = rest.trim().trim_start_matches(':').trim();
+                        b.image_name.get_or_insert_with(|| culprit.to_string());
+                    }
+                    return true;
+                }
+            }
+            b'I' => {
+                if let Some(rest) = t
+                    .strip_prefix("Implicit process is now")
+                    .or_else(|| t.strip_prefix("Implicit thread is now"))
+                {
+                    let v = hex_token(rest.trim());
+                    if t.contains("process") {
+                        self.set_process(v);
+                    } else {
+                        self.ctx.thread = v;
+                    }
+                    return true;
+                }
+            }
+            // `!for_each_thread "!thread @#Thread 1f;.thread /w @#Thread; .reload; kb 256"`
+            // echoes `.process /p /r X` without a prompt (seed: "Complete Stack
+            // Traces from x64 System"), and `.thread /w` answers `x86 context set`.
+            b'.' if t.starts_with(".process /") => {
+                self.end_block();
+                self.end_mode();
+                self.command(t);
+                return true;
+            }
+            b'x' if t == "x86 context set" => {
+                self.end_block();
+                self.end_mode();
+                self.ctx.wow64 = true;
+                return true;
+            }
+            b'E' => {
+                if let Some(rest) = t.strip_prefix("Effective machine:") {
+                    self.end_mode();
+                    self.ctx.wow64 = rest.contains("(x86)");
+                    return true;
+                }
+            }
+            // `BugCheck E2, {0, 0, 0, 0}` when the debugger opens a kernel dump.
+            b'B' if t.starts_with("BugCheck ") => {
+                match analyze::banner(t, n) {
+                    Some(b) => {
+                        self.out.record();
+                        self.out.snap.bugchecks.push(b);
+                    }
+                    None => self.out.skip(n, "BugCheck line not understood", t),
+                }
+                return true;
             }
             _ => {}
         }
+        false
+    }
+
+    fn set_process(&mut self, address: Option<u64>) {
+        self.ctx.process = address.filter(|&a| a != 0);
+        self.ctx.process_pid = self
+            .ctx
+            .process
+            .and_then(|a| self.process_index.get(&a))
+            .map(|&i| self.out.snap.processes[i].pid);
+    }
+
+    fn command(&mut self, cmd: &str) {
+        let mut words = cmd.split_whitespace();
+        let first = words.next().unwrap_or("");
+        // `!ext.cmd` is `!cmd` from a named extension (`!ntsdexts.locks`, `!kdexts.handle`).
+        let name = match first.strip_prefix('!') {
+            Some(ext) => ext.rsplit('.').next().unwrap_or(ext),
+            None => first,
+        };
+        let bang = first.starts_with('!');
+        self.mode = match (bang, name) {
+            (false, ".process") => {
+                // `.process /r /p X`, `.process /p /r X`, `.process X`; `0` resets.
+                let v = words.rfind(|w| !w.starts_with('/')).and_then(hex_token);
+                self.set_process(v);
+                Mode::Other
+            }
+            (false, ".thread") => {
+                let mut wow64 = false;
+                let mut address = None;
+                for w in words {
+                    match w {
+                        "/w" => wow64 = true,
+                        w if w.starts_with('/') => {}
+                        w => address = hex_token(w),
+                    }
+                }
+                self.ctx.thread = address;
+                if wow64 {
+                    self.ctx.wow64 = true;
+                }
+                Mode::Other
+            }
+            (false, ".effmach") => {
+                if let Some(m) = words.next() {
+                    self.ctx.wow64 = m.eq_ignore_ascii_case("x86");
+                }
+                Mode::Other
+            }
+            (true, "cs") => Mode::Cs(cs::CsParser::default()),
+            (true, "locks" | "critsec") => Mode::Locks(locks::LocksParser::default()),
+            (true, "lpc") => Mode::Lpc(lpc::LpcParser::default()),
+            (true, "alpc") => Mode::Alpc(lpc::AlpcParser::default()),
+            (true, "irp") => Mode::Irp(irp::IrpParser::new(words.next().and_then(hex_token))),
+            (true, "irpfind") => Mode::Irpfind,
+            (true, "stacks") => Mode::Stacks(Box::default()),
+            (true, "running") => Mode::Running(stacks::RunningParser::default()),
+            (true, "vm") => Mode::Vm(memory::VmParser::default()),
+            (true, "poolused") => Mode::PoolUsed(memory::PoolParser::default()),
+            (true, "handle") => Mode::Handle(handles::HandleParser::new(self.ctx.process)),
+            (true, "analyze") => Mode::Analyze(analyze::AnalyzeParser::default()),
+            (true, "runaway") => Mode::Runaway(usermode::RunawayParser::default()),
+            (false, "|") => Mode::Processes,
+            (false, "lm" | "lmv" | "lmm" | "lmvm" | "lml" | "lmf") => {
+                Mode::Lm(modules::LmParser::default())
+            }
+            (false, "dt") if cmd.contains("_RTL_CRITICAL_SECTION") => {
+                match cmd.split_whitespace().last().and_then(hex_token) {
+                    Some(a) => Mode::DtCs(a),
+                    None => Mode::Other,
+                }
+            }
+            // `k L=BasePtr StackPtr InstructionPtr` rebuilds a stack from
+            // addresses found on the raw stack (seed: "execution residue"):
+            // not the thread's current stack, so not attached to it.
+            (false, k) if is_stack_command(k) && !cmd.contains('=') => Mode::Stack(Vec::new()),
+            _ => Mode::Other,
+        };
     }
 
     fn end_mode(&mut self) {
-        match self.mode {
-            Mode::Cs => self.end_cs(),
-            Mode::Lpc => self.end_lpc(),
-            Mode::Alpc => self.end_alpc(),
-            Mode::Irp => {
-                if let Some(i) = self.irp.take() {
-                    self.report.records += 1;
-                    self.snap.irps.push(i);
-                }
-            }
-            Mode::Locks => {
-                let mut parsed = std::mem::take(&mut self.locks);
-                if let Some(r) = parsed.finish() {
-                    self.report.records += 1;
-                    self.snap.resources.push(r);
-                }
-            }
-            Mode::Stack => {
-                if let Some(addr) = self.thread {
-                    if !self.stack_frames.is_empty() {
-                        self.context_stacks
-                            .push((addr, std::mem::take(&mut self.stack_frames)));
-                    }
-                }
-            }
+        let out = &mut self.out;
+        match std::mem::replace(&mut self.mode, Mode::Other) {
+            Mode::Cs(mut p) => p.end(out),
+            Mode::Locks(mut p) => p.end(out),
+            Mode::Lpc(p) => p.end(out),
+            Mode::Alpc(mut p) => p.end(out),
+            Mode::Irp(p) => p.end(out),
+            Mode::Stacks(p) => p.end(out),
+            Mode::Running(mut p) => p.end(out),
+            Mode::Vm(p) => p.end(out),
+            Mode::Handle(mut p) => p.end(out, self.ctx),
+            Mode::Lm(mut p) => p.end(out, self.ctx),
+            Mode::Analyze(mut p) => p.end(out),
+            Mode::Runaway(_) | Mode::PoolUsed(_) | Mode::Irpfind | Mode::Processes => {}
+            Mode::Stack(frames) if frames.is_empty() => {}
+            Mode::Stack(frames) => match (self.ctx.thread, self.ctx.user_thread) {
+                (Some(addr), _) => self.context_stacks.push((addr, frames, self.ctx.wow64)),
+                // `~3s` then `kv` at `0:003>`: debugger thread 3's stack.
+                (None, Some(num)) => self.user.context_stack(num, frames, self.ctx.wow64),
+                (None, None) => {}
+            },
             Mode::DtCs(_) | Mode::Other => {}
         }
-        self.mode = Mode::Other;
     }
 
     fn mode_line(&mut self, t: &str, n: u64) {
-        match self.mode {
-            Mode::Cs => self.cs_line(t, n),
-            Mode::DtCs(addr) => self.dt_cs_line(addr, t, n),
-            Mode::Locks => {
-                if let Some(done) = self.locks.line(t, n) {
-                    self.report.records += 1;
-                    self.snap.resources.push(done);
-                }
+        if !self.in_other_mode() {
+            if let Step::Used = self.dispatch(t, n) {
+                return;
             }
-            Mode::Lpc => self.lpc_line(t, n),
-            Mode::Alpc => self.alpc_line(t, n),
-            Mode::Irp => self.irp_line(t, n),
-            Mode::Stack => {
-                if let Some(f) = grammar::frame(t) {
-                    self.stack_frames.push(f);
-                }
-            }
-            Mode::Other => {
-                // `Critical section = ...` pasted without its command (seed: the
-                // FwLock chain quotes `!cs` entries between `[...]` lines).
-                if t.starts_with("Critical section") {
-                    self.mode = Mode::Cs;
-                    self.cs_line(t, n);
-                }
+            self.end_mode();
+        }
+        if let Some(mode) = self.pasted_output(t) {
+            self.mode = mode;
+            if let Step::End = self.dispatch(t, n) {
+                self.end_mode();
             }
         }
+    }
+
+    /// Feeds a line to the current command's parser.
+    fn dispatch(&mut self, t: &str, n: u64) -> Step {
+        let ctx = self.ctx;
+        let out = &mut self.out;
+        match &mut self.mode {
+            Mode::Cs(p) => p.line(t, n, ctx, out),
+            Mode::DtCs(addr) => cs::dt_line(&mut self.dt_cs, *addr, t, n, ctx),
+            Mode::Locks(p) => p.line(t, n, ctx, out),
+            Mode::Lpc(p) => p.line(t, n),
+            Mode::Alpc(p) => p.line(t, n, out),
+            Mode::Irp(p) => p.line(t, n),
+            Mode::Irpfind => irp::irpfind_line(t, n, out),
+            Mode::Stack(frames) => stack_line(frames, t),
+            Mode::Stacks(p) => p.line(t, n, out),
+            Mode::Running(p) => p.line(t, n, out),
+            Mode::Vm(p) => p.line(t, n, out),
+            Mode::PoolUsed(p) => p.line(t, n, out),
+            Mode::Handle(p) => p.line(t, n, ctx, out),
+            Mode::Lm(p) => p.line(t, n, ctx, out),
+            Mode::Analyze(p) => p.line(t, n, out),
+            Mode::Runaway(p) => p.line(t, n, &mut self.user, out),
+            Mode::Processes => usermode::process_line(t, n, &mut self.ctx, out),
+            Mode::Other => Step::End,
+        }
+    }
+
+    /// Output pasted without its command (blog posts and mails quote the
+    /// interesting part): the first line of a table says what it is.
+    fn pasted_output(&self, t: &str) -> Option<Mode> {
+        // `Critical section = ...` between `[...]` lines (seed: the FwLock chain).
+        if t.starts_with("Critical section") {
+            return Some(Mode::Cs(cs::CsParser::default()));
+        }
+        if t.starts_with("CritSec ") || t.starts_with("Resource @") {
+            return Some(Mode::Locks(locks::LocksParser::default()));
+        }
+        if t.starts_with("Proc.Thread") {
+            return Some(Mode::Stacks(Box::default()));
+        }
+        if t.starts_with("*** Virtual Memory Usage") {
+            return Some(Mode::Vm(memory::VmParser::default()));
+        }
+        if irp::is_irpfind_header(t) {
+            return Some(Mode::Irpfind);
+        }
+        if t.starts_with("Sorting by") {
+            return Some(Mode::PoolUsed(memory::PoolParser::default()));
+        }
+        if stacks::is_running_header(t) {
+            return Some(Mode::Running(stacks::RunningParser::default()));
+        }
+        if handles::is_table_line(t) {
+            return Some(Mode::Handle(handles::HandleParser::new(self.ctx.process)));
+        }
+        // A stack printed after `.thread /w` by `!for_each_thread`, no prompt.
+        if self.ctx.thread.is_some() && grammar::is_stack_header(t) {
+            return Some(Mode::Stack(Vec::new()));
+        }
+        None
     }
 
     fn end_block(&mut self) {
         self.pending_blank = false;
         match std::mem::replace(&mut self.block, Block::None) {
-            Block::Thread { t, .. } => {
-                self.report.records += 1;
-                self.snap.threads.push(*t);
+            Block::Thread { mut t, wow64, .. } => {
+                self.out.record();
+                // The frames were read into the reused buffer: move them to a
+                // vector of their exact size, and keep the buffer.
+                let mut frames = std::mem::take(&mut t.stack);
+                t.stack = Vec::with_capacity(frames.len());
+                t.stack.append(&mut frames);
+                self.frames = frames;
+                if t.origin == crate::model::ThreadOrigin::UserList {
+                    self.user.end(t, wow64, &mut self.out.snap);
+                } else {
+                    self.out.snap.threads.push(t);
+                }
             }
             Block::Process(_) | Block::PendingProcess(..) | Block::None => {}
         }
     }
 
-    fn upsert_process(&mut self, h: grammar::ProcessHeader, n: u64) -> usize {
-        if let Some(&i) = self.process_index.get(&h.address) {
-            return i;
-        }
-        self.report.records += 1;
-        let i = self.snap.processes.len();
-        self.snap.processes.push(Process {
-            address: h.address,
-            pid: h.pid.unwrap_or(0),
-            parent_pid: h.parent_pid,
-            session_id: h.session_id,
-            image: String::new(),
-            handle_count: None,
-            elapsed_time: None,
-            user_time: None,
-            kernel_time: None,
-            line: n,
-        });
-        self.process_index.insert(h.address, i);
-        i
-    }
-
-    fn process_field(&mut self, idx: usize, t: &str) {
-        let Some(p) = self.snap.processes.get_mut(idx) else {
-            return;
-        };
-        if let Some(rest) = t.strip_prefix("Image:") {
-            p.image = rest.trim().to_string();
-        } else if let Some(i) = t.find("HandleCount:") {
-            p.handle_count = t[i + 12..]
-                .trim()
-                .trim_end_matches('.')
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .and_then(|v| v.parse().ok());
-        } else if let Some(rest) = t.strip_prefix("ElapsedTime") {
-            p.elapsed_time = Some(rest.trim().to_string());
-        } else if let Some(rest) = t.strip_prefix("UserTime") {
-            p.user_time = Some(rest.trim().to_string());
-        } else if let Some(rest) = t.strip_prefix("KernelTime") {
-            p.kernel_time = Some(rest.trim().to_string());
-        }
-    }
-
-    fn cs_line(&mut self, t: &str, n: u64) {
-        if t.starts_with("-----") {
-            self.end_cs();
-            return;
-        }
-        match t {
-            "LOCKED" => {
-                if let Some(cs) = &mut self.cs {
-                    cs.locked = true;
-                }
-                return;
-            }
-            "NOT LOCKED" => return,
-            _ => {}
-        }
-        let Some((k, v)) = grammar::key_value(t) else {
-            return;
-        };
-        if k == "Critical section" {
-            // `!cs ADDR` prints `Critical section` first; `!cs -l` prints DebugInfo first.
-            if self.cs.as_ref().is_some_and(|c| c.address != 0) {
-                self.end_cs();
-            }
-            let mut words = v.split_whitespace();
-            let Some(address) = words.next().and_then(hex_token) else {
-                self.skip(n, "critical section address not understood", t);
-                return;
-            };
-            let symbol = words
-                .next()
-                .map(|s| s.trim_matches(|c| c == '(' || c == ')').to_string())
-                .filter(|s| !s.starts_with('+'));
-            let cs = self.cs.get_or_insert_with(|| empty_cs(n));
-            cs.address = address;
-            cs.symbol = symbol;
-            cs.line = n;
-            cs.process_address = self.process;
-            return;
-        }
-        let cs = self.cs.get_or_insert_with(|| empty_cs(n));
-        let first = v.split_whitespace().next().unwrap_or("");
-        match k {
-            "LockCount" => cs.lock_count = hex_token(first).map(|v| v as i64),
-            "RecursionCount" => cs.recursion_count = hex_token(first).map(|v| v as u32),
-            "LockSemaphore" => cs.lock_semaphore = hex_token(first),
-            "WaiterWoken" => cs.waiter_woken = Some(first == "Yes"),
-            "OwningThread" => {
-                // Printed twice: `= 0x00001c64` (the TID) and `= .thread 86396db0`.
-                if let Some(addr) = v.strip_prefix(".thread") {
-                    cs.owning_thread = hex_token(addr.trim());
-                } else {
-                    cs.owning_tid = hex_token(first).and_then(|v| u32::try_from(v).ok());
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn end_cs(&mut self) {
-        if let Some(cs) = self.cs.take() {
-            if cs.address != 0 {
-                self.report.records += 1;
-                self.snap.critical_sections.push(cs);
-            }
-        }
-    }
-
-    /// `dt -r1 _RTL_CRITICAL_SECTION 0x0032be30`: `+0x014 ContentionCount  : 0xac352`.
-    fn dt_cs_line(&mut self, addr: u64, t: &str, n: u64) {
-        let Some((k, v)) = t.split_once(':') else {
-            return;
-        };
-        let name = k.split_whitespace().last().unwrap_or("");
-        let value = v.split_whitespace().next().unwrap_or("");
-        let entry = match self.dt_cs.iter_mut().find(|c| c.address == addr) {
-            Some(e) => e,
+    fn start_process(&mut self, h: grammar::ProcessHeader, n: u64) {
+        let idx = match self.process_index.get(&h.address) {
+            Some(&i) => i,
             None => {
-                let mut cs = empty_cs(n);
-                cs.address = addr;
-                cs.process_address = self.process;
-                self.dt_cs.push(cs);
-                match self.dt_cs.last_mut() {
-                    Some(e) => e,
-                    None => return,
-                }
+                self.out.record();
+                let i = self.out.snap.processes.len();
+                self.out.snap.processes.push(Process {
+                    address: h.address,
+                    pid: h.pid.unwrap_or(0),
+                    parent_pid: h.parent_pid,
+                    session_id: h.session_id,
+                    image: String::new(),
+                    handle_count: None,
+                    elapsed_time: None,
+                    user_time: None,
+                    kernel_time: None,
+                    line: n,
+                });
+                self.process_index.insert(h.address, i);
+                i
             }
         };
-        match name {
-            "ContentionCount" => entry.contention_count = hex_token(value),
-            "LockCount" => {
-                entry.lock_count = value.parse().ok().or(hex_token(value).map(|v| v as i64))
-            }
-            "RecursionCount" => entry.recursion_count = value.parse().ok(),
-            "OwningThread" => {
-                entry.owning_tid = hex_token(value).and_then(|v| u32::try_from(v).ok())
-            }
-            _ => {}
+        if self.ctx.process == Some(h.address) {
+            self.ctx.process_pid = h.pid;
         }
+        if let Mode::Handle(p) = &mut self.mode {
+            p.set_process(h.address, h.pid);
+        }
+        self.block = Block::Process(idx);
     }
 
-    fn lpc_line(&mut self, t: &str, n: u64) {
-        let words: Vec<&str> = t.split_whitespace().collect();
-        let msg = self.lpc.get_or_insert(LpcMessage {
-            id: 0,
-            server_thread: None,
-            client_thread: None,
-            server_process: None,
-            server_image: None,
-            port_name: None,
-            line: n,
-        });
-        match words.as_slice() {
-            ["Searching", "message", id, ..] => {
-                msg.id = hex_token(id)
-                    .and_then(|v| u32::try_from(v).ok())
-                    .unwrap_or(0)
-            }
-            ["Server", "thread", addr, "is", "working", "on", "message", id, ..] => {
-                msg.server_thread = hex_token(addr);
-                if msg.id == 0 {
-                    msg.id = hex_token(id)
-                        .and_then(|v| u32::try_from(v).ok())
-                        .unwrap_or(0);
-                }
-            }
-            ["Client", "thread", addr, "waiting", "a", "reply", "from", id, ..] => {
-                msg.client_thread = hex_token(addr);
-                if msg.id == 0 {
-                    msg.id = hex_token(id)
-                        .and_then(|v| u32::try_from(v).ok())
-                        .unwrap_or(0);
-                }
-            }
-            ["Server", "process", ":", addr, image @ ..] => {
-                msg.server_process = hex_token(addr);
-                msg.server_image = image
-                    .first()
-                    .map(|s| s.trim_matches(|c| c == '(' || c == ')').to_string());
-            }
-            ["Server", "connection", "port", _, "Name:", name, ..] => {
-                msg.port_name = Some(name.to_string())
-            }
-            _ => {}
-        }
-    }
-
-    fn end_lpc(&mut self) {
-        if let Some(m) = self.lpc.take() {
-            if m.id != 0 {
-                self.report.records += 1;
-                self.snap.lpc_messages.push(m);
-            }
-        }
-    }
-
-    /// `!alpc /m X`:
-    ///
-    /// ```text
-    /// Message @ fffff8800ca972b0
-    ///   MessageID             : 0x23AC (9132)
-    ///   WaitingThread         : fffffa80090fbc60
-    ///   QueueType             : ALPC_MSGQUEUE_MAIN
-    ///   QueuePort             : fffffa8004e44b60 [ALPC_CONNECTION_PORT]
-    ///   QueuePortOwnerProcess : fffffa800a4628f0 (ServiceA.exe)
-    ///   ServerThread          : 0000000000000000
-    /// ```
-    fn alpc_line(&mut self, t: &str, n: u64) {
-        if let Some(rest) = t.strip_prefix("Message @") {
-            self.end_alpc();
-            self.alpc = hex_token(rest.trim()).map(|address| AlpcMessage {
-                address,
-                id: None,
-                waiting_thread: None,
-                server_thread: None,
-                queue_port: None,
-                queue_owner_process: None,
-                queue_owner_image: None,
-                queue_type: None,
-                line: n,
-            });
-            return;
-        }
-        let (Some(m), Some((k, v))) = (self.alpc.as_mut(), t.split_once(':')) else {
-            return;
-        };
-        let mut words = v.split_whitespace();
-        let first = words.next().unwrap_or("");
-        let addr = hex_token(first).filter(|&a| a != 0);
-        match k.trim() {
-            "MessageID" => m.id = hex_token(first).and_then(|v| u32::try_from(v).ok()),
-            "WaitingThread" => m.waiting_thread = addr,
-            "ServerThread" => m.server_thread = addr,
-            "QueuePort" => m.queue_port = addr,
-            "QueueType" => m.queue_type = Some(first.to_string()),
-            "QueuePortOwnerProcess" => {
-                m.queue_owner_process = addr;
-                m.queue_owner_image = words
-                    .next()
-                    .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_string());
-            }
-            _ => {}
-        }
-    }
-
-    fn irp_line(&mut self, t: &str, n: u64) {
-        let Some(irp) = self.irp.as_mut() else {
-            return;
-        };
-        if irp.line == 0 && t.starts_with("Irp is active") {
-            irp.line = n;
-        }
-        // ` No Mdl: No System Buffer: Thread 89edadb0:  Irp stack trace.`
-        if let Some(i) = t.find("Thread ") {
-            if t.contains("Irp stack trace") {
-                irp.thread = t[i + 7..]
-                    .split(|c: char| c == ':' || c.is_whitespace())
-                    .next()
-                    .and_then(hex_token);
-            }
-        }
-        if t.starts_with('>') {
-            irp.pending = t.split_whitespace().any(|w| w == "pending");
-            self.irp_current = true;
-            return;
-        }
-        if self.irp_current && t.starts_with('\\') {
-            irp.driver = t.split_whitespace().next().map(str::to_string);
-        }
-        self.irp_current = false;
-    }
-
-    fn end_alpc(&mut self) {
-        if let Some(m) = self.alpc.take() {
-            self.report.records += 1;
-            self.snap.alpc_messages.push(m);
-        }
-    }
-
-    /// Applies `kv` stacks and `dt` values gathered under `.thread`/`.process`.
+    /// Applies `kv` stacks and `dt` values gathered under `.thread`/`.process`,
+    /// and gives user-mode records their process.
     fn merge_context(&mut self) {
-        for (addr, frames) in std::mem::take(&mut self.context_stacks) {
-            if let Some(t) = self.snap.threads.iter_mut().find(|t| t.address == addr) {
-                let has_args = frames.iter().any(|f| !f.args.is_empty());
-                let had_args = t.stack.iter().any(|f| !f.args.is_empty());
-                if t.stack.is_empty() || (has_args && !had_args) {
-                    t.stack = frames;
-                }
-            }
+        let snap = &mut self.out.snap;
+        let by_address: HashMap<u64, usize> = snap
+            .threads
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.address != 0)
+            .map(|(i, t)| (t.address, i))
+            .collect();
+        for (addr, frames, wow64) in std::mem::take(&mut self.context_stacks) {
+            let Some(&i) = by_address.get(&addr) else {
+                continue;
+            };
+            thread::offer_stack(&mut snap.threads[i], frames, wow64);
         }
-        for dt in std::mem::take(&mut self.dt_cs) {
-            match self
-                .snap
-                .critical_sections
-                .iter_mut()
-                .find(|c| c.address == dt.address && c.process_address == dt.process_address)
-            {
-                Some(cs) => {
-                    cs.contention_count = dt.contention_count.or(cs.contention_count);
-                    cs.owning_tid = cs.owning_tid.or(dt.owning_tid);
-                }
-                None => self.snap.critical_sections.push(dt),
-            }
-        }
+        cs::merge_dt(snap, std::mem::take(&mut self.dt_cs));
+        self.user.finish(snap, self.ctx.user_pid);
     }
 }
 
-fn empty_cs(line: u64) -> CriticalSection {
-    CriticalSection {
-        address: 0,
-        symbol: None,
-        locked: false,
-        lock_count: None,
-        recursion_count: None,
-        owning_tid: None,
-        owning_thread: None,
-        contention_count: None,
-        lock_semaphore: None,
-        waiter_woken: None,
-        process_address: None,
-        pid: None,
-        line,
+/// A line of `k*` output: frames, and the noise between them; anything else
+/// after the first frame ends the stack.
+fn stack_line(frames: &mut Vec<Frame>, t: &str) -> Step {
+    if let Some(f) = grammar::frame(t) {
+        frames.push(f);
+        return Step::Used;
     }
+    if frames.is_empty() || grammar::is_stack_header(t) || thread::is_noise(t) {
+        Step::Used
+    } else {
+        Step::End
+    }
+}
+
+/// A line of a PROCESS block; false when it is not one.
+fn process_field(p: &mut Process, t: &str) -> bool {
+    if let Some(rest) = t.strip_prefix("Image:") {
+        p.image = rest.trim().to_string();
+    } else if let Some(i) = t.find("HandleCount:") {
+        p.handle_count = t[i + 12..]
+            .trim()
+            .trim_end_matches('.')
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|v| v.parse().ok());
+    } else if let Some(rest) = t.strip_prefix("ElapsedTime") {
+        p.elapsed_time = Some(rest.trim().to_string());
+    } else if let Some(rest) = t.strip_prefix("UserTime") {
+        p.user_time = Some(rest.trim().to_string());
+    } else if let Some(rest) = t.strip_prefix("KernelTime") {
+        p.kernel_time = Some(rest.trim().to_string());
+    } else {
+        // The other lines `!process` prints between the header and the threads.
+        const FIELDS: &[&str] = &[
+            "DirBase",
+            "VadRoot",
+            "DeviceMap",
+            "Token",
+            "QuotaPoolUsage",
+            "Working Set Sizes",
+            "PeakWorkingSetSize",
+            "VirtualSize",
+            "PeakVirtualSize",
+            "PageFaultCount",
+            "MemoryPriority",
+            "BasePriority",
+            "CommitCharge",
+            "Job",
+            "DebugPort",
+            "SessionId:",
+        ];
+        return FIELDS.iter().any(|f| t.starts_with(f)) || text::is_elision(t);
+    }
+    true
 }
 
 /// `k`, `kb`, `kv`, `kL 100`, `kn`, `kp`, `kP`, `kc`, `kvn`...
 fn is_stack_command(w: &str) -> bool {
     w.starts_with('k') && w.len() <= 4 && w[1..].chars().all(|c| "bvLnpPcf".contains(c))
 }
+
+#[cfg(test)]
+mod tests;

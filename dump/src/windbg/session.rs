@@ -76,7 +76,7 @@ pub(crate) fn uptime_ms(text: &str) -> Option<u64> {
         ),
         None => (0, t),
     };
-    let (hms, frac) = clock.split_once('.').unwrap_or((clock, "0"));
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
     let parts: Vec<u64> = hms
         .split(':')
         .map(|p| p.parse().ok())
@@ -84,8 +84,7 @@ pub(crate) fn uptime_ms(text: &str) -> Option<u64> {
     let [h, m, s] = parts.as_slice() else {
         return None;
     };
-    let frac: String = frac.chars().take(3).collect();
-    let ms: u64 = format!("{frac:0<3}").parse().ok()?;
+    let ms = super::grammar::fraction_ms(frac)?;
     Some(((days * 24 + h) * 60 + m) * 60_000 + s * 1000 + ms)
 }
 

@@ -1,0 +1,607 @@
+//! The reader on whole logs in the documented forms of each command (debugger
+//! docs examples and public logs), beyond the seeds and fixtures that the
+//! integration tests read.
+
+use std::path::Path;
+
+use crate::model::{ThreadOrigin, ThreadState};
+use crate::DumpLoad;
+
+fn read(text: &str) -> DumpLoad {
+    crate::read_bytes(Path::new("t.log"), text.as_bytes()).expect("a log")
+}
+
+fn wait_reason(s: &ThreadState) -> Option<&str> {
+    s.wait_reason()
+}
+
+#[test]
+fn stacks_rows_join_their_thread_blocks() {
+    let load = read(
+        "0: kd> !stacks
+Proc.Thread  .Thread  Ticks   ThreadState Blocker
+                            [89d6d8e8 ServiceA.exe]
+1454.0014b0  89d36b60 0000163 Blocked    DriverA!Check+0x177
+1454.001630  89ce9580 000a2f1 Blocked    nt!KiSwapContext+0x26
+                            [8b57f7a8 System]
+   4.000070  8b579db0 ffffff42 Blocked    +0x1
+   4.000014  827cf030 0000010 Blocked    Stack paged out
+0: kd> !thread 89d36b60
+THREAD 89d36b60  Cid 1454.14b0  Teb: 00000000 Win32Thread: 00000000 WAIT: (Unknown) KernelMode Alertable
+    8a8d7438  NotificationEvent
+Owning Process            89d6d8e8       Image:         ServiceA.exe
+Wait Start TickCount      11760358       Ticks: 355 (0:00:00:05.546)
+ChildEBP RetAddr
+f3e7acd8 8083d5b1 nt!KiSwapContext+0x26
+f3e7ad04 8083df9e nt!KiSwapThread+0x2e5
+f3e7ad4c f762cf8d nt!KeWaitForSingleObject+0x346
+0: kd> !stacks 0
+Proc.Thread  .Thread  ThreadState  Blocker
+                                     [smss.exe]
+  9c.000098  82738310  Blocked    ntoskrnl!KiSwapThread+0xc5
+                                  ntoskrnl!KeWaitForMultipleObjects+0x2b4
+                                  ntoskrnl!MmZeroPageThread+0x66
+ 9c.0000a0  826a5190  READY      ntoskrnl!KiSwapThread+0xc5
+",
+    );
+    let s = &load.snapshot;
+    // Six rows and one THREAD block of a thread already in a row: six threads.
+    assert_eq!(s.threads.len(), 6, "{:#?}", s.threads);
+    assert_eq!(load.report.records, 7);
+    let t = s.threads.iter().find(|t| t.address == 0x89d36b60).unwrap();
+    assert_eq!(t.origin, ThreadOrigin::ThreadBlock);
+    assert_eq!(wait_reason(&t.state), Some("Unknown"));
+    assert_eq!(
+        t.ticks,
+        Some(355),
+        "the block's Ticks; the row's 0x163 is the same"
+    );
+    assert_eq!(t.stack.len(), 3);
+    let row = s.threads.iter().find(|t| t.address == 0x89ce9580).unwrap();
+    assert_eq!(row.origin, ThreadOrigin::Stacks);
+    assert_eq!(row.ticks, Some(0xa2f1));
+    assert_eq!(row.image.as_deref(), Some("ServiceA.exe"));
+    assert_eq!(row.stack[0].symbol, "nt!KiSwapContext+0x26");
+    let live_kd = s.threads.iter().find(|t| t.address == 0x8b579db0).unwrap();
+    assert_eq!(
+        live_kd.ticks, None,
+        "a negative tick difference is not a wait"
+    );
+    assert!(s
+        .notes
+        .iter()
+        .any(|n| n.contains("negative Ticks") && n.contains("0004.0070")));
+    assert!(
+        !s.threads
+            .iter()
+            .find(|t| t.address == 0x827cf030)
+            .unwrap()
+            .kernel_stack_resident
+    );
+    // `!stacks 2` continues a row with one frame per line; no Ticks column.
+    let smss = s.threads.iter().find(|t| t.address == 0x82738310).unwrap();
+    assert_eq!(smss.stack.len(), 3);
+    assert_eq!(smss.ticks, None);
+    assert_eq!(
+        s.threads
+            .iter()
+            .find(|t| t.address == 0x826a5190)
+            .unwrap()
+            .state,
+        ThreadState::Ready
+    );
+}
+
+#[test]
+fn running_rows_and_stacks() {
+    // Debugger docs (`!running`): Itanium addresses, and `-it` with stacks.
+    let load = read(
+        "0: kd> !running
+
+System Processors 3 (affinity mask)
+ Idle Processors 0
+
+     Prcb              Current           Next
+  0  e0000000818f8000  e0000000818f9e50  e0000000866f12f0  ................
+ 1  e000000086f16010  e00000008620ebe0  e000000086eddbc0  .O..............
+0: kd> !running -it
+
+System Processors f (affinity mask)
+  Idle Processors f
+All processors idle.
+
+     Prcb      Current   Next
+  0  ffdff120  805495a0            ................
+
+ChildEBP RetAddr
+8053e3f0 805329c2 nt!RtlpBreakWithStatusInstruction
+8053e3f0 80533464 nt!_KeUpdateSystemTime+0x126
+ffdff980 ffdff980 nt!KiIdleLoop+0x14
+
+ 1  f87e0120  f87e2e60            ................
+
+ChildEBP RetAddr
+f87e0980 f87e0980 nt!KiIdleLoop+0x14
+",
+    );
+    let p = &load.snapshot.processors;
+    assert_eq!(p.len(), 4);
+    assert_eq!(p[1].current, 0xe00000008620ebe0);
+    assert_eq!(p[1].next, Some(0xe000000086eddbc0));
+    assert_eq!(p[2].next, None);
+    assert_eq!(p[2].stack.len(), 3);
+    assert_eq!(p[3].stack.len(), 1);
+}
+
+/// The public CSLock/mutexLock deadlock walkthrough (x64 `~*kv`, `!cs -l`,
+/// `!handle X f`), put in one session.
+const USER_X64: &str = "0:007> |
+.  0\tid: 1914\texamine\tname: C:\\test\\CSLock.exe
+0:007> .time
+Debug session time: Thu Jun  5 14:55:44.000 2008 (UTC - 7:00)
+System Uptime: 0 days 18:28:33.984
+Process Uptime: 0 days 0:04:16.000
+  Kernel time: 0 days 0:00:00.046
+  User time: 0 days 0:00:00.031
+0:007> ~*kv
+
+   3  Id: 1914.278 Suspend: 1 Teb: 000000dd`ea989000 Unfrozen
+ # Child-SP          RetAddr           : Args to Child                                                           : Call Site
+00 000000dd`eafff9d8 00007ffe`c14657ff : 00000003`00000003 00000206`7470e940 00000000`00000000 00000000`58baa08f : ntdll!NtWaitForAlertByThreadId+0x14
+01 000000dd`eafffa80 00007ffe`c1424bf4 : 00000000`00000000 00007ff6`5e8411dd 00000000`000007d0 00000000`00000004 : ntdll!RtlpWaitOnCriticalSection+0xdb
+02 000000dd`eafffb80 00007ff6`5e841041 : 00007ff6`5e842270 00000000`00000000 000000dd`eafff9c8 000000dd`eafffba8 : ntdll!RtlEnterCriticalSection+0x40
+
+   4  Id: 1914.174 Suspend: 1 Teb: 000000dd`ea98b000 Unfrozen \"worker\"
+ # Child-SP          RetAddr           : Args to Child                                                           : Call Site
+00 00000087`6e5ffb48 00007ffe`bdcc3eef : 00007ffe`bda344b8 00007ffe`bda344b8 00000087`6e5ffbc0 00000087`6e5ffba0 : ntdll!NtWaitForSingleObject+0x14
+01 00000087`6e5ffb50 00007ff7`0e9510c7 : 00000000`00000000 00000000`00000000 00000087`00000000 00000000`000001b0 : KERNELBASE!WaitForSingleObjectEx+0x8f
+0:007> !cs -l
+-----------------------------------------
+DebugInfo          = 0x00007ffec1550e10
+Critical section   = 0x00007ff65e843650 (CSLock!cs1+0x0)
+LOCKED
+LockCount          = 0x1
+WaiterWoken        = No
+OwningThread       = 0x0000000000000278
+RecursionCount     = 0x1
+LockSemaphore      = 0xFFFFFFFF
+SpinCount          = 0x00000000020007d0
+0:007> !handle 1b0 f
+Handle 1b0
+  Type         \tMutant
+  Attributes   \t0
+  GrantedAccess\t0x1f0001:
+         Delete,ReadControl,WriteDac,WriteOwner,Synch
+         QueryState
+  HandleCount  \t2
+  PointerCount \t65537
+  Name         \t\\Sessions\\1\\BaseNamedObjects\\MYMUTEX1
+  Object Specific Information
+    Mutex is Owned
+    Mutant Owner 1914.278
+0:007> !handle
+Handle 4
+  Type          Section
+Handle 8
+  Type          Event
+Handle 1b0
+  Type          Mutant
+3 Handles
+Type            Count
+Event           1
+Section         1
+Mutant          1
+0:007> !runaway 7
+
+ User Mode Time
+  Thread       Time
+   3:278       0 days 0:00:01.015
+   4:174       0 days 0:00:00.000
+ Kernel Mode Time
+  Thread       Time
+   3:278       0 days 0:00:00.031
+ Elapsed Time
+  Thread       Time
+   3:278       0 days 0:04:15.884
+   9:999       0 days 0:04:15.884
+0:007> lmv m CSLock
+start             end                 module name
+00007ff6`5e840000 00007ff6`5e847000   CSLock   (private pdb symbols)  C:\\test\\CSLock.pdb
+    Loaded symbol image file: C:\\test\\CSLock.exe
+    Image path: C:\\test\\CSLock.exe
+    Image name: CSLock.exe
+    Timestamp:        5BD8A0B1 (This is a reproducible build file hash, not a timestamp)
+    CheckSum:         00000000
+    ImageSize:        00007000
+    File version:     1.0.0.1
+    Product version:  1.0.0.0
+    CompanyName:      Contoso
+    FileDescription:  Lock demo
+";
+
+#[test]
+fn user_mode_session_x64() {
+    let load = read(USER_X64);
+    let s = &load.snapshot;
+    assert_eq!(s.processes.len(), 1);
+    assert_eq!(
+        (s.processes[0].pid, s.processes[0].image.as_str()),
+        (0x1914, "CSLock.exe")
+    );
+    assert_eq!(s.process_uptime_ms, Some(256_000));
+    assert_eq!(s.threads.len(), 2);
+    let t3 = s.threads.iter().find(|t| t.tid == 0x278).unwrap();
+    assert_eq!(t3.origin, ThreadOrigin::UserList);
+    assert_eq!(t3.teb, Some(0xdd_ea98_9000));
+    assert_eq!(t3.stack.len(), 3);
+    // The state comes from the wait service on top of the stack.
+    assert_eq!(wait_reason(&t3.state), Some("WrAlertByThreadId"));
+    assert_eq!(t3.user_time.as_deref(), Some("0 days 0:00:01.015"));
+    assert_eq!(t3.kernel_time.as_deref(), Some("0 days 0:00:00.031"));
+    assert_eq!(t3.elapsed_time.as_deref(), Some("0 days 0:04:15.884"));
+    let t4 = s.threads.iter().find(|t| t.tid == 0x174).unwrap();
+    assert_eq!(wait_reason(&t4.state), Some("UserRequest"));
+    assert!(s.notes.iter().any(|n| n.contains("1 !runaway row(s)")));
+    let name = s
+        .thread_details
+        .iter()
+        .find(|d| d.tid == 0x174)
+        .and_then(|d| d.name.clone());
+    assert_eq!(name.as_deref(), Some("worker"));
+    // The critical section belongs to the session's process.
+    let cs = &s.critical_sections[0];
+    assert_eq!(
+        (cs.address, cs.pid, cs.owning_tid),
+        (0x7ff65e843650, Some(0x1914), Some(0x278))
+    );
+    // `!handle 1b0 f` then `!handle`: the mutant's owner; the summary by type.
+    let m = s
+        .handles
+        .iter()
+        .find(|h| h.handle == 0x1b0 && h.mutant.is_some())
+        .unwrap();
+    let mutant = m.mutant.as_ref().unwrap();
+    assert_eq!(
+        (mutant.owner_pid, mutant.owner_tid),
+        (Some(0x1914), Some(0x278))
+    );
+    assert_eq!(m.type_name.as_deref(), Some("Mutant"));
+    assert_eq!(
+        m.object_name.as_deref(),
+        Some("\\Sessions\\1\\BaseNamedObjects\\MYMUTEX1")
+    );
+    assert_eq!(m.pid, Some(0x1914));
+    // `!handle 1b0 f` and `!handle` list 1b0 twice: one handle.
+    assert_eq!(s.handles.len(), 3);
+    let table = &s.handle_tables[0];
+    assert_eq!(table.entries, Some(3));
+    assert_eq!(table.by_type.len(), 3);
+    let module = &s.modules[0];
+    assert_eq!(module.short_name.as_deref(), Some("CSLock"));
+    assert_eq!(module.name, "C:\\test\\CSLock.exe");
+    assert_eq!(module.time_stamp, 0x5BD8A0B1);
+    assert_eq!(module.size, 0x7000);
+    assert_eq!(module.version.as_deref(), Some("1.0.0.1"));
+    assert_eq!(module.company.as_deref(), Some("Contoso"));
+    assert_eq!(module.pid, Some(0x1914));
+    assert_eq!(load.report.skipped, 0, "{:?}", load.report.first_skips);
+}
+
+#[test]
+fn user_mode_locks_and_wow64_stacks() {
+    let load = read(
+        "0:000> ~*k
+
+.  0  Id: 1c3c.1c40 Suspend: 1 Teb: 00000000`7efdb000 Unfrozen
+Child-SP          RetAddr           Call Site
+00000000`0008e8b8 00000000`74f62bcd wow64cpu!CpupSyscallStub+0x9
+00000000`0008e8c0 00000000`74fdd07e wow64cpu!WaitForMultipleObjects32+0x1d
+0:000> .effmach x86
+Effective machine: x86 compatible (x86)
+0:000:x86> ~*kv
+
+.  0  Id: 1c3c.1c40 Suspend: 1 Teb: 7efdb000 Unfrozen
+ChildEBP RetAddr  Args to Child
+0012fe8c 7c90df3c 7c8025db 00000784 00000000 ntdll_77a50000!KiFastSystemCallRet
+0012fe90 7c8025db 00000784 00000001 0012fec0 ntdll_77a50000!ZwWaitForSingleObject+0xc
+0012fef4 7c802542 00000784 ffffffff 00000000 kernel32!WaitForSingleObjectEx+0xa8
+0:000:x86> !locks
+
+CritSec ntdll!LdrpLoaderLock+0 at 7c8877a0
+WaiterWoken        No
+LockCount          1
+RecursionCount     1
+OwningThread       1c40
+EntryCount         0
+ContentionCount    1
+*** Locked
+
+CritSec +24e750 at 24e750
+LockCount          NOT LOCKED
+RecursionCount     0
+OwningThread       0
+EntryCount         0
+ContentionCount    0
+
+Scanned 45 critical sections
+",
+    );
+    let s = &load.snapshot;
+    assert_eq!(s.threads.len(), 1);
+    let t = &s.threads[0];
+    assert_eq!(t.stack.len(), 2);
+    assert_eq!(t.wow64_stack.len(), 3);
+    // The 64-bit stack tops in wow64cpu; the 32-bit one says why it waits.
+    assert_eq!(
+        t.state,
+        ThreadState::Wait {
+            reason: "UserRequest".into(),
+            mode: "UserMode".into(),
+            alertable: true
+        }
+    );
+    assert_eq!(s.critical_sections.len(), 2);
+    let loader = &s.critical_sections[0];
+    assert_eq!(loader.symbol.as_deref(), Some("ntdll!LdrpLoaderLock+0"));
+    assert!(loader.locked);
+    assert_eq!(
+        (loader.lock_count, loader.owning_tid, loader.pid),
+        (Some(1), Some(0x1c40), Some(0x1c3c))
+    );
+    let free = &s.critical_sections[1];
+    assert_eq!(
+        (free.symbol.as_deref(), free.locked, free.lock_count),
+        (None, false, Some(-1))
+    );
+}
+
+#[test]
+fn wow64_stack_after_thread_w() {
+    // The `!for_each_thread` form has no prompts (seed: "Complete Stack Traces
+    // from x64 System"); this is the same with prompts.
+    let load = read(
+        "0: kd> !thread fffffa801f3a3bb0 1f
+THREAD fffffa801f3a3bb0  Cid 4b4c.5fec  Teb: 000000007efaa000 Win32Thread: fffff900c1efad50 WAIT: (UserRequest) UserMode Non-Alertable
+Child-SP          RetAddr           Call Site
+fffffa60`190e5980 fffff800`01cba0fa nt!KiSwapContext+0x7f
+00000000`069ef118 00000000`75183b06 wow64cpu!CpupSyscallStub+0x9
+0: kd> .thread /w fffffa801f3a3bb0
+Implicit thread is now fffffa80`1f3a3bb0
+x86 context set
+0: kd:x86> kb
+ChildEBP RetAddr  Args to Child
+06aefc68 76921270 00000404 00000000 00000000 ntdll_772b0000!ZwWaitForSingleObject+0x15
+06aefcd8 7328c639 00000404 ffffffff 00000000 kernel32!WaitForSingleObjectEx+0xbe
+0: kd:x86> .effmach AMD64
+Effective machine: x64 (AMD64)
+0: kd> k
+Child-SP          RetAddr           Call Site
+fffffa60`190e5980 fffff800`01cba0fa nt!KiSwapContext+0x7f
+",
+    );
+    let t = &load.snapshot.threads[0];
+    assert_eq!(t.stack.len(), 2);
+    assert_eq!(t.wow64_stack.len(), 2);
+    assert!(t.wow64_stack[0].function_is("ntdll!ZwWaitForSingleObject"));
+    assert_eq!(t.wow64_stack[1].args, vec![0x404, 0xffffffff, 0]);
+}
+
+#[test]
+fn analyze_newer_form_and_vm_x64() {
+    let load = read(
+        "0: kd> !analyze -v
+*******************************************************************************
+*                        Bugcheck Analysis                                    *
+*******************************************************************************
+
+MANUALLY_INITIATED_CRASH (e2)
+The user manually initiated this crash dump.
+Arguments:
+Arg1: 0000000000000000
+Arg2: 0000000000000000
+Arg3: 0000000000000000
+Arg4: 0000000000000000
+
+Debugging Details:
+------------------
+BUGCHECK_CODE:  e2
+BUGCHECK_P1: 0
+PROCESS_NAME:  System
+STACK_TEXT:
+fffff880`0a0b1c28 fffff800`02e8bd29 : 00000000`000000e2 00000000`00000000 00000000`00000000 00000000`00000000 : nt!KeBugCheckEx
+fffff880`0a0b1c30 fffff800`02e8c04b : 00000000`00000000 00000000`00000000 00000000`00000000 00000000`00000000 : kbdhid!KbdHidProcessCrashDump+0x1f1
+
+SYMBOL_NAME:  kbdhid!KbdHidProcessCrashDump+1f1
+IMAGE_NAME:  kbdhid.sys
+FAILURE_BUCKET_ID:  X64_MANUALLY_INITIATED_CRASH_kbdhid!KbdHidProcessCrashDump+1f1
+0: kd> !vm
+Page File: \\??\\C:\\pagefile.sys
+  Current:   1572864 Kb  Free Space:   1572856 Kb
+  Minimum:   1572864 Kb  Maximum:   3145728 Kb
+Physical Memory:          1048446 (    4193784 Kb)
+NonPagedPool Usage:         66019 (     264076 Kb)
+NonPagedPool Max:        4294967296 (17179869184 Kb)
+********** Excessive NonPaged Pool Usage *****
+Committed pages:           1159581 (   4638324 Kb)
+",
+    );
+    let s = &load.snapshot;
+    let b = &s.bugchecks[0];
+    assert_eq!(
+        (b.name.as_deref(), b.code),
+        (Some("MANUALLY_INITIATED_CRASH"), Some(0xe2))
+    );
+    assert_eq!(b.args, vec![0, 0, 0, 0]);
+    assert_eq!(b.stack.len(), 2);
+    assert_eq!(b.image_name.as_deref(), Some("kbdhid.sys"));
+    assert_eq!(b.process_name.as_deref(), Some("System"));
+    let vm = &s.memory[0];
+    assert_eq!(vm.page_files[0].maximum_kb, Some(3145728));
+    assert_eq!(
+        vm.counter("NonPagedPool Usage").and_then(|c| c.kb),
+        Some(264076)
+    );
+    assert_eq!(
+        vm.counter("NonPagedPool Max").and_then(|c| c.pages),
+        Some(4294967296)
+    );
+    assert_eq!(vm.warnings, vec!["Excessive NonPaged Pool Usage"]);
+    assert!(s
+        .notes
+        .iter()
+        .any(|n| n.contains("Excessive NonPaged Pool Usage")));
+}
+
+#[test]
+fn kernel_handles_docs_forms() {
+    let load = read(
+        "kd> !handle 0 4
+processor number 0
+PROCESS 80559800  SessionId: 0  Cid: 0000    Peb: 00000000  ParentCid: 0000
+    DirBase: 00039000  ObjectTable: e1000d60  TableSize: 380.
+    Image: Idle
+
+New version of handle table at e1002000 with 380 Entries in use
+
+0000: free handle, Entry address e1002000, Next Entry fffffffe
+0004: Object: 80ed5238  GrantedAccess: 001f0fff
+0168: Object: ffb6c748  GrantedAccess: 00000003 (Protected)
+kd> !handle 0 3 0 Section
+PROCESS fffffa8004f48940
+    SessionId: none  Cid: 0138    Peb: 7f6639bf000  ParentCid: 0004
+    DirBase: 10cb74000  ObjectTable: fffff8a00066f700  HandleCount:  39.
+    Image: smss.exe
+
+Handle table at fffff8a00066f700 with 39 entries in use
+
+0040: Object: fffff8a000633f00  GrantedAccess: 00000006 (Inherit) Entry: fffff8a000670100
+Object: fffff8a000633f00  Type: (fffffa80035fef20) Section
+    ObjectHeader: fffff8a000633ed0 (new version)
+        HandleCount: 1  PointerCount: 262144
+",
+    );
+    let s = &load.snapshot;
+    assert_eq!(s.handles.len(), 3);
+    assert_eq!(s.handles[0].pid, Some(0));
+    let sec = &s.handles[2];
+    assert_eq!(
+        (sec.pid, sec.handle, sec.object),
+        (Some(0x138), 0x40, Some(0xfffff8a000633f00))
+    );
+    assert_eq!(sec.type_name.as_deref(), Some("Section"));
+    assert_eq!((sec.handle_count, sec.pointer_count), (1, 262144));
+    assert_eq!(s.handle_tables.len(), 2);
+    assert_eq!(s.handle_tables[1].entries, Some(39));
+    assert_eq!(s.handle_tables[1].pid, Some(0x138));
+    assert_eq!(s.processes.len(), 2);
+}
+
+#[test]
+fn rows_not_understood_are_reported_with_their_line() {
+    let load = read(
+        "0: kd> !stacks
+Proc.Thread  .Thread  Ticks   ThreadState Blocker
+ 4bc.0004c4  zzzzzzzz 0000cc4 Blocked    nt!KeBugCheckEx+0x1b
+ 4bc.0004d0  8bf53650 000055d Blocked    nt!KeBugCheckEx+0x1b
+0: kd> !irpfind
+Irp    [ Thread ] irpStack: (Mj,Mn)   DevObj  [Driver]         MDL Process
+8a3d3008 [8b56cb10] irpStack: garbage
+0: kd> !poolused 2
+ Tag    Allocs     Used    Allocs     Used
+ Thre        12
+0: kd> !running
+     Prcb      Current   Next
+  0  nothex  86300b40            ................
+0:000> !runaway
+ User Mode Time
+  Thread       Time
+   x:1c40      0:00:00.0093
+",
+    );
+    let r = &load.report;
+    let lines: Vec<(u64, &str)> = r
+        .first_skips
+        .iter()
+        .map(|s| (s.line, s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            (3, "!stacks row not understood"),
+            (7, "!irpfind row not understood"),
+            (
+                10,
+                "!poolused row has fewer numbers than its header has columns"
+            ),
+            (13, "!running row not understood"),
+            (17, "!runaway row not understood"),
+        ]
+    );
+    assert_eq!(load.snapshot.threads.len(), 1);
+}
+
+/// Cut, flipped and garbled logs: no panic, whatever the damage.
+#[test]
+fn no_panic_on_damaged_logs() {
+    let mut base = String::from(USER_X64);
+    base.push_str(
+        "0: kd> !stacks\nProc.Thread  .Thread  Ticks   ThreadState Blocker\n[89d6d8e8 ServiceA.exe]\n1454.0014b0  89d36b60 0000163 Blocked    DriverA!Check+0x177\n\
+         0: kd> !vm\n*** Virtual Memory Usage ***\n Physical Memory: 1 ( 4 Kb)\n Page File: x\n Current: 1 Kb Free Space: 2 Kb\n Session ID 1 @ af925000:\n *** 3 Pool Allocation Failures ***\n57f4 rundll32.exe 586 ( 2344 Kb)\n\
+         0: kd> !poolused 4\n NonPaged Paged\n Tag Allocs Used Allocs Used\n LSmi 0 0 -1 4294967240 BlockTypeMisc\n\
+         0: kd> !analyze -v\nMANUALLY_INITIATED_CRASH (e2)\nArg1: 00000000\nSTACK_TEXT:\nf46f5b44 808b73a4 e1a36008 00000004 00000018 nt!Hv+0xd7\n\
+         0: kd> !handle\nHandle table at e50ed000 with 8717 Entries in use\n0004: Object: 88f39978 GrantedAccess: 00000410 Entry: e102a008\nHandleCount: 8459 PointerCount: 8507\n\
+         0: kd> !running\n     Prcb      Current   Next\n  0  ffdff120  86300b40            ................\nChildEBP RetAddr\n8053e3f0 805329c2 nt!Rtl\n",
+    );
+    let bytes = base.as_bytes();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for _ in 0..400 {
+        let mut b = bytes.to_vec();
+        match next() % 3 {
+            0 => b.truncate((next() % bytes.len() as u64) as usize),
+            1 => {
+                for _ in 0..20 {
+                    let i = (next() % b.len() as u64) as usize;
+                    b[i] = next() as u8;
+                }
+            }
+            _ => {
+                let i = (next() % b.len() as u64) as usize;
+                let junk: Vec<u8> = (0..64).map(|_| next() as u8).collect();
+                b.splice(i..i, junk);
+            }
+        }
+        let _ = crate::read_bytes(Path::new("damaged.log"), &b);
+    }
+}
+
+#[test]
+fn user_mode_current_thread_stack() {
+    // `~1s` makes thread 1 current; the prompt says so (`0:001>`).
+    let load = read(
+        "0:000> ~
+.  0  Id: 1c3c.1c40 Suspend: 1 Teb: 7ffdf000 Unfrozen
+   1  Id: 1c3c.1c44 Suspend: 1 Teb: 7ffde000 Unfrozen
+0:000> ~1s
+eax=00000000 ebx=00000000 ecx=00000000 edx=00000000 esi=00000000 edi=00000000
+ntdll!KiFastSystemCallRet:
+7c90e514 c3              ret
+0:001> kv
+ChildEBP RetAddr  Args to Child
+0012fe8c 7c90df3c 7c8025db 00000784 00000000 ntdll!KiFastSystemCallRet
+0012fe90 7c8025db 00000784 00000000 00000000 ntdll!ZwDelayExecution+0xc
+",
+    );
+    let s = &load.snapshot;
+    let t1 = s.threads.iter().find(|t| t.tid == 0x1c44).unwrap();
+    assert_eq!(t1.stack.len(), 2);
+    assert_eq!(t1.state.wait_reason(), Some("DelayExecution"));
+    let t0 = s.threads.iter().find(|t| t.tid == 0x1c40).unwrap();
+    assert!(t0.stack.is_empty());
+    assert_eq!(t0.state.name(), "UNKNOWN");
+}
