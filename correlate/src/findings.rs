@@ -23,6 +23,7 @@ const SYSTEM_MODULES: &[&str] = &[
     "hal",
     "wow64",
     "wow64cpu",
+    "wow64win",
     "ntkrnlmp",
     "ntoskrnl",
 ];
@@ -91,18 +92,26 @@ pub(crate) fn human_duration(s: f64) -> String {
 
 /// The frame that says what the thread is doing: the first one outside system modules.
 pub(crate) fn location(t: &Thread) -> Option<&str> {
-    t.stack
-        .iter()
+    t.frames()
         .map(|f| f.function())
         .find(|f| match f.split_once('!') {
-            Some((m, _)) => !SYSTEM_MODULES.contains(&m.to_ascii_lowercase().as_str()),
+            Some((m, _)) => !SYSTEM_MODULES.contains(&base_module(m).to_ascii_lowercase().as_str()),
             None => false,
         })
 }
 
+/// `ntdll_77a50000` -> `ntdll`: WinDbg names the 32-bit copy of a module loaded twice in a
+/// WOW64 process by its base address (seed: "Complete Stack Traces from x64 System").
+fn base_module(m: &str) -> &str {
+    match m.rsplit_once('_') {
+        Some((base, hex)) if hex.len() >= 8 && hex.bytes().all(|c| c.is_ascii_hexdigit()) => base,
+        _ => m,
+    }
+}
+
 /// `kernel32!Sleep(0x1b00)`: the milliseconds a sleeping thread asked for.
 fn sleep_ms(t: &Thread) -> Option<u64> {
-    t.stack.iter().find_map(|f| match f.function() {
+    t.frames().find_map(|f| match f.function() {
         "kernel32!Sleep" | "kernel32!SleepEx" | "KERNELBASE!SleepEx" => f.args.first().copied(),
         _ => None,
     })
@@ -123,14 +132,17 @@ pub(crate) fn thread_evidence(t: &Thread) -> Evidence {
         source: t.source.clone(),
         line: Some(t.line),
         time: t.wait_start.map(rfc3339),
-        message: format!(
-            "THREAD {:x} Cid {} {}{}{}",
-            t.address,
-            t.cid(),
-            t.state.name(),
-            reason,
-            ticks
-        ),
+        // User-mode logs (`~*kv`) print no ETHREAD address: the thread is named by its Cid.
+        message: match t.address {
+            0 => format!("Thread {} {}{}{}", t.cid(), t.state.name(), reason, ticks),
+            a => format!(
+                "THREAD {a:x} Cid {} {}{}{}",
+                t.cid(),
+                t.state.name(),
+                reason,
+                ticks
+            ),
+        },
     }
 }
 

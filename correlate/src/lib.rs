@@ -162,7 +162,7 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
             wait_start: t.wait_start.map(rfc3339),
             waits_on: graph.waits_on(i),
             owns: graph.owns(i),
-            stack: t.stack.iter().map(|f| f.symbol.clone()).collect(),
+            stack: t.frames().map(|f| f.symbol.to_string()).collect(),
             source: t.source.clone(),
         })
         .collect();

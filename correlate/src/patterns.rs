@@ -43,7 +43,7 @@ pub(crate) fn is_idle(t: &dumptrace_dump::Thread) -> bool {
     if t.lpc_waiting_for.is_some() || t.alpc_waiting_for.is_some() {
         return false;
     }
-    t.stack.iter().any(|f| IDLE_FRAMES.contains(&f.function()))
+    t.frames().any(|f| IDLE_FRAMES.contains(&f.function()))
 }
 
 /// Frames of process exit: a thread stuck here holds its process in "terminating".
@@ -55,7 +55,7 @@ const EXIT_FRAMES: &[&str] = &[
 ];
 
 fn in_exit(t: &dumptrace_dump::Thread) -> bool {
-    t.stack.iter().any(|f| {
+    t.frames().any(|f| {
         let func = f.function();
         EXIT_FRAMES.contains(&func)
             || func.ends_with("!_doexit")
@@ -211,7 +211,7 @@ pub(crate) fn dump_patterns(
 
     // Message box on a blocked thread (seed: spoolsv.exe USER32!MessageBoxA).
     for (i, t) in s.threads.iter().enumerate() {
-        let boxed = t.stack.iter().any(|f| {
+        let boxed = t.frames().any(|f| {
             let func = f.function().to_ascii_lowercase();
             func.contains("!messagebox") || func.contains("!softmodalmessagebox")
         });

@@ -41,7 +41,7 @@ pub use dumpfile::{
     Module, MutantInfo, SystemInfo, ThreadDetail, TimeZone, Truncation,
 };
 pub use model::{
-    AlpcMessage, AlpcWait, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage, Process,
+    AlpcMessage, AlpcWait, Args, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage, Process,
     Resource, SessionTime, Thread, ThreadOrigin, ThreadState, WaitObject,
 };
 pub use system::{

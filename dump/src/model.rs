@@ -1,6 +1,8 @@
 //! The snapshot: what a dump says about processes, threads and locks.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// Everything read from the dump-side inputs of one incident.
@@ -155,17 +157,86 @@ pub struct WaitObject {
     pub owner_thread: Option<u64>,
 }
 
+/// One stack frame. A busy server's log holds millions, so a frame owns no heap memory of
+/// its own: the arguments are inline and the symbol is shared with every other frame of
+/// the same symbol (the reader interns them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Frame {
     /// ChildEBP (x86) or Child-SP (x64).
     pub frame: u64,
     pub ret: u64,
     /// `Args to Child`, when the stack was printed with them.
-    pub args: Vec<u64>,
+    pub args: Args,
     /// `module!function+0xoff`, or a bare address.
-    pub symbol: String,
+    pub symbol: Arc<str>,
     /// Trailing notes such as `(TrapFrame @ b88a0d64)` or `(FPO: [1,0,0])`.
-    pub note: Option<String>,
+    pub note: Option<Box<str>>,
+}
+
+/// A frame's `Args to Child`: at most four, as WinDbg prints them (three on x86 `kb`/`kv`,
+/// four on x64 `Child-SP RetAddr : Args to Child`, formats.md §4). Reads as a `[u64]`.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub struct Args {
+    len: u8,
+    values: [u64; 4],
+}
+
+impl Args {
+    pub const MAX: usize = 4;
+
+    /// Adds a value; false (and nothing kept) when four are already held.
+    pub fn push(&mut self, v: u64) -> bool {
+        match self.values.get_mut(usize::from(self.len)) {
+            Some(slot) => {
+                *slot = v;
+                self.len += 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl std::ops::Deref for Args {
+    type Target = [u64];
+    fn deref(&self) -> &[u64] {
+        self.values.get(..usize::from(self.len)).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Serialize for Args {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// The first four values (a frame never prints more).
+impl From<&[u64]> for Args {
+    fn from(values: &[u64]) -> Self {
+        let mut a = Args::default();
+        for &v in values {
+            a.push(v);
+        }
+        a
+    }
+}
+
+impl From<Vec<u64>> for Args {
+    fn from(values: Vec<u64>) -> Self {
+        Args::from(values.as_slice())
+    }
+}
+
+impl PartialEq<Vec<u64>> for Args {
+    fn eq(&self, other: &Vec<u64>) -> bool {
+        **self == **other
+    }
 }
 
 impl Frame {
@@ -333,6 +404,11 @@ impl Thread {
         [self.stack.as_slice(), self.wow64_stack.as_slice()]
             .into_iter()
             .filter(|s| !s.is_empty())
+    }
+
+    /// Every frame of [`Thread::stacks`], native first.
+    pub fn frames(&self) -> impl Iterator<Item = &Frame> {
+        self.stacks().flatten()
     }
 
     pub fn wait_seconds(&self) -> Option<f64> {

@@ -512,7 +512,7 @@ fn frame(symbol: &str, args: Vec<u64>) -> dumptrace_dump::Frame {
     dumptrace_dump::Frame {
         frame: 0x1020_e900,
         ret: 0x7c90_e514,
-        args,
+        args: args.into(),
         symbol: symbol.into(),
         note: None,
     }

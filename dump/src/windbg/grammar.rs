@@ -10,7 +10,12 @@ use winnow::error::ContextError;
 use winnow::token::{literal, take_till, take_while};
 use winnow::Parser;
 
-use crate::model::{Frame, ThreadState};
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use rustc_hash::FxHashSet as HashSet;
+
+use crate::model::{Args, Frame, ThreadState};
 
 type In<'a> = &'a str;
 type PResult<O> = winnow::Result<O, ContextError>;
@@ -320,16 +325,18 @@ pub(crate) fn frame(line: &str) -> Option<Frame> {
     }
     let frame = address_token(first)?;
     let ret = address_token(tokens.next()?)?;
-    let mut args = Vec::new();
+    let mut args = Args::default();
     let mut symbol = None;
     for tok in tokens.by_ref() {
         if tok == ":" {
             continue;
         }
         match address_token(tok) {
-            Some(v) if symbol.is_none() && args.len() < 4 && !tok.starts_with("0x") => args.push(v),
+            Some(v) if symbol.is_none() && args.len() < Args::MAX && !tok.starts_with("0x") => {
+                args.push(v);
+            }
             _ => {
-                symbol = Some(tok.to_string());
+                symbol = Some(intern(tok));
                 break;
             }
         }
@@ -338,7 +345,7 @@ pub(crate) fn frame(line: &str) -> Option<Frame> {
     // line of bare numbers is not a frame (it is `dps`/`dd` output).
     let symbol = symbol?;
     let rest: Vec<&str> = tokens.collect();
-    let note = (!rest.is_empty()).then(|| rest.join(" "));
+    let note = (!rest.is_empty()).then(|| rest.join(" ").into_boxed_str());
     Some(Frame {
         frame,
         ret,
@@ -346,6 +353,30 @@ pub(crate) fn frame(line: &str) -> Option<Frame> {
         symbol,
         note,
     })
+}
+
+thread_local! {
+    /// The symbols of the log being read. A busy server's stacks repeat a few thousand
+    /// `module!function+0xoff` strings millions of times; each frame shares one copy.
+    static SYMBOLS: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::default());
+}
+
+/// The shared copy of `symbol`.
+pub(crate) fn intern(symbol: &str) -> Arc<str> {
+    SYMBOLS.with(|set| {
+        let mut set = set.borrow_mut();
+        if let Some(s) = set.get(symbol) {
+            return Arc::clone(s);
+        }
+        let s: Arc<str> = Arc::from(symbol);
+        set.insert(Arc::clone(&s));
+        s
+    })
+}
+
+/// Drops the reader's references to the symbols once a log is read (frames keep theirs).
+pub(crate) fn forget_symbols() {
+    SYMBOLS.with(|set| *set.borrow_mut() = HashSet::default());
 }
 
 /// A stack address column: 8 hex digits (x86) or 16 with a backtick (x64).
@@ -502,9 +533,9 @@ mod tests {
         .unwrap();
         assert_eq!(f.frame, 0xfffffad867f5a990);
         assert_eq!(f.args, vec![0xfffffa80071181f0]);
-        assert_eq!(f.symbol, "nt!KiSwapContext+0x85");
+        assert_eq!(&*f.symbol, "nt!KiSwapContext+0x85");
         let f = frame("b6438c10 00000000 0x0").unwrap();
-        assert_eq!(f.symbol, "0x0");
+        assert_eq!(&*f.symbol, "0x0");
         assert!(frame("f70c2f38  8b20100c").is_none());
         assert!(frame("Priority 8 BasePriority 8").is_none());
     }

@@ -183,6 +183,7 @@ pub(crate) struct LogReader<'a> {
 
 impl<'a> LogReader<'a> {
     pub(crate) fn new(label: &'a str, format: &'static str) -> Self {
+        grammar::forget_symbols();
         LogReader {
             out: Out {
                 label,
@@ -218,6 +219,7 @@ impl<'a> LogReader<'a> {
     /// Ends the last block and command, and applies what was gathered under
     /// `.thread`/`.process` contexts.
     pub(crate) fn finish(mut self) -> (DumpSnapshot, InputReport) {
+        grammar::forget_symbols();
         self.end_block();
         self.end_mode();
         self.out.report.lines = self.lines;

@@ -24,7 +24,7 @@
 
 use super::grammar::{self, hex_token};
 use super::{Out, Step};
-use crate::model::{Frame, Thread, ThreadOrigin, ThreadState};
+use crate::model::{Args, Frame, Thread, ThreadOrigin, ThreadState};
 use crate::system::Processor;
 
 #[derive(Default)]
@@ -194,8 +194,8 @@ fn symbol_frame(symbol: &str) -> Frame {
     Frame {
         frame: 0,
         ret: 0,
-        args: Vec::new(),
-        symbol: symbol.to_string(),
+        args: Args::default(),
+        symbol: grammar::intern(symbol),
         note: None,
     }
 }

@@ -61,7 +61,7 @@ Proc.Thread  .Thread  ThreadState  Blocker
     assert_eq!(row.origin, ThreadOrigin::Stacks);
     assert_eq!(row.ticks, Some(0xa2f1));
     assert_eq!(row.image.as_deref(), Some("ServiceA.exe"));
-    assert_eq!(row.stack[0].symbol, "nt!KiSwapContext+0x26");
+    assert_eq!(&*row.stack[0].symbol, "nt!KiSwapContext+0x26");
     let live_kd = s.threads.iter().find(|t| t.address == 0x8b579db0).unwrap();
     assert_eq!(
         live_kd.ticks, None,
