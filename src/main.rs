@@ -196,8 +196,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         })?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Standard output is line-buffered: without a buffer of our own, `dump --json` of a
+    // large log makes one write per line of JSON.
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     match cli.command {
         Command::Analyze(args) => {
             let a = analysis(&args.input)?;

@@ -1,6 +1,8 @@
 //! `dumptrace trace`: what the trace inputs hold, without a dump.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::io::{self, Write};
 
 use anyhow::Result;
@@ -72,6 +74,16 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
+/// Adds one to `key`'s count, allocating the key only the first time.
+fn count(map: &mut BTreeMap<String, usize>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}
+
 pub fn summarize(loaded: &Loaded) -> Result<Summary> {
     let mut s = Summary {
         inputs: loaded.inputs.clone(),
@@ -94,8 +106,9 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
     };
     let mut first: Option<i64> = None;
     let mut last: Option<i64> = None;
-    let mut spans: HashMap<ThreadKey, Span> = HashMap::new();
-    let mut templates: HashMap<String, usize> = HashMap::new();
+    let mut spans: HashMap<ThreadKey, Span> = HashMap::default();
+    let mut templates: HashMap<String, usize> = HashMap::default();
+    let mut buf = String::new();
     for src in &loaded.traces {
         let df = &src.frame;
         let time = df.column(schema::TIME)?.datetime()?.physical();
@@ -106,15 +119,15 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
         let msg = df.column(schema::MESSAGE)?.str()?;
         for i in 0..df.height() {
             s.events += 1;
-            *s.providers
-                .entry(provider.get(i).unwrap_or("(none)").to_string())
-                .or_default() += 1;
-            *s.levels
-                .entry(level.get(i).unwrap_or("(none)").to_string())
-                .or_default() += 1;
-            *templates
-                .entry(dumptrace_trace::template_of(msg.get(i).unwrap_or("")))
-                .or_default() += 1;
+            count(&mut s.providers, provider.get(i).unwrap_or("(none)"));
+            count(&mut s.levels, level.get(i).unwrap_or("(none)"));
+            dumptrace_trace::template_into(msg.get(i).unwrap_or(""), &mut buf);
+            match templates.get_mut(buf.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    templates.insert(buf.clone(), 1);
+                }
+            }
             let Some(t) = time.get(i) else { continue };
             first = Some(first.map_or(t, |f| f.min(t)));
             last = Some(last.map_or(t, |l| l.max(t)));

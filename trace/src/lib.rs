@@ -82,7 +82,7 @@ pub use read::{
     read_path_chunks, read_path_with, Skip, Trace, TraceReport,
 };
 pub use recur::{recurring, Recurrence};
-pub use template::template_of;
+pub use template::{template_into, template_of};
 
 /// Where a trace's local times sit: the date for time-of-day traces and the UTC offset.
 #[derive(Debug, Clone, PartialEq, Eq)]

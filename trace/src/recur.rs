@@ -2,13 +2,15 @@
 //! signature of a retry or polling loop (e.g. "Error: [DB Driver] Not enough space on temp
 //! disk" every ~6.6 s from several threads of one process, in the seed's trace excerpt).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, Utc};
 use polars::prelude::{DataFrame, DataType, TimeUnit};
 
 use crate::schema::{MESSAGE, PID, TID, TIME};
-use crate::{template_of, Error};
+use crate::{template_into, Error};
 
 /// Events of one template closer than this to the first of a burst are one occurrence
 /// (a retry loop often logs the same line from several threads at once).
@@ -86,7 +88,12 @@ pub fn recurring(frame: &DataFrame, min_count: usize) -> Result<Vec<Recurrence>,
         .str()
         .map_err(|_| wrong_type(MESSAGE, "String", msg_col.dtype()))?;
 
-    let mut groups: HashMap<(u32, String), Vec<Event>> = HashMap::new();
+    // Templates are numbered as they are first seen, so a row costs one lookup by &str
+    // and no allocation.
+    let mut ids: HashMap<String, u32> = HashMap::default();
+    let mut names: Vec<String> = Vec::new();
+    let mut buf = String::new();
+    let mut groups: HashMap<(u32, u32), Vec<Event>> = HashMap::default();
     let rows = time
         .physical()
         .iter()
@@ -97,14 +104,25 @@ pub fn recurring(frame: &DataFrame, min_count: usize) -> Result<Vec<Recurrence>,
         let (Some(ns), Some(p), Some(m)) = (t.and_then(|t| t.checked_mul(scale)), p, m) else {
             continue;
         };
+        template_into(m, &mut buf);
+        let id = match ids.get(buf.as_str()) {
+            Some(&id) => id,
+            None => {
+                let id = names.len() as u32;
+                ids.insert(buf.clone(), id);
+                names.push(buf.clone());
+                id
+            }
+        };
         groups
-            .entry((p, template_of(m)))
+            .entry((p, id))
             .or_default()
             .push(Event { ns, row, tid });
     }
 
     let mut found = Vec::new();
-    for ((pid, template), mut events) in groups {
+    for ((pid, id), mut events) in groups {
+        let template = names.get(id as usize).cloned().unwrap_or_default();
         events.sort_by_key(|e| (e.ns, e.row));
         if let Some(r) = judge(pid, template, &events, min_count.max(2)) {
             found.push(r);

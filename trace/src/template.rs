@@ -18,6 +18,14 @@
 /// ```
 pub fn template_of(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
+    template_into(message, &mut out);
+    out
+}
+
+/// [`template_of`] written into `out` (cleared first): a caller counting millions of
+/// messages reuses one buffer and allocates only for templates it has not seen.
+pub fn template_into(message: &str, out: &mut String) {
+    out.clear();
     let mut rest = message;
     let mut prev_word = false;
     while let Some(c) = rest.chars().next() {
@@ -32,7 +40,7 @@ pub fn template_of(message: &str) -> String {
         if is_word(c) {
             let len = rest.find(|c: char| !is_word(c)).unwrap_or(rest.len());
             let (word, tail) = rest.split_at(len);
-            mask_word(word, &mut out);
+            mask_word(word, out);
             rest = tail;
             prev_word = true;
         } else {
@@ -41,7 +49,6 @@ pub fn template_of(message: &str) -> String {
             prev_word = false;
         }
     }
-    out
 }
 
 fn is_word(c: char) -> bool {
