@@ -117,21 +117,30 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
         let provider = df.column(schema::PROVIDER)?.str()?;
         let level = df.column(schema::LEVEL)?.str()?;
         let msg = df.column(schema::MESSAGE)?.str()?;
-        for i in 0..df.height() {
+        // Iterators, not `get(i)`: a frame read in pieces has hundreds of chunks, and
+        // `get` looks for its chunk on every call.
+        let rows = time
+            .iter()
+            .zip(pid.iter())
+            .zip(tid.iter())
+            .zip(provider.iter())
+            .zip(level.iter())
+            .zip(msg.iter());
+        for (((((t, p), d), prov), lev), m) in rows {
             s.events += 1;
-            count(&mut s.providers, provider.get(i).unwrap_or("(none)"));
-            count(&mut s.levels, level.get(i).unwrap_or("(none)"));
-            dumptrace_trace::template_into(msg.get(i).unwrap_or(""), &mut buf);
+            count(&mut s.providers, prov.unwrap_or("(none)"));
+            count(&mut s.levels, lev.unwrap_or("(none)"));
+            dumptrace_trace::template_into(m.unwrap_or(""), &mut buf);
             match templates.get_mut(buf.as_str()) {
                 Some(n) => *n += 1,
                 None => {
                     templates.insert(buf.clone(), 1);
                 }
             }
-            let Some(t) = time.get(i) else { continue };
+            let Some(t) = t else { continue };
             first = Some(first.map_or(t, |f| f.min(t)));
             last = Some(last.map_or(t, |l| l.max(t)));
-            let e = spans.entry((pid.get(i), tid.get(i))).or_insert((0, t, t));
+            let e = spans.entry((p, d)).or_insert((0, t, t));
             e.0 += 1;
             e.1 = e.1.min(t);
             e.2 = e.2.max(t);
