@@ -42,6 +42,23 @@ struct Cols<'a> {
     tid: &'a UInt32Chunked,
     msg: &'a StringChunked,
     line: &'a UInt64Chunked,
+    /// Row where each chunk ends, when every column is chunked like `time` (a reader's
+    /// frame always is); empty otherwise.
+    ends: Vec<usize>,
+}
+
+impl<'a> Cols<'a> {
+    /// Row `i` of `ca` in O(log chunks). `ChunkedArray::get` walks the chunk list on every
+    /// call, and a large trace read in pieces has hundreds of chunks.
+    fn at<T: PolarsDataType>(&self, ca: &'a ChunkedArray<T>, i: usize) -> Option<T::Physical<'a>> {
+        if self.ends.is_empty() {
+            // Columns chunked differently (not a reader's frame): the slow path.
+            return ca.get(i);
+        }
+        let chunk = self.ends.partition_point(|&e| e <= i);
+        let start = chunk.checked_sub(1).map_or(0, |c| self.ends[c]);
+        ca.downcast_get(chunk)?.get(i - start)
+    }
 }
 
 pub(crate) struct TraceView<'a> {
@@ -60,7 +77,25 @@ impl<'a> TraceView<'a> {
                 tid: df.column(schema::TID)?.u32()?,
                 msg: df.column(schema::MESSAGE)?.str()?,
                 line: df.column(schema::INPUT_LINE)?.u64()?,
+                ends: Vec::new(),
             });
+            if let Some(c) = cols.last_mut() {
+                let same = |lens: &mut dyn Iterator<Item = usize>| lens.eq(c.time.chunk_lengths());
+                let aligned = same(&mut c.pid.chunk_lengths())
+                    && same(&mut c.tid.chunk_lengths())
+                    && same(&mut c.msg.chunk_lengths())
+                    && same(&mut c.line.chunk_lengths());
+                if aligned {
+                    c.ends = c
+                        .time
+                        .chunk_lengths()
+                        .scan(0, |end, n| {
+                            *end += n;
+                            Some(*end)
+                        })
+                        .collect();
+                }
+            }
         }
         Ok(TraceView { cols })
     }
@@ -77,13 +112,13 @@ impl<'a> TraceView<'a> {
     /// The event in row `i` of input `src`, with `offset_ns` added to its time.
     pub(crate) fn row_event(&self, src: usize, i: usize, offset_ns: i64) -> TraceEvent {
         let c = &self.cols[src];
-        let n = c.line.get(i);
-        let t = c.time.get(i).unwrap_or(0);
+        let n = c.at(c.line, i);
+        let t = c.at(c.time, i).unwrap_or(0);
         TraceEvent {
             time: DateTime::from_timestamp_nanos(t.saturating_add(offset_ns)),
-            pid: c.pid.get(i),
-            tid: c.tid.get(i),
-            message: c.msg.get(i).unwrap_or("").to_string(),
+            pid: c.at(c.pid, i),
+            tid: c.at(c.tid, i),
+            message: c.at(c.msg, i).unwrap_or("").to_string(),
             source: match n {
                 Some(n) => format!("{}:{n}", c.label),
                 None => c.label.to_string(),
@@ -97,7 +132,8 @@ impl<'a> TraceView<'a> {
     }
 
     pub(crate) fn row_message(&self, src: usize, i: usize) -> &'a str {
-        self.cols[src].msg.get(i).unwrap_or("")
+        let c = &self.cols[src];
+        c.at(c.msg, i).unwrap_or("")
     }
 
     /// One pass over every event: calls `f(pid, tid, hit)` for each timed event.
@@ -254,4 +290,60 @@ pub fn trace_events(sources: &[TraceSource]) -> PolarsResult<Vec<TraceEvent>> {
     view.scan(|_, _, h| hits.push(h));
     hits.sort_by_key(|h| h.t);
     Ok(hits.into_iter().map(|h| view.event(h, 0)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn piece(first: i64, n: i64) -> DataFrame {
+        let rows = first..first + n;
+        let time = Int64Chunked::from_vec(schema::TIME.into(), rows.clone().collect())
+            .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC));
+        DataFrame::new_infer_height(vec![
+            time.into_column(),
+            Column::new(
+                schema::PID.into(),
+                rows.clone().map(|r| r as u32 % 7).collect::<Vec<u32>>(),
+            ),
+            Column::new(
+                schema::TID.into(),
+                rows.clone().map(|r| r as u32).collect::<Vec<u32>>(),
+            ),
+            Column::new(
+                schema::MESSAGE.into(),
+                rows.clone()
+                    .map(|r| format!("event {r}"))
+                    .collect::<Vec<String>>(),
+            ),
+            Column::new(
+                schema::INPUT_LINE.into(),
+                rows.map(|r| r as u64 + 1).collect::<Vec<u64>>(),
+            ),
+        ])
+        .expect("frame")
+    }
+
+    /// A frame of several chunks (as the readers build them) reads row by row exactly like
+    /// its rows say, through the chunk search.
+    #[test]
+    fn rows_of_a_chunked_frame() {
+        let mut frame = piece(0, 5);
+        frame.vstack_mut_owned(piece(5, 1)).expect("same schema");
+        frame.vstack_mut_owned(piece(6, 9)).expect("same schema");
+        let sources = [TraceSource {
+            label: "t.txt".into(),
+            frame,
+        }];
+        let view = TraceView::new(&sources).expect("view");
+        assert_eq!(view.cols[0].ends, [5, 6, 15]);
+        for i in 0..15usize {
+            let e = view.row_event(0, i, 0);
+            assert_eq!(e.time.timestamp_nanos_opt(), Some(i as i64));
+            assert_eq!((e.pid, e.tid), (Some(i as u32 % 7), Some(i as u32)));
+            assert_eq!(e.message, format!("event {i}"));
+            assert_eq!(e.source, format!("t.txt:{}", i + 1));
+            assert_eq!(view.row_message(0, i), format!("event {i}"));
+        }
+    }
 }
