@@ -47,6 +47,7 @@ echo "== inputs in $DIR"
 
 RESULTS=$DIR/results.tsv
 printf 'group\ttool\tinput\tbytes\twall_s\tpeak_kb\trecords\tpeer\n' > "$RESULTS"
+rm -f "$RESULTS.more"
 
 # measure GROUP TOOL INPUT_FILE PEER -- COMMAND...: wall time and peak RSS by GNU time;
 # the command's first number on stdout is taken as its record count.
@@ -61,7 +62,9 @@ measure() {
     }
     local wall peak records
     read -r wall peak < "$t"
-    records=$(grep -oE '[0-9]+' "$o" | head -1 || true)
+    # bench binaries print `records=N`; other tools print their count first.
+    records=$(grep -oE 'records=[0-9]+' "$o" | head -1 | cut -d= -f2 || true)
+    [ -n "$records" ] || records=$(grep -oE '[0-9]+' "$o" | head -1 || true)
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$tool" "$(basename "$input")" \
         "$(stat -c %s "$input")" "$wall" "$peak" "${records:-}" "$peer" >> "$RESULTS"
     printf '  %-34s %8s s %8s KB  %s\n' "$tool" "$wall" "$peak" "${records:-}"
