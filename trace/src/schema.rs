@@ -27,10 +27,12 @@
 //! Unknown values are null; nothing is filled in from guesses.
 
 use polars::prelude::{
-    ChunkedBuilder, Column, DataFrame, DataType, Int64Chunked, IntoColumn, PolarsNumericType,
-    PolarsResult, PrimitiveChunkedBuilder, StringChunkedBuilder, TimeUnit, TimeZone, UInt32Type,
-    UInt64Type,
+    ChunkTake, ChunkedBuilder, Column, DataFrame, DataType, IdxCa, IdxSize, Int64Chunked,
+    IntoColumn, NewChunkedArray, PolarsNumericType, PolarsResult, PrimitiveChunkedBuilder,
+    StringChunked, StringChunkedBuilder, TimeUnit, TimeZone, UInt32Type, UInt64Type,
 };
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::read::Row;
 
@@ -82,8 +84,8 @@ pub(crate) struct Columns {
     time: Vec<i64>,
     pid: SparseNum<UInt32Type>,
     tid: SparseNum<UInt32Type>,
-    provider: SparseStr,
-    level: SparseStr,
+    provider: DictStr,
+    level: DictStr,
     event_id: SparseNum<UInt32Type>,
     message: StringChunkedBuilder,
     source: SparseStr,
@@ -106,8 +108,8 @@ impl Columns {
             time: Vec::with_capacity(rows),
             pid: SparseNum::new(PID, rows),
             tid: SparseNum::new(TID, rows),
-            provider: SparseStr::new(PROVIDER, rows),
-            level: SparseStr::new(LEVEL, rows),
+            provider: DictStr::new(PROVIDER, rows),
+            level: DictStr::new(LEVEL, rows),
             event_id: SparseNum::new(EVENT_ID, rows),
             message: StringChunkedBuilder::new(MESSAGE.into(), rows),
             source: SparseStr::new(SOURCE, rows),
@@ -157,8 +159,8 @@ impl Columns {
             time,
             self.pid.finish(n),
             self.tid.finish(n),
-            self.provider.finish(n),
-            self.level.finish(n),
+            self.provider.finish(n)?,
+            self.level.finish(n)?,
             self.event_id.finish(n),
             self.message.finish().into_column(),
             self.source.finish(n),
@@ -168,6 +170,63 @@ impl Columns {
             self.input_offset.finish(n),
         ];
         DataFrame::new(n, columns)
+    }
+}
+
+/// A string column of few distinct values (providers, levels). Each distinct string is
+/// stored once and the column is gathered from those: the gathered views point into the
+/// one copy, so a row costs its 16-byte view and not its text again (a provider name like
+/// `Microsoft-Windows-WLAN-AutoConfig` is too long to sit inside the view).
+struct DictStr {
+    name: &'static str,
+    ids: HashMap<String, IdxSize>,
+    values: Vec<String>,
+    rows: Vec<Option<IdxSize>>,
+    /// The last row's id: consecutive rows mostly repeat it.
+    last: IdxSize,
+}
+
+impl DictStr {
+    fn new(name: &'static str, capacity: usize) -> Self {
+        DictStr {
+            name,
+            ids: HashMap::default(),
+            values: Vec::new(),
+            rows: Vec::with_capacity(capacity),
+            last: 0,
+        }
+    }
+
+    fn push(&mut self, v: Option<&str>) {
+        let id = v.map(|v| {
+            if self.values.get(self.last as usize).is_some_and(|s| s == v) {
+                return self.last;
+            }
+            let id = match self.ids.get(v) {
+                Some(&id) => id,
+                None => {
+                    let id = self.values.len() as IdxSize;
+                    self.ids.insert(v.to_string(), id);
+                    self.values.push(v.to_string());
+                    id
+                }
+            };
+            self.last = id;
+            id
+        });
+        self.rows.push(id);
+    }
+
+    fn finish(self, n: usize) -> PolarsResult<Column> {
+        if self.values.is_empty() {
+            return Ok(Column::full_null(self.name.into(), n, &DataType::String));
+        }
+        let dict = StringChunked::from_iter_values(
+            self.name.into(),
+            self.values.iter().map(String::as_str),
+        );
+        let idx = IdxCa::from_iter_options(self.name.into(), self.rows.into_iter());
+        Ok(dict.take(&idx)?.into_column())
     }
 }
 
@@ -262,5 +321,36 @@ impl<B: LateBuilder> Sparse<B> {
             Some(b) => b.done(),
             None => Column::full_null(self.name.into(), n, &B::dtype()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distinct values are stored once and every row, nulls included, reads back as pushed.
+    #[test]
+    fn dictionary_column_reads_back_every_row() {
+        let pushed = [
+            Some("Microsoft-Windows-WLAN-AutoConfig"),
+            Some("DbClient"),
+            None,
+            Some("Microsoft-Windows-WLAN-AutoConfig"),
+            Some("Microsoft-Windows-WLAN-AutoConfig"),
+            Some("DbClient"),
+            None,
+        ];
+        let mut d = DictStr::new(PROVIDER, 0);
+        for v in pushed {
+            d.push(v);
+        }
+        assert_eq!(d.values.len(), 2);
+        let col = d.finish(pushed.len()).expect("column");
+        let got: Vec<Option<&str>> = col.str().expect("strings").iter().collect();
+        assert_eq!(got, pushed);
+
+        let empty = DictStr::new(LEVEL, 0).finish(3).expect("column");
+        assert_eq!(empty.null_count(), 3);
+        assert_eq!(empty.dtype(), &DataType::String);
     }
 }
