@@ -5,6 +5,7 @@ against the peer measured in the same run.
     python3 table.py RESULTS.tsv MACHINE_NOTE > BENCHMARKS.md
 """
 import csv
+import os
 import sys
 
 
@@ -43,6 +44,11 @@ def main(path, note):
             out.append(
                 f"| {r['tool']} | {r['input']} | {mb / max(wall, 1e-9):.0f} | {wall:.2f} | {f'{peak:.0f}' if peak else '-'} | {r['records']} | {ratio[0]} | {ratio[1]} | {ratio[2]} |"
             )
+        out.append("")
+    # The profiling record is kept by hand beside the script: it is history, not a rerun.
+    extra = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "before-after.md")
+    if os.path.exists(extra):
+        out.append(open(extra).read().rstrip())
         out.append("")
     print("\n".join(out))
 
