@@ -108,7 +108,6 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
     let mut last: Option<i64> = None;
     let mut spans: HashMap<ThreadKey, Span> = HashMap::default();
     let mut templates: HashMap<String, usize> = HashMap::default();
-    let mut buf = String::new();
     for src in &loaded.traces {
         let df = &src.frame;
         let time = df.column(schema::TIME)?.datetime()?.physical();
@@ -116,7 +115,6 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
         let tid = df.column(schema::TID)?.u32()?;
         let provider = df.column(schema::PROVIDER)?.str()?;
         let level = df.column(schema::LEVEL)?.str()?;
-        let msg = df.column(schema::MESSAGE)?.str()?;
         // Iterators, not `get(i)`: a frame read in pieces has hundreds of chunks, and
         // `get` looks for its chunk on every call.
         let rows = time
@@ -124,19 +122,11 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
             .zip(pid.iter())
             .zip(tid.iter())
             .zip(provider.iter())
-            .zip(level.iter())
-            .zip(msg.iter());
-        for (((((t, p), d), prov), lev), m) in rows {
+            .zip(level.iter());
+        for ((((t, p), d), prov), lev) in rows {
             s.events += 1;
             count(&mut s.providers, prov.unwrap_or("(none)"));
             count(&mut s.levels, lev.unwrap_or("(none)"));
-            dumptrace_trace::template_into(m.unwrap_or(""), &mut buf);
-            match templates.get_mut(buf.as_str()) {
-                Some(n) => *n += 1,
-                None => {
-                    templates.insert(buf.clone(), 1);
-                }
-            }
             let Some(t) = t else { continue };
             first = Some(first.map_or(t, |f| f.min(t)));
             last = Some(last.map_or(t, |l| l.max(t)));
@@ -145,7 +135,12 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
             e.1 = e.1.min(t);
             e.2 = e.2.max(t);
         }
-        for r in dumptrace_trace::recurring(df, 4)? {
+        // One pass masks every message for both the template counts and the recurrences.
+        let found = dumptrace_trace::templates(df, 4)?;
+        for (template, n) in found.counts {
+            *templates.entry(template).or_default() += n as usize;
+        }
+        for r in found.recurring {
             s.recurring.push(Recurring {
                 input: src.label.clone(),
                 pid: r.pid,

@@ -81,7 +81,7 @@ pub use read::{
     looks_like_trace, looks_like_trace_with, read_bytes, read_bytes_with, read_path,
     read_path_chunks, read_path_with, Skip, Trace, TraceReport,
 };
-pub use recur::{recurring, Recurrence};
+pub use recur::{recurring, templates, Recurrence, Templates};
 pub use template::{template_into, template_of};
 
 /// Where a trace's local times sit: the date for time-of-day traces and the UTC offset.

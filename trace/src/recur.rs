@@ -56,6 +56,21 @@ struct Event {
 /// are regular: jitter ≤ 0.1 × period. Rows with a null time, pid or message are ignored.
 /// Sorted by `count`, most first.
 pub fn recurring(frame: &DataFrame, min_count: usize) -> Result<Vec<Recurrence>, Error> {
+    templates(frame, min_count).map(|t| t.recurring)
+}
+
+/// Every message template of a frame with its number of events, and the recurring ones
+/// ([`recurring`]), from one pass: masking every message is the costly part of both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Templates {
+    /// Each template with its event count, in order of first appearance. Rows with a null
+    /// message count as the empty template.
+    pub counts: Vec<(String, u64)>,
+    pub recurring: Vec<Recurrence>,
+}
+
+/// The frame's [`Templates`]; `min_count` as for [`recurring`].
+pub fn templates(frame: &DataFrame, min_count: usize) -> Result<Templates, Error> {
     let column = |name: &'static str| {
         frame.column(name).map_err(|e| Error::Column {
             column: name,
@@ -92,6 +107,7 @@ pub fn recurring(frame: &DataFrame, min_count: usize) -> Result<Vec<Recurrence>,
     // and no allocation.
     let mut ids: HashMap<String, u32> = HashMap::default();
     let mut names: Vec<String> = Vec::new();
+    let mut counts: Vec<u64> = Vec::new();
     let mut buf = String::new();
     let mut groups: HashMap<(u32, u32), Vec<Event>> = HashMap::default();
     let rows = time
@@ -101,18 +117,22 @@ pub fn recurring(frame: &DataFrame, min_count: usize) -> Result<Vec<Recurrence>,
         .zip(tid.iter())
         .zip(message.iter());
     for (row, (((t, p), tid), m)) in rows.enumerate() {
-        let (Some(ns), Some(p), Some(m)) = (t.and_then(|t| t.checked_mul(scale)), p, m) else {
-            continue;
-        };
-        template_into(m, &mut buf);
+        template_into(m.unwrap_or(""), &mut buf);
         let id = match ids.get(buf.as_str()) {
             Some(&id) => id,
             None => {
                 let id = names.len() as u32;
                 ids.insert(buf.clone(), id);
                 names.push(buf.clone());
+                counts.push(0);
                 id
             }
+        };
+        if let Some(n) = counts.get_mut(id as usize) {
+            *n += 1;
+        }
+        let (Some(ns), Some(p), Some(_)) = (t.and_then(|t| t.checked_mul(scale)), p, m) else {
+            continue;
         };
         groups
             .entry((p, id))
@@ -141,7 +161,10 @@ pub fn recurring(frame: &DataFrame, min_count: usize) -> Result<Vec<Recurrence>,
             .then(a.pid.cmp(&b.pid))
             .then_with(|| a.template.cmp(&b.template))
     });
-    Ok(found)
+    Ok(Templates {
+        counts: names.into_iter().zip(counts).collect(),
+        recurring: found,
+    })
 }
 
 fn judge(pid: u32, template: String, events: &[Event], min_count: usize) -> Option<Recurrence> {

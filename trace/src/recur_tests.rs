@@ -122,3 +122,30 @@ fn column_problems_are_errors() {
     );
     assert!(recurring(&f.head(Some(0)), 2).expect("empty").is_empty());
 }
+
+/// The one-pass template counts equal masking each message on its own, and the
+/// recurrences are those `recurring` reports.
+#[test]
+fn template_counts_match_masking_each_message() {
+    let mut events = Vec::new();
+    for i in 0..40i64 {
+        events.push((
+            i * 6 * S,
+            2780,
+            3292 + (i % 3) as u32,
+            format!("Error: retry {i} on disk"),
+        ));
+        events.push((i * S + 7, 2780, 77, format!("handle 0x{i:08x} opened")));
+    }
+    let df = frame(&events);
+    let found = templates(&df, 3).expect("templates");
+    let mut oracle = std::collections::BTreeMap::new();
+    for e in &events {
+        *oracle.entry(crate::template_of(&e.3)).or_insert(0u64) += 1;
+    }
+    let got: std::collections::BTreeMap<String, u64> = found.counts.into_iter().collect();
+    assert_eq!(got, oracle);
+    assert_eq!(got.get("Error: retry # on disk"), Some(&40));
+    assert_eq!(found.recurring, recurring(&df, 3).expect("recurring"));
+    assert_eq!(found.recurring[0].template, "Error: retry # on disk");
+}
