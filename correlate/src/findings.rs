@@ -93,20 +93,11 @@ pub(crate) fn human_duration(s: f64) -> String {
 /// The frame that says what the thread is doing: the first one outside system modules.
 pub(crate) fn location(t: &Thread) -> Option<&str> {
     t.frames()
-        .map(|f| f.function())
-        .find(|f| match f.split_once('!') {
-            Some((m, _)) => !SYSTEM_MODULES.contains(&base_module(m).to_ascii_lowercase().as_str()),
-            None => false,
+        .find(|f| {
+            f.module()
+                .is_some_and(|m| !SYSTEM_MODULES.contains(&m.to_ascii_lowercase().as_str()))
         })
-}
-
-/// `ntdll_77a50000` -> `ntdll`: WinDbg names the 32-bit copy of a module loaded twice in a
-/// WOW64 process by its base address (seed: "Complete Stack Traces from x64 System").
-fn base_module(m: &str) -> &str {
-    match m.rsplit_once('_') {
-        Some((base, hex)) if hex.len() >= 8 && hex.bytes().all(|c| c.is_ascii_hexdigit()) => base,
-        _ => m,
-    }
+        .map(|f| f.function())
 }
 
 /// `kernel32!Sleep(0x1b00)`: the milliseconds a sleeping thread asked for.

@@ -255,6 +255,21 @@ impl Frame {
     pub fn function_is(&self, name: &str) -> bool {
         same_function(self.function(), name)
     }
+
+    /// The frame's module, without the base-address suffix of a WOW64 copy
+    /// (`ntdll_772b0000!…` -> `ntdll`); None for a bare address.
+    pub fn module(&self) -> Option<&str> {
+        self.symbol.split_once('!').map(|(m, _)| module_base(m))
+    }
+}
+
+/// `ntdll_772b0000` -> `ntdll`: WinDbg names the 32-bit copy of a module loaded twice in a
+/// WOW64 process by its base address (see [`Frame::function_is`]).
+fn module_base(module: &str) -> &str {
+    match module.rsplit_once('_') {
+        Some((base, hex)) if hex.len() >= 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => base,
+        _ => module,
+    }
 }
 
 /// Is stack `new` worth more than `old`: more frames, or as many with
@@ -276,10 +291,7 @@ fn same_function(function: &str, name: &str) -> bool {
     let (Some((m, f)), Some((nm, nf))) = (function.split_once('!'), name.split_once('!')) else {
         return false;
     };
-    f == nf
-        && m.strip_prefix(nm)
-            .and_then(|rest| rest.strip_prefix('_'))
-            .is_some_and(|base| !base.is_empty() && base.bytes().all(|b| b.is_ascii_hexdigit()))
+    f == nf && module_base(m) == nm
 }
 
 /// Which debugger output a thread record came from, richest first. One thread

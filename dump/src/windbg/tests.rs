@@ -383,6 +383,8 @@ fffffa60`190e5980 fffff800`01cba0fa nt!KiSwapContext+0x7f
     assert_eq!(t.stack.len(), 2);
     assert_eq!(t.wow64_stack.len(), 2);
     assert!(t.wow64_stack[0].function_is("ntdll!ZwWaitForSingleObject"));
+    assert_eq!(t.wow64_stack[0].module(), Some("ntdll"));
+    assert_eq!(t.stack[0].module(), Some("nt"));
     assert_eq!(t.wow64_stack[1].args, vec![0x404, 0xffffffff, 0]);
 }
 
