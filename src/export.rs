@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use dumptrace_correlate::{Analysis, TraceSource};
 use dumptrace_dump::DumpSnapshot;
 use dumptrace_trace::schema;
@@ -95,13 +95,9 @@ pub fn parse_utc(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));
     }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|t| t.and_utc())
-        .ok_or_else(|| {
-            format!("'{s}': expected a UTC time like 2009-10-09T18:08:14Z or 2009-10-09 18:08:14.5")
-        })
+    inputs::parse_local(s).map(|t| t.and_utc()).ok_or_else(|| {
+        format!("'{s}': expected a UTC time like 2009-10-09T18:08:14Z or 2009-10-09 18:08:14.5")
+    })
 }
 
 /// One output row (its JSON form is the JSON Lines row). Trace rows borrow from their

@@ -39,17 +39,21 @@ pub enum StartArg {
     Local(NaiveDateTime),
 }
 
+/// A date and time without a zone, as flags take it: `2009-10-09T14:05:09.005` or
+/// `2009-10-09 10:05:09`.
+pub fn parse_local(s: &str) -> Option<NaiveDateTime> {
+    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+}
+
 pub fn parse_start(s: &str) -> Result<StartArg, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(StartArg::Zoned(t));
     }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(StartArg::Local)
-        .ok_or_else(|| {
-            format!("'{s}': expected a time like 2009-10-09T14:05:09.005Z or 2009-10-09 10:05:09")
-        })
+    parse_local(s).map(StartArg::Local).ok_or_else(|| {
+        format!("'{s}': expected a time like 2009-10-09T14:05:09.005Z or 2009-10-09 10:05:09")
+    })
 }
 
 /// Columns of a CSV trace in no known layout.

@@ -186,22 +186,8 @@ pub(crate) fn read<'p>(
         .clamp(MIN_PIECE, MAX_PIECE);
     let mut clock = Clock::new(ctx);
     clock.set_anchor(opts.trace_start);
-    let mut st = State {
-        path,
-        parser,
-        columns: Columns::with_capacity(rows_for(density, total)),
-        pieces: Vec::new(),
-        sink,
-        stopped: false,
-        rows_done: 0,
-        density,
-        clock,
-        skips: Skips::default(),
-        line: 1,
-        bad_time_line: None,
-        bad_times: 0,
-        lossy: String::new(),
-    };
+    let mut st = State::new(path, parser, density, total, clock, 1);
+    st.sink = sink;
     match file.as_mut() {
         None => {
             let source: &[u8] = match (&owned_text, slice) {
@@ -289,22 +275,14 @@ fn parallel(
     // Lines are physical lines, so the second half starts this many lines further even when
     // a quoted field spans lines (and if the cut is inside one, the half is dropped anyway).
     let second_line = st.line + memchr::memchr_iter(b'\n', first).count() as u64;
-    let mut later = State {
-        path: st.path,
-        parser: worker,
-        columns: Columns::with_capacity(rows_for(st.density, second.len() as u64)),
-        pieces: Vec::new(),
-        sink: None,
-        stopped: false,
-        rows_done: 0,
-        density: st.density,
-        clock: st.clock.fresh(),
-        skips: Skips::default(),
-        line: second_line,
-        bad_time_line: None,
-        bad_times: 0,
-        lossy: String::new(),
-    };
+    let mut later = State::new(
+        st.path,
+        worker,
+        st.density,
+        second.len() as u64,
+        st.clock.fresh(),
+        second_line,
+    );
     let (a, b) = std::thread::scope(|scope| {
         let handle = scope.spawn(|| {
             let r = drain(&mut later, second, eof);
@@ -336,7 +314,34 @@ fn parallel(
     }
 }
 
-impl State<'_> {
+impl<'p> State<'p> {
+    /// A fresh state for `bytes` of input whose first record starts on `line`.
+    fn new(
+        path: &'p Path,
+        parser: Box<dyn Format>,
+        density: f64,
+        bytes: u64,
+        clock: Clock<'p>,
+        line: u64,
+    ) -> Self {
+        State {
+            path,
+            parser,
+            columns: Columns::with_capacity(rows_for(density, bytes)),
+            pieces: Vec::new(),
+            sink: None,
+            stopped: false,
+            rows_done: 0,
+            density,
+            clock,
+            skips: Skips::default(),
+            line,
+            bad_time_line: None,
+            bad_times: 0,
+            lossy: String::new(),
+        }
+    }
+
     /// Closes the current chunk of columns and starts another with room for `bytes` of input.
     fn finish_piece(&mut self, bytes: u64) -> Result<(), Error> {
         let next = Columns::with_capacity(rows_for(self.density, bytes));
