@@ -69,20 +69,7 @@ fn main() -> std::io::Result<()> {
                 p.extend_from_slice(&(200 + rng.range(0, 4) as u32 * 100).to_le_bytes());
                 p.extend_from_slice(&rng.range(0, 5000).to_le_bytes());
                 p.push(rng.range(0, 2) as u8);
-                let e = Event {
-                    ptr64: true,
-                    provider,
-                    id: 0,
-                    level: 4,
-                    opcode: 0,
-                    task: 0,
-                    channel: 11,
-                    keyword: 0,
-                    pid,
-                    tid,
-                    ts,
-                    extended: tl_items.clone(),
-                };
+                let e = Event::tracelogging(provider, pid, tid, ts, tl_items.clone());
                 event(&e, &p)
             } else if kind < 65 {
                 let e = Event {

@@ -301,6 +301,33 @@ pub struct Event {
     pub extended: Vec<(u16, Vec<u8>)>,
 }
 
+impl Event {
+    /// A 64-bit TraceLogging event as Windows logs one: id 0, level 4 (information),
+    /// channel 11, its schema in `extended` ([`tracelogging_items`]).
+    pub fn tracelogging(
+        provider: [u8; 16],
+        pid: u32,
+        tid: u32,
+        ts: i64,
+        extended: Vec<(u16, Vec<u8>)>,
+    ) -> Self {
+        Event {
+            ptr64: true,
+            provider,
+            id: 0,
+            level: 4,
+            opcode: 0,
+            task: 0,
+            channel: 11,
+            keyword: 0,
+            pid,
+            tid,
+            ts,
+            extended,
+        }
+    }
+}
+
 /// An EVENT_HEADER32/64 record with its extended items (formats.md §1.6).
 pub fn event(e: &Event, payload: &[u8]) -> Vec<u8> {
     let mut flags = if e.ptr64 { 0x40 } else { 0x20 };

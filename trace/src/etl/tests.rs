@@ -20,28 +20,16 @@ const TMF: &str = "8f3b1e4c-52c1-4d37-9a29-3f7f1e3b5a10 mydriver // SRC=driver.c
     }\n";
 
 fn tl_event(h: &Header, ts: i64, pid: u32, tid: u32) -> Vec<u8> {
-    let e = Event {
-        ptr64: true,
-        provider: guid(PROVIDER),
-        id: 0,
-        level: 4,
-        opcode: 0,
-        task: 0,
-        channel: 11,
-        keyword: 0,
-        pid,
-        tid,
-        ts: h.anchor + ts,
-        extended: tracelogging_items(
-            "solar_system",
-            "Planet",
-            &[
-                ("name", 1, None),
-                ("moons", 8, None),
-                ("ringed", 4, Some(3)),
-            ],
-        ),
-    };
+    let items = tracelogging_items(
+        "solar_system",
+        "Planet",
+        &[
+            ("name", 1, None),
+            ("moons", 8, None),
+            ("ringed", 4, Some(3)),
+        ],
+    );
+    let e = Event::tracelogging(guid(PROVIDER), pid, tid, h.anchor + ts, items);
     let mut payload = utf16z("Saturn");
     payload.extend_from_slice(&146u32.to_le_bytes());
     payload.push(1);
