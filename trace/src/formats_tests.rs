@@ -9,7 +9,7 @@ use chrono::{FixedOffset, TimeZone, Utc};
 use regex::Regex;
 
 use crate::read::{BAD_TIME, BAD_TIME_FORMAT, NO_PREFIX, TOO_FEW_FIELDS};
-use crate::test_util::{strs, times, u32s};
+use crate::test_util::{assert_time_note, strs, times, u32s};
 use crate::{
     read_bytes_with, read_path, read_path_with, schema, CsvMapping, Error, ReadOptions,
     TimeContext, Trace, TraceFormat,
@@ -132,11 +132,7 @@ fn tracerpt_fixture() {
     assert_eq!(msg[2], Some("Execute DB command sleeps on error, 26"));
     let ids: Vec<Option<u32>> = u32s(&t, schema::EVENT_ID);
     assert_eq!(&ids[..3], &[Some(0), Some(1), Some(2)]);
-    assert!(
-        t.report.time_note.contains("printed as a double"),
-        "{}",
-        t.report.time_note
-    );
+    assert_time_note(&t, "printed as a double");
 }
 
 #[test]
@@ -191,11 +187,7 @@ fn perfview_both_separators() {
     // without a start the times are offsets from 1970, and the note says so
     let t = read_opts("perfview.csv", &ReadOptions::default());
     assert_eq!(times(&t)[0], "1970-01-01T00:00:02Z");
-    assert!(
-        t.report.time_note.contains("pass --trace-start"),
-        "{}",
-        t.report.time_note
-    );
+    assert_time_note(&t, "pass --trace-start");
 }
 
 #[test]

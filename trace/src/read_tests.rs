@@ -1,6 +1,6 @@
 use super::*;
 use crate::schema;
-use crate::test_util::{strs, times, u32s};
+use crate::test_util::{assert_time_note, strs, times, u32s};
 use chrono::{FixedOffset, NaiveDateTime};
 use polars::prelude::{DataType, TimeUnit, TimeZone};
 use regex::Regex;
@@ -198,11 +198,7 @@ fn tracefmt_rows_times_and_skips() {
     );
     assert_eq!(strs(&t, schema::PROVIDER)[3], None);
     assert_eq!(strs(&t, schema::MESSAGE)[3], Some("no provider"));
-    assert!(
-        t.report.time_note.contains("2-digit years"),
-        "{}",
-        t.report.time_note
-    );
+    assert_time_note(&t, "2-digit years");
 }
 
 #[test]

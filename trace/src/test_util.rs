@@ -28,3 +28,12 @@ pub(crate) fn u32s(t: &Trace, name: &str) -> Vec<Option<u32>> {
     let col = t.frame.column(name).expect("col");
     col.u32().expect("u32").iter().collect()
 }
+
+/// The report's time note says `part` (shown whole when it does not).
+pub(crate) fn assert_time_note(t: &Trace, part: &str) {
+    assert!(
+        t.report.time_note.contains(part),
+        "time note lacks {part:?}: {}",
+        t.report.time_note
+    );
+}
