@@ -193,78 +193,155 @@ impl<'a> TraceView<'a> {
         }
     }
 
-    /// One pass over every event, one hash lookup per event: the events of the
-    /// given threads and of the given processes (each list in time order), and
-    /// every thread's last event (time order).
+    /// One pass over every event: the events of the given threads and of the
+    /// given processes (each list in time order), and every thread's last event
+    /// (time order). See [`Indexer`] for how the per-event lookup stays in cache.
     pub(crate) fn index(&self, threads: &HashSet<(u32, u32)>, pids: &HashSet<u32>) -> Index {
-        /// What the pass keeps per thread seen: 24 bytes, so that the table of a few
-        /// hundred thousand threads stays as small as it can (one lookup per event is
-        /// the pass's main cost, and it is a cache miss once the table outgrows the cache).
-        struct Slot {
-            last: Hit,
-            /// Index in `thread_lists` + 1, or 0 when the thread's events are not kept.
-            thread: u32,
-            /// Index in `process_lists` + 1, or 0.
-            process: u32,
-        }
-        let mut slots: HashMap<(u32, u32), Slot> = HashMap::default();
-        let mut thread_lists: Vec<Vec<Hit>> = Vec::new();
-        let mut thread_keys: Vec<(u32, u32)> = Vec::new();
-        let mut process_lists: Vec<Vec<Hit>> = Vec::new();
-        let mut process_keys: Vec<u32> = Vec::new();
-        let mut process_slot: HashMap<u32, u32> = HashMap::default();
+        let mut ix = Indexer::new(threads, pids);
         self.scan(|pid, tid, hit| {
-            let (Some(p), Some(t)) = (pid, tid) else {
-                return;
-            };
-            let slot = slots.entry((p, t)).or_insert_with(|| {
-                let thread = if threads.contains(&(p, t)) {
-                    thread_lists.push(Vec::new());
-                    thread_keys.push((p, t));
-                    thread_lists.len() as u32
-                } else {
-                    0
-                };
-                let process = if pids.contains(&p) {
-                    *process_slot.entry(p).or_insert_with(|| {
-                        process_lists.push(Vec::new());
-                        process_keys.push(p);
-                        process_lists.len() as u32
-                    })
-                } else {
-                    0
-                };
-                Slot {
-                    last: hit,
-                    thread,
-                    process,
-                }
-            });
-            if hit.t > slot.last.t {
-                slot.last = hit;
-            }
-            if let Some(list) = (slot.thread as usize)
-                .checked_sub(1)
-                .and_then(|i| thread_lists.get_mut(i))
-            {
-                list.push(hit);
-            }
-            if let Some(list) = (slot.process as usize)
-                .checked_sub(1)
-                .and_then(|i| process_lists.get_mut(i))
-            {
-                list.push(hit);
+            if let (Some(p), Some(t)) = (pid, tid) {
+                ix.add((p, t), hit);
             }
         });
-        let mut by_thread: HashMap<(u32, u32), Vec<Hit>> =
-            thread_keys.into_iter().zip(thread_lists).collect();
-        let mut by_process: HashMap<u32, Vec<Hit>> =
-            process_keys.into_iter().zip(process_lists).collect();
+        ix.finish()
+    }
+}
+
+/// What the index pass keeps per thread seen: 24 bytes.
+struct Slot {
+    last: Hit,
+    /// Index in `thread_lists` + 1, or 0 when the thread's events are not kept.
+    thread: u32,
+    /// Index in `process_lists` + 1, or 0.
+    process: u32,
+}
+
+/// How many partitions the threads are split into (a power of two).
+const PARTITIONS: usize = 256;
+/// Events held back before they are applied partition by partition.
+const BATCH: usize = 1 << 18;
+
+/// The index pass. One hash lookup per event into a table of every thread seen
+/// is a cache miss once a busy server's few hundred thousand threads outgrow
+/// the cache, so the cost per event grew with the thread count. Instead the
+/// threads are split by a hash of their id into [`PARTITIONS`] small tables;
+/// events are buffered per partition ([`BATCH`] at a time) and applied one
+/// partition after another, so each lookup hits a table that is in cache.
+/// One thread lives in one partition, so its events keep their order.
+struct Indexer<'a> {
+    threads: &'a HashSet<(u32, u32)>,
+    pids: &'a HashSet<u32>,
+    tables: Vec<HashMap<(u32, u32), Slot>>,
+    pending: Vec<Vec<((u32, u32), Hit)>>,
+    held: usize,
+    thread_lists: Vec<Vec<Hit>>,
+    thread_keys: Vec<(u32, u32)>,
+    process_lists: Vec<Vec<Hit>>,
+    process_keys: Vec<u32>,
+    process_slot: HashMap<u32, u32>,
+}
+
+impl<'a> Indexer<'a> {
+    fn new(threads: &'a HashSet<(u32, u32)>, pids: &'a HashSet<u32>) -> Self {
+        Indexer {
+            threads,
+            pids,
+            tables: (0..PARTITIONS).map(|_| HashMap::default()).collect(),
+            pending: (0..PARTITIONS).map(|_| Vec::new()).collect(),
+            held: 0,
+            thread_lists: Vec::new(),
+            thread_keys: Vec::new(),
+            process_lists: Vec::new(),
+            process_keys: Vec::new(),
+            process_slot: HashMap::default(),
+        }
+    }
+
+    /// The partition of a thread: a multiplicative hash of its id, a different
+    /// function from the tables' own hash so that a table's keys do not share hash bits.
+    fn partition((p, t): (u32, u32)) -> usize {
+        let h = (u64::from(p) << 32 | u64::from(t)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> (64 - PARTITIONS.trailing_zeros())) as usize
+    }
+
+    fn add(&mut self, key: (u32, u32), hit: Hit) {
+        if let Some(v) = self.pending.get_mut(Self::partition(key)) {
+            v.push((key, hit));
+        }
+        self.held += 1;
+        if self.held == BATCH {
+            self.apply();
+        }
+    }
+
+    /// Applies the held events, one partition at a time.
+    fn apply(&mut self) {
+        self.held = 0;
+        for (table, pending) in self.tables.iter_mut().zip(self.pending.iter_mut()) {
+            for ((p, t), hit) in pending.drain(..) {
+                let slot = table.entry((p, t)).or_insert_with(|| {
+                    let thread = if self.threads.contains(&(p, t)) {
+                        self.thread_lists.push(Vec::new());
+                        self.thread_keys.push((p, t));
+                        self.thread_lists.len() as u32
+                    } else {
+                        0
+                    };
+                    let process = if self.pids.contains(&p) {
+                        *self.process_slot.entry(p).or_insert_with(|| {
+                            self.process_lists.push(Vec::new());
+                            self.process_keys.push(p);
+                            self.process_lists.len() as u32
+                        })
+                    } else {
+                        0
+                    };
+                    Slot {
+                        last: hit,
+                        thread,
+                        process,
+                    }
+                });
+                if hit.t > slot.last.t {
+                    slot.last = hit;
+                }
+                if let Some(list) = (slot.thread as usize)
+                    .checked_sub(1)
+                    .and_then(|i| self.thread_lists.get_mut(i))
+                {
+                    list.push(hit);
+                }
+                if let Some(list) = (slot.process as usize)
+                    .checked_sub(1)
+                    .and_then(|i| self.process_lists.get_mut(i))
+                {
+                    list.push(hit);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Index {
+        self.apply();
+        let mut by_thread: HashMap<(u32, u32), Vec<Hit>> = self
+            .thread_keys
+            .into_iter()
+            .zip(self.thread_lists)
+            .collect();
+        let mut by_process: HashMap<u32, Vec<Hit>> = self
+            .process_keys
+            .into_iter()
+            .zip(self.process_lists)
+            .collect();
         for v in by_thread.values_mut().chain(by_process.values_mut()) {
             v.sort_unstable();
         }
-        let mut last: Vec<(i64, (u32, u32))> =
-            slots.into_iter().map(|(k, s)| (s.last.t, k)).collect();
+        let mut last: Vec<(i64, (u32, u32))> = self
+            .tables
+            .into_iter()
+            .flatten()
+            .map(|(k, s)| (s.last.t, k))
+            .collect();
         last.sort_unstable();
         Index {
             by_thread,
@@ -345,5 +422,75 @@ mod tests {
             assert_eq!(e.source, format!("t.txt:{}", i + 1));
             assert_eq!(view.row_message(0, i), format!("event {i}"));
         }
+    }
+
+    /// The partitioned pass gives what one lookup per event into one table gives:
+    /// every list and every last event, over more events than one batch holds and
+    /// with times out of order (a merge of inputs is not sorted).
+    #[test]
+    fn index_equals_a_direct_pass() {
+        let n = BATCH * 2 + 12_345;
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut time, mut pid, mut tid) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..n {
+            let r = next();
+            time.push((r % 1_000_000) as i64);
+            pid.push((r >> 20) as u32 % 50);
+            tid.push((r >> 32) as u32 % 3000);
+        }
+        let frame = DataFrame::new_infer_height(vec![
+            Int64Chunked::from_vec(schema::TIME.into(), time.clone())
+                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+                .into_column(),
+            Column::new(schema::PID.into(), pid.clone()),
+            Column::new(schema::TID.into(), tid.clone()),
+            Column::new(schema::MESSAGE.into(), vec![""; n]),
+            Column::new(schema::INPUT_LINE.into(), vec![0u64; n]),
+        ])
+        .expect("frame");
+        let sources = [TraceSource {
+            label: "t.txt".into(),
+            frame,
+        }];
+        let threads: HashSet<(u32, u32)> = (0..3000).step_by(7).map(|t| (t % 50, t)).collect();
+        let pids: HashSet<u32> = [3, 17, 42].into_iter().collect();
+        let ix = TraceView::new(&sources)
+            .expect("view")
+            .index(&threads, &pids);
+
+        let mut by_thread: HashMap<(u32, u32), Vec<Hit>> = HashMap::default();
+        let mut by_process: HashMap<u32, Vec<Hit>> = HashMap::default();
+        let mut last: HashMap<(u32, u32), i64> = HashMap::default();
+        for row in 0..n {
+            let (k, t) = ((pid[row], tid[row]), time[row]);
+            let hit = Hit {
+                t,
+                src: 0,
+                row: row as u32,
+            };
+            if threads.contains(&k) {
+                by_thread.entry(k).or_default().push(hit);
+            }
+            if pids.contains(&k.0) {
+                by_process.entry(k.0).or_default().push(hit);
+            }
+            let l = last.entry(k).or_insert(t);
+            *l = (*l).max(t);
+        }
+        for v in by_thread.values_mut().chain(by_process.values_mut()) {
+            v.sort_unstable();
+        }
+        let mut last: Vec<(i64, (u32, u32))> = last.into_iter().map(|(k, t)| (t, k)).collect();
+        last.sort_unstable();
+        assert!(by_thread.len() > 100 && by_process.len() == 3);
+        assert_eq!(ix.by_thread, by_thread);
+        assert_eq!(ix.by_process, by_process);
+        assert_eq!(ix.last, last);
     }
 }
