@@ -76,14 +76,20 @@ pub(crate) fn finish(s: &mut DumpSnapshot) {
 }
 
 /// A minidump's process (no EPROCESS address, 0) is the log's process with the same pid.
+/// Indexed by pid: a busy server's log has tens of thousands of processes.
 fn dedupe_processes(s: &mut DumpSnapshot) {
     let mut out: Vec<crate::model::Process> = Vec::with_capacity(s.processes.len());
+    // pid -> the kept processes with that pid (a pid is reused after exit).
+    let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::with_capacity(s.processes.len());
     for p in std::mem::take(&mut s.processes) {
-        let same = out
-            .iter_mut()
-            .find(|k| k.pid == p.pid && (k.address == 0 || p.address == 0));
+        let slots = by_pid.entry(p.pid).or_default();
+        let same = slots
+            .iter()
+            .copied()
+            .find(|&i| out[i].address == 0 || p.address == 0);
         match same {
-            Some(k) => {
+            Some(i) => {
+                let k = &mut out[i];
                 if k.address == 0 {
                     k.address = p.address;
                 }
@@ -95,7 +101,10 @@ fn dedupe_processes(s: &mut DumpSnapshot) {
                 k.user_time = k.user_time.take().or(p.user_time);
                 k.kernel_time = k.kernel_time.take().or(p.kernel_time);
             }
-            None => out.push(p),
+            None => {
+                slots.push(out.len());
+                out.push(p);
+            }
         }
     }
     s.processes = out;

@@ -47,7 +47,10 @@ fn parse_hex_digits(s: &str) -> Option<u64> {
 /// Hand-written rather than with [`hex`]: it runs on every token of every
 /// stack frame, the hot path of a 1 GB `!process 0 ff` log.
 pub(crate) fn hex_token(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
+    hex_bytes(s.as_bytes())
+}
+
+fn hex_bytes(b: &[u8]) -> Option<u64> {
     let b = match b {
         [b'0', b'x' | b'X', rest @ ..] => rest,
         _ => b,
@@ -317,35 +320,39 @@ pub(crate) fn is_stack_header(line: &str) -> bool {
 /// x86: `029ef3b0 7c901046 00980600 7c910435 7c980600 ntdll!RtlpWaitForCriticalSection+0x132`
 /// x64: `fffffad8`67f5a990 fffff800`01027752 : fffffa80`071181f0 : nt!KiSwapContext+0x85`
 pub(crate) fn frame(line: &str) -> Option<Frame> {
-    let mut tokens = line.split_ascii_whitespace();
+    let mut tokens = Tokens(line.as_bytes());
     let mut first = tokens.next()?;
     // `kn`: a 2-digit frame number before ChildEBP.
-    if first.len() <= 3 && first.chars().all(|c| c.is_ascii_hexdigit()) {
+    if first.len() <= 3 && first.iter().all(u8::is_ascii_hexdigit) {
         first = tokens.next()?;
     }
-    let frame = address_token(first)?;
-    let ret = address_token(tokens.next()?)?;
+    let frame = address_bytes(first)?;
+    let ret = address_bytes(tokens.next()?)?;
     let mut args = Args::default();
-    let mut symbol = None;
-    for tok in tokens.by_ref() {
-        if tok == ":" {
+    let symbol = loop {
+        let tok = tokens.next()?;
+        if tok == b":" {
             continue;
         }
-        match address_token(tok) {
-            Some(v) if symbol.is_none() && args.len() < Args::MAX && !tok.starts_with("0x") => {
+        match address_bytes(tok) {
+            Some(v) if args.len() < Args::MAX && !tok.starts_with(b"0x") => {
                 args.push(v);
             }
-            _ => {
-                symbol = Some(intern(tok));
-                break;
-            }
+            // Tokens are cut at ASCII bytes, so they are whole UTF-8 sequences.
+            // `00000000 00000000 0x0`-style frames always have a symbol token; a
+            // line of bare numbers is not a frame (it is `dps`/`dd` output).
+            _ => break intern(std::str::from_utf8(tok).ok()?),
         }
-    }
-    // `00000000 00000000 0x0`-style frames always have a symbol token; a
-    // line of bare numbers is not a frame (it is `dps`/`dd` output).
-    let symbol = symbol?;
-    let rest: Vec<&str> = tokens.collect();
-    let note = (!rest.is_empty()).then(|| rest.join(" ").into_boxed_str());
+    };
+    let rest = std::str::from_utf8(tokens.0).ok()?.trim_ascii();
+    let note = (!rest.is_empty()).then(|| {
+        if rest.bytes().any(|c| c.is_ascii_whitespace() && c != b' ') || rest.contains("  ") {
+            let words: Vec<&str> = rest.split_ascii_whitespace().collect();
+            words.join(" ").into_boxed_str()
+        } else {
+            Box::from(rest)
+        }
+    });
     Some(Frame {
         frame,
         ret,
@@ -354,6 +361,58 @@ pub(crate) fn frame(line: &str) -> Option<Frame> {
         note,
     })
 }
+
+/// The tokens of a line split on ASCII whitespace, as `split_ascii_whitespace`
+/// gives them, without its per-byte closure: stack lines are read by the
+/// million. The unread rest of the line stays in `.0`.
+struct Tokens<'a>(&'a [u8]);
+
+impl<'a> Tokens<'a> {
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let b = skip_spaces(self.0);
+        let end = b
+            .iter()
+            .position(|&c| WHITESPACE[usize::from(c)])
+            .unwrap_or(b.len());
+        let (tok, rest) = b.split_at(end);
+        self.0 = rest;
+        (!tok.is_empty()).then_some(tok)
+    }
+}
+
+/// `bytes` without its leading ASCII whitespace; eight spaces at a time first,
+/// since the lines of a `!process 0 ff` block are indented by 8 to 16 spaces.
+pub(crate) fn skip_spaces(mut b: &[u8]) -> &[u8] {
+    while let Some((word, rest)) = b.split_first_chunk::<8>() {
+        if *word != [b' '; 8] {
+            break;
+        }
+        b = rest;
+    }
+    let n = b
+        .iter()
+        .position(|&c| !WHITESPACE[usize::from(c)])
+        .unwrap_or(b.len());
+    &b[n..]
+}
+
+/// `line.trim_ascii()`, with the leading indentation skipped eight bytes at a time.
+pub(crate) fn trim_line(line: &str) -> &str {
+    let rest = skip_spaces(line.as_bytes());
+    // Only ASCII bytes were skipped, so the rest starts on a character boundary.
+    line[line.len() - rest.len()..].trim_ascii_end()
+}
+
+/// ASCII whitespace as `u8::is_ascii_whitespace` defines it.
+static WHITESPACE: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b' ' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\n' as usize] = true;
+    t[0x0c] = true;
+    t[b'\r' as usize] = true;
+    t
+};
 
 thread_local! {
     /// The symbols of the log being read. A busy server's stacks repeat a few thousand
@@ -380,13 +439,13 @@ pub(crate) fn forget_symbols() {
 }
 
 /// A stack address column: 8 hex digits (x86) or 16 with a backtick (x64).
-fn address_token(tok: &str) -> Option<u64> {
+fn address_bytes(tok: &[u8]) -> Option<u64> {
     let plain = tok.len() == 8 || tok.len() == 16;
-    let backtick = tok.len() == 17 && tok.as_bytes().get(8) == Some(&b'`');
+    let backtick = tok.len() == 17 && tok.get(8) == Some(&b'`');
     if !(plain || backtick) {
         return None;
     }
-    hex_token(tok)
+    hex_bytes(tok)
 }
 
 /// `Name   = value` lines of `!cs` and `!locks`.

@@ -228,7 +228,7 @@ impl<'a> LogReader<'a> {
     }
 
     fn line(&mut self, line: &str, n: u64) {
-        let t = line.trim_ascii();
+        let t = grammar::trim_line(line);
         // The hot path: a frame of the stack being read. No prompt, header or
         // session line parses as a frame (two addresses, then a symbol).
         if let (
@@ -338,7 +338,7 @@ impl<'a> LogReader<'a> {
                         _ => true,
                     }
                 } else {
-                    match thread::body_line(th, line, in_stack) {
+                    match thread::body_line(th, t, in_stack) {
                         LineKind::Frame | LineKind::Used => return,
                         LineKind::Unknown if !*in_stack => {
                             self.out.skip(n, "line not understood in THREAD block", t);

@@ -57,8 +57,8 @@ const KNOWN_UNUSED: &[&str] = &[
     "Debugger SaveContext",
 ];
 
-pub(crate) fn body_line(t: &mut Thread, line: &str, in_stack: &mut bool) -> LineKind {
-    let s = line.trim_ascii();
+/// `s` is the line trimmed.
+pub(crate) fn body_line(t: &mut Thread, s: &str, in_stack: &mut bool) -> LineKind {
     // Frames first: they are most of the lines of a `!process 0 ff` log.
     if *in_stack {
         if let Some(f) = grammar::frame(s) {
