@@ -142,6 +142,30 @@ impl WaitGraph {
             })
             .collect();
 
+        // A contended critical section's waiters sleep on its LockSemaphore, an
+        // event (a semaphore before Vista) whose handle `!cs` prints. That event
+        // has no owner of its own, but the section's owner is the one who will set
+        // it: a thread waiting on it waits on the section. Kernel logs give the
+        // waiter's wait object by address, which `!handle` ties to the handle
+        // value; user-mode waits pass the handle itself (WinDbg help for `!cs`,
+        // `LockSemaphore`; "Windows Internals", critical sections).
+        let mut lock_handles: HashMap<(u32, u64), u64> = HashMap::new();
+        for cs in &s.critical_sections {
+            if let (Some(pid), Some(h), true) = (cs.pid, cs.lock_semaphore, cs.locked) {
+                if h != 0 {
+                    lock_handles.insert((pid, h), cs.address);
+                }
+            }
+        }
+        let lock_objects: HashMap<(u32, u64), u64> = s
+            .handles
+            .iter()
+            .filter_map(|h| {
+                let cs = lock_handles.get(&(h.pid?, h.handle))?;
+                Some(((h.pid?, h.object?), *cs))
+            })
+            .collect();
+
         // Critical sections: owner edges from `!cs`.
         for cs in &s.critical_sections {
             let Some(pid) = cs.pid else { continue };
@@ -236,8 +260,29 @@ impl WaitGraph {
                     }
                 }
             }
+            // The LockSemaphore of a locked critical section, by object or by handle.
+            let by_object = t.wait_objects.iter().filter_map(|o| {
+                let sync = o.kind.contains("Event") || o.kind.starts_with("Semaphore");
+                sync.then(|| lock_objects.get(&(t.pid, o.address)))
+                    .flatten()
+                    .map(|&cs| (cs, "its wait object is the critical section's LockSemaphore (!cs, !handle)"))
+            });
+            // Only the innermost wait call counts: it is the handle the thread
+            // sleeps on (the system call's), where an outer frame's argument
+            // slot may hold anything by now.
+            let by_handle = handles_waited_on(t, true, |h| lock_handles.contains_key(&(t.pid, h)))
+                .into_iter()
+                .filter_map(|h| lock_handles.get(&(t.pid, h)))
+                .map(|&cs| (cs, "a wait function's handle argument is the critical section's LockSemaphore (!cs)"));
+            let semaphores: Vec<(u64, &'static str)> = by_object.chain(by_handle).collect();
+            for (cs, why) in semaphores {
+                let r = w.resource(cs_id(cs, t.pid));
+                if !w.g.contains_edge(w.threads[i], r) {
+                    w.g.add_edge(w.threads[i], r, Edge::WaitsOn(why));
+                }
+            }
             // User mode: a wait on a handle whose mutant has a listed owner.
-            for handle in handles_waited_on(t, |h| mutant_owner.contains_key(&(t.pid, h))) {
+            for handle in handles_waited_on(t, false, |h| mutant_owner.contains_key(&(t.pid, h))) {
                 let Some(owner) = mutant_owner.get(&(t.pid, handle)) else {
                     continue;
                 };
@@ -714,14 +759,15 @@ const HANDLE_WAITS: &[&str] = &[
 /// single-object wait; on x64, whose `Args to Child` are home slots, any
 /// argument of such a frame that `is_known` accepts (the public mutexLock
 /// walkthrough shows handle `1b8` as the fourth slot of `WaitForSingleObjectEx`).
-fn handles_waited_on(t: &Thread, is_known: impl Fn(u64) -> bool) -> Vec<u64> {
+/// With `innermost`, only the wait frame nearest the top of each stack is read.
+fn handles_waited_on(t: &Thread, innermost: bool, is_known: impl Fn(u64) -> bool) -> Vec<u64> {
     let mut out = Vec::new();
     for stack in t.stacks() {
         let x86 = stack.iter().all(|f| f.frame <= u32::MAX as u64);
-        for f in stack
+        let waits = stack
             .iter()
-            .filter(|f| HANDLE_WAITS.iter().any(|n| f.function_is(n)))
-        {
+            .filter(|f| HANDLE_WAITS.iter().any(|n| f.function_is(n)));
+        for f in waits.take(if innermost { 1 } else { usize::MAX }) {
             let candidates: Vec<u64> = if x86 {
                 f.args.first().copied().into_iter().collect()
             } else {
@@ -735,4 +781,122 @@ fn handles_waited_on(t: &Thread, is_known: impl Fn(u64) -> bool) -> Vec<u64> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// A kernel log of one process: thread 0adc.0b10 waits on an event and on
+    /// nothing its stack names; !cs shows the section owned by 0adc.0b20 with
+    /// LockSemaphore 0xf4c; `!handle f4c f` ties that handle to the event.
+    /// `args` are the waiter's system call's arguments, `outer` those of the
+    /// kernel32 wait above it, `handle` says whether the `!handle` block is there.
+    fn log(args: &str, outer: &str, handle: bool) -> String {
+        let mut s = format!(
+            "Debug session time: Fri Oct  9 14:15:13.024 2009 (GMT-4)
+System Uptime: 0 days 3:12:05.456
+0: kd> !process 0 ff
+PROCESS 89cf4870  SessionId: 0  Cid: 0adc    Peb: 7ffde000  ParentCid: 0228
+    DirBase: 0a8c0320  ObjectTable: e1b6c2f8  HandleCount: 312.
+    Image: ServiceC.exe
+
+        THREAD 89d475a8  Cid 0adc.0b10  Teb: 7ffdf000 Win32Thread: 00000000 WAIT: (UserRequest) UserMode Non-Alertable
+            89f2e3a8  SynchronizationEvent
+        Not impersonating
+        Owning Process            89cf4870       Image:         ServiceC.exe
+        Wait Start TickCount      700000         Ticks: 900 (0:00:00:14.062)
+        ChildEBP RetAddr  Args to Child
+        0185fe64 7c90df4a 7c91b1fb {args} ntdll!KiFastSystemCallRet
+        0185fe68 7c91b1fb {args} ntdll!ZwWaitForSingleObject+0xc
+        0185fe94 0040f00d {outer} kernel32!WaitForSingleObject+0x12
+        0185fea0 0040f0ff 00000000 00000000 00000000 ServiceC!Worker+0x33
+
+        THREAD 89d47020  Cid 0adc.0b20  Teb: 7ffde000 Win32Thread: 00000000 WAIT: (DelayExecution) UserMode Non-Alertable
+            89d47110  NotificationTimer
+        Owning Process            89cf4870       Image:         ServiceC.exe
+        Wait Start TickCount      700500         Ticks: 400 (0:00:00:06.250)
+        ChildEBP RetAddr  Args to Child
+        0195fe6c 7c90d85c 7c8023ed 00000000 0195fea0 ntdll!KiFastSystemCallRet
+        0195fe70 7c8023ed 00000000 0195fea0 0195ff4c ntdll!NtDelayExecution+0xc
+        0195fec8 7c802451 00001b00 00000000 0195ffb4 kernel32!SleepEx+0x61
+
+0: kd> .process /r /p 89cf4870
+Implicit process is now 89cf4870
+0: kd> !cs -l -o -s
+-----------------------------------------
+Critical section   = 0x0032be30 (+0x32BE30)
+LOCKED
+LockCount          = 0x1
+WaiterWoken        = No
+OwningThread       = 0x00000b20
+RecursionCount     = 0x1
+LockSemaphore      = 0xF4C
+SpinCount          = 0x00000000
+"
+        );
+        if handle {
+            s.push_str(
+                "0: kd> !handle f4c f 89cf4870
+processor number 0, process 89cf4870
+PROCESS 89cf4870  SessionId: 0  Cid: 0adc    Peb: 7ffde000  ParentCid: 0228
+    DirBase: 0a8c0320  ObjectTable: e1b6c2f8  HandleCount: 312.
+    Image: ServiceC.exe
+
+Handle table at e1b6c2f8 with 312 Entries in use
+0f4c: Object: 89f2e3a8  GrantedAccess: 001f0003 Entry: e1c2a698
+Object: 89f2e3a8  Type: (8a2ae3c0) Event
+    ObjectHeader: 89f2e390 (old version)
+        HandleCount: 1  PointerCount: 2
+
+",
+            );
+        }
+        s.push_str("0: kd> q\n");
+        s
+    }
+
+    /// The chains of a log, as (root tid, member tids).
+    fn chains(text: &str) -> Vec<(u32, Vec<u32>)> {
+        let load = dumptrace_dump::read_bytes(Path::new("cs-event.log"), text.as_bytes())
+            .expect("a kernel log");
+        let a = crate::analyze(&load.snapshot, &[], &Default::default());
+        a.chains
+            .iter()
+            .map(|c| (c.root.tid, c.members.iter().map(|m| m.tid).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn a_wait_on_a_sections_lock_semaphore_is_a_wait_on_the_section() {
+        let blocked = |c: &[(u32, Vec<u32>)]| {
+            c.iter()
+                .any(|(root, members)| *root == 0xb20 && members.contains(&0xb10))
+        };
+        // By object: the wait object is the event `!handle` gives for 0xf4c.
+        let none = "00000000 00000000 00000000";
+        let by_object = chains(&log(none, none, true));
+        assert!(blocked(&by_object), "{by_object:?}");
+        // By handle: the wait call's first argument is 0xf4c itself.
+        let by_handle = chains(&log(
+            "00000f4c 00000000 00000000",
+            "00000f4c 00000000 00000000",
+            false,
+        ));
+        assert!(blocked(&by_handle), "{by_handle:?}");
+        // Neither: the event has no known owner, so 0b10 is not behind 0b20.
+        let neither = chains(&log(none, none, false));
+        assert!(!blocked(&neither), "{neither:?}");
+        // Another handle value: not the section's semaphore.
+        let other = chains(&log("00000f50 00000000 00000000", none, false));
+        assert!(!blocked(&other), "{other:?}");
+        // An outer frame's stale argument slot is not what the thread sleeps on
+        // (the system call's handle is 0xf50).
+        let stale = chains(&log(
+            "00000f50 00000000 00000000",
+            "00000f4c 00000000 00000000",
+            false,
+        ));
+        assert!(!blocked(&stale), "{stale:?}");
+    }
 }
