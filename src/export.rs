@@ -389,16 +389,16 @@ pub fn export(args: &ExportArgs, filters: &Filters, stdout: &mut impl Write) -> 
     }
     progress.finish_and_clear();
     for line in counts.report(&labels) {
-        eprintln!("dumptrace: {line}");
+        crate::render::warn(line);
     }
     if !to_stdout {
-        eprintln!(
-            "dumptrace: wrote {} rows ({} trace events, {} from the dump) to {}",
+        crate::render::warn(format_args!(
+            "wrote {} rows ({} trace events, {} from the dump) to {}",
             counts.rows,
             counts.trace_rows,
             counts.rows - counts.trace_rows,
             args.output.display()
-        );
+        ));
     }
     Ok(())
 }
@@ -459,7 +459,7 @@ fn analyse(plan: &Plan, offset: Option<f64>, progress: &ProgressBar) -> Result<(
                 inputs.push(inputs::trace_input(&report));
                 readable.push(i);
             }
-            Err(e) => eprintln!("dumptrace: {e}"),
+            Err(e) => crate::render::warn(e),
         }
     }
     let mut sources: Vec<TraceSource> = Vec::new();

@@ -244,7 +244,7 @@ pub fn plan(paths: &[PathBuf], clock: &ClockArgs) -> Result<Plan> {
         match classify(&f, &sniff) {
             Ok(Kind::Dump) => dumps.push(f),
             Ok(Kind::Trace) => trace_files.push(f),
-            Err(msg) => eprintln!("dumptrace: {msg}"),
+            Err(msg) => crate::render::warn(msg),
         }
     }
     let mut inputs = Vec::new();
@@ -255,7 +255,7 @@ pub fn plan(paths: &[PathBuf], clock: &ClockArgs) -> Result<Plan> {
                 inputs.push(dump_input(&load.report));
                 parts.push(load.snapshot);
             }
-            Err(e) => eprintln!("dumptrace: {e}"),
+            Err(e) => crate::render::warn(e),
         }
     }
     let has_dump = !parts.is_empty();
@@ -300,7 +300,7 @@ pub fn load(paths: &[PathBuf], clock: &ClockArgs) -> Result<Loaded> {
                     frame: t.frame,
                 });
             }
-            Err(e) => eprintln!("dumptrace: {e}"),
+            Err(e) => crate::render::warn(e),
         }
     }
     if !has_dump && sources.is_empty() {

@@ -144,7 +144,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("dumptrace: {e:#}");
+            render::warn(format_args!("{e:#}"));
             ExitCode::from(2)
         }
     }
@@ -207,7 +207,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 serde_json::to_writer_pretty(&mut out, &a)?;
                 writeln!(out)?;
             } else {
-                render::analysis(&mut out, &a)?;
+                render::analysis(&mut render::Escaping::new(&mut out), &a)?;
             }
         }
         Command::Dump(args) => {
@@ -217,7 +217,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 writeln!(out)?;
             } else {
                 let a = dumptrace_correlate::analyze(&loaded.snapshot, &[], &Default::default());
-                render::dump_summary(&mut out, &loaded, &a)?;
+                render::dump_summary(&mut render::Escaping::new(&mut out), &loaded, &a)?;
             }
         }
         Command::Trace(args) => {
@@ -227,7 +227,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 serde_json::to_writer_pretty(&mut out, &summary)?;
                 writeln!(out)?;
             } else {
-                tracesum::render(&mut out, &summary)?;
+                tracesum::render(&mut render::Escaping::new(&mut out), &summary)?;
             }
         }
         Command::Tui(_) => {}

@@ -1,6 +1,8 @@
 //! The human report: findings first, as sentences, then chains with the trace
 //! around each root, then what the inputs gave. Control characters from inputs
-//! are escaped before they reach the terminal.
+//! are escaped before they reach the terminal: by [`esc`] where a field is written,
+//! and once more by [`Escaping`], which the whole report goes through, so that a field
+//! written without [`esc`] cannot drive the terminal either.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -11,6 +13,61 @@ use dumptrace_dump::escape_control as esc;
 use crate::inputs::Loaded;
 
 const CONTEXT_LINES: usize = 16;
+
+/// A writer for the terminal: control characters other than line feed and tab, C0
+/// (including ESC and BEL), DEL and C1 (UTF-8 `C2 80`..`C2 9F`, e.g. the one-byte CSI),
+/// are written as `\u{1b}` like [`esc`] writes them.
+pub struct Escaping<W: Write> {
+    inner: W,
+    /// A `C2` byte whose follower has not been written yet.
+    pending_c2: bool,
+}
+
+/// Prints `dumptrace: {msg}` on standard error, escaped like the report (messages quote
+/// file names and input lines).
+pub fn warn(msg: impl std::fmt::Display) {
+    let mut err = Escaping::new(io::stderr().lock());
+    let _ = writeln!(err, "dumptrace: {msg}").and_then(|()| err.flush());
+}
+
+impl<W: Write> Escaping<W> {
+    pub fn new(inner: W) -> Self {
+        Escaping {
+            inner,
+            pending_c2: false,
+        }
+    }
+}
+
+impl<W: Write> Write for Escaping<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut out = Vec::with_capacity(buf.len() + 16);
+        for &b in buf {
+            if std::mem::take(&mut self.pending_c2) {
+                if (0x80..=0x9F).contains(&b) {
+                    write!(out, "\\u{{{b:x}}}")?;
+                    continue;
+                }
+                out.push(0xC2);
+            }
+            match b {
+                b'\n' | b'\t' => out.push(b),
+                0x00..=0x1F | 0x7F => write!(out, "\\u{{{b:x}}}")?,
+                0xC2 => self.pending_c2 = true,
+                _ => out.push(b),
+            }
+        }
+        self.inner.write_all(&out)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.pending_c2) {
+            self.inner.write_all(&[0xC2])?;
+        }
+        self.inner.flush()
+    }
+}
 
 pub fn inputs(out: &mut impl Write, a: &Analysis) -> io::Result<()> {
     writeln!(out, "Inputs")?;
@@ -150,8 +207,9 @@ fn chain(out: &mut impl Write, a: &Analysis, c: &ChainOut) -> io::Result<()> {
     };
     writeln!(
         out,
-        "  Chain {}: root {root_text} ({image}){}, {} blocked ({} directly) in {} process(es)",
+        "  Chain {}: root {root_text} ({}){}, {} blocked ({} directly) in {} process(es)",
         c.id,
+        esc(image),
         if c.deadlock { ", DEADLOCK" } else { "" },
         c.blocked_threads,
         c.direct_waiters,
@@ -177,7 +235,7 @@ fn chain(out: &mut impl Write, a: &Analysis, c: &ChainOut) -> io::Result<()> {
                 "    first blocked {:04x}.{:04x} ({}), {}",
                 fb.pid,
                 fb.tid,
-                t.process.as_deref().unwrap_or("?"),
+                esc(t.process.as_deref().unwrap_or("?")),
                 wait_text(t)
             )?;
         }
@@ -699,4 +757,23 @@ fn system(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot) -> io::Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_writer_leaves_text_and_escapes_controls() {
+        let mut out = Escaping::new(Vec::new());
+        // C1 CSI split across two writes, ESC, BEL, DEL; text, tabs, newlines and
+        // other two-byte characters pass.
+        out.write_all("a\tb\n\x1b[2J\x07\x7f é \u{a0}".as_bytes())
+            .expect("write");
+        out.write_all(&[0xC2]).expect("write");
+        out.write_all(&[0x9B, b'm']).expect("write");
+        out.flush().expect("flush");
+        let s = String::from_utf8(out.inner).expect("utf-8");
+        assert_eq!(s, "a\tb\n\\u{1b}[2J\\u{7}\\u{7f} é \u{a0}\\u{9b}m");
+    }
 }

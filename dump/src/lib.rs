@@ -163,10 +163,11 @@ pub fn read_path(path: &Path) -> Result<DumpLoad, Error> {
         return read_bytes(path, &[]);
     }
     if minidump::looks_like(&head) || kdump::looks_like(&head) {
-        // SAFETY: the map is read-only and private to this call; a file truncated
-        // underneath us is the remaining risk (handled by the robustness work).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        return read_bytes(path, &map);
+        // Mapped with a guard: if the file shrinks while it is read, the pages past its new
+        // end read as zeros instead of killing the process, and the file is read again with
+        // ordinary reads (a truncated dump then reports its truncation).
+        return dumptrace_mapfile::read_with_fallback(&mut file, |bytes| read_bytes(path, bytes))
+            .map_err(io)?;
     }
     if !windbg::looks_like_log(&text::decode(&head)) {
         return Err(Error::NotALog {

@@ -557,3 +557,136 @@ impl XorShift {
         self.0.checked_rem(n).unwrap_or(0)
     }
 }
+
+/// 2024-03-01T12:00:00Z
+pub const SAMPLE_TIME: u32 = 1_709_294_400;
+/// FILETIME of 2024-03-01T11:59:30.1234567Z.
+pub const SAMPLE_CREATE: u64 = (1_709_294_370 + 11_644_473_600) * 10_000_000 + 1_234_567;
+
+/// A version-5 MISC_INFO with every field set, for process `pid`.
+pub fn misc_v5(pid: u32) -> Misc {
+    Misc {
+        flags1: 0x1 | 0x2 | 0x40 | 0x100 | 0x200,
+        pid,
+        create_time: SAMPLE_TIME - 90,
+        user_seconds: 3,
+        kernel_seconds: 1,
+        zone: Some((
+            2,
+            300,
+            "Eastern Standard Time".into(),
+            0,
+            "Eastern Daylight Time".into(),
+            -60,
+        )),
+        build: "19041.1.amd64fre".into(),
+        debug_build: "dbgcore.amd64".into(),
+        xstate_features: 0x7,
+        cookie: 0xC00C1E,
+    }
+}
+
+/// A minidump with every stream dumptrace reads (threads 0x100, 0x200 and 0x300 of
+/// process 0x1a2c, one more only in ThreadInfoList, two modules, two handles).
+pub fn sample_minidump() -> Vec<u8> {
+    let mut w = MinidumpWriter::new(SAMPLE_TIME);
+    w.flags(0x1004);
+    let csd = w.string("Service Pack 1");
+    w.stream(SYSTEM_INFO, &system_info(9, 8, (10, 0, 19041), 2, csd));
+    w.stream(MISC_INFO, &misc_info(5, &misc_v5(0x1a2c)));
+    let threads = [0x100, 0x200, 0x300].map(|tid| Thread {
+        tid,
+        suspend_count: u32::from(tid == 0x200),
+        priority_class: 0x20,
+        priority: 2,
+        teb: 0x7ff0_0000 + u64::from(tid),
+        stack_start: 0x10_0000 + u64::from(tid) * 0x1000,
+        stack_size: 0x800,
+    });
+    w.stream(THREAD_LIST, &thread_list(&threads));
+    let info = |tid, flags| ThreadInfo {
+        tid,
+        dump_flags: flags,
+        create_time: SAMPLE_CREATE,
+        kernel_time: 156_250,
+        user_time: 2_500_000,
+        start_address: 0x7ff6_0000_1000,
+        ..ThreadInfo::default()
+    };
+    // 0x400 exited before the dump: only ThreadInfoList knows it.
+    w.stream(
+        THREAD_INFO_LIST,
+        &thread_info_list(&[info(0x100, 0x2), info(0x400, 0x4)]),
+    );
+    let main = w.string("main thread");
+    let worker = w.string("worker");
+    w.stream(
+        THREAD_NAMES,
+        &thread_names(&[(0x100, main), (0x300, worker)]),
+    );
+    let exe = w.string("C:\\app\\server.exe");
+    let ntdll = w.string("C:\\Windows\\System32\\ntdll.dll");
+    let modules = [
+        Module {
+            base: 0x1_4000_0000,
+            size: 0x5000,
+            checksum: 0xabc,
+            time_stamp: 0x5f00_0000,
+            name_rva: exe,
+            version: Some((0x0001_0002, 0x0003_0004)),
+        },
+        Module {
+            base: 0x7ff8_0000_0000,
+            size: 0x1f_0000,
+            time_stamp: 0x6000_0000,
+            name_rva: ntdll,
+            ..Module::default()
+        },
+    ];
+    w.stream(MODULE_LIST, &module_list(&modules));
+    let gone = w.string("plugin.dll");
+    let unloaded = Module {
+        base: 0x7ff7_0000_0000,
+        size: 0x1000,
+        name_rva: gone,
+        ..Module::default()
+    };
+    w.stream(UNLOADED_MODULE_LIST, &unloaded_module_list(&[unloaded]));
+    let mutant = w.string("Mutant");
+    let event = w.string("Event");
+    let lock_name = w.string("\\BaseNamedObjects\\AppLock");
+    // Chain: Mutant1 (basic) -> Mutant2 (owner 1a2c.300).
+    let owner = w.blob(&object_info(0, 3, &mutant_owner64(0x1a2c, 0x300)));
+    let basic = w.blob(&object_info(owner, 2, &mutant_basic(0, false)));
+    let handles = [
+        Handle {
+            handle: 0x44,
+            type_rva: mutant,
+            name_rva: lock_name,
+            granted_access: 0x1f0001,
+            handle_count: 2,
+            pointer_count: 3,
+            info_rva: basic,
+            ..Handle::default()
+        },
+        Handle {
+            handle: 0x48,
+            type_rva: event,
+            ..Handle::default()
+        },
+    ];
+    w.stream(HANDLE_DATA, &handle_data(40, &handles));
+    w.stream(
+        EXCEPTION,
+        &exception(0x100, 0xC000_0005, 0, 0x1_4000_1234, &[1, 0x45]),
+    );
+    w.stream(
+        MEMORY_LIST,
+        &memory_list(&[(0x10_0000, 0x100, 0x20), (0x20_0000, 0x200, 0x20)]),
+    );
+    w.stream(
+        MEMORY64_LIST,
+        &memory64_list(0x1000, &[(0x30_0000, 0x1000)]),
+    );
+    w.finish()
+}

@@ -26,6 +26,7 @@ pub(crate) const OUT_OF_RANGE: &str = "time out of range";
 pub(crate) const TOO_FEW_FIELDS: &str = "too few fields";
 pub(crate) const UNTERMINATED: &str = "unterminated quote";
 pub(crate) const BAD_TIME_FORMAT: &str = "time does not fit --time-format";
+pub(crate) const TOO_LONG: &str = "line longer than 1 MiB";
 
 /// When an event happened, as its format says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,11 +184,26 @@ fn open_path<'p>(
     )
     .map_err(io)?;
     if crate::etl::sniff(&head) {
-        // SAFETY: the map is only read. If another process truncates the file meanwhile,
-        // reads past the new end fault; the usual trade-off of mapping files (ripgrep makes
-        // it too), acceptable for finished trace files.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        return crate::etl::read(path, &map, opts.tmf_dir.as_deref(), sink);
+        // Mapped with a guard: pages past the end of a file that shrinks meanwhile read as
+        // zeros instead of killing the process. Then the file is read again with ordinary
+        // reads, unless rows already went to the caller's sink.
+        let map = dumptrace_mapfile::Map::new(&file).map_err(io)?;
+        let streamed = sink.is_some();
+        let read = crate::etl::read(path, &map, opts.tmf_dir.as_deref(), sink);
+        if !map.truncated() {
+            return read;
+        }
+        drop((read, map));
+        let now = file.metadata().map_err(io)?.len();
+        if streamed {
+            return Err(io(std::io::Error::other(format!(
+                "the file shrank from {len} to {now} bytes while it was read"
+            ))));
+        }
+        let mut bytes = Vec::new();
+        std::io::Seek::rewind(&mut file).map_err(io)?;
+        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io)?;
+        return crate::etl::read(path, &bytes, opts.tmf_dir.as_deref(), None);
     }
     std::io::Seek::rewind(&mut file).map_err(io)?;
     crate::stream::read(path, Input::File { file, len }, ctx, opts, sink)

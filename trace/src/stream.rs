@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::csvrow::RecordEnd;
 use crate::decode::decode;
 use crate::read::{
-    Parsed, Skips, Trace, TraceReport, BAD_TIME_FORMAT, BLANK, OUT_OF_RANGE, SNIFF_BYTES,
+    Parsed, Skips, Trace, TraceReport, BAD_TIME_FORMAT, BLANK, OUT_OF_RANGE, SNIFF_BYTES, TOO_LONG,
 };
 use polars::prelude::DataFrame;
 
@@ -116,6 +116,8 @@ struct State<'p> {
     bad_time_line: Option<u64>,
     bad_times: u64,
     lossy: String,
+    /// Inside a line longer than [`MAX_RECORD`], already counted as skipped.
+    overlong: bool,
 }
 
 /// What [`read`] hands finished chunks of rows to when the caller streams them.
@@ -149,7 +151,10 @@ pub(crate) fn read<'p>(
     }
     // UTF-16 is decoded whole: it is rare, and its UTF-8 text is half its size.
     let mut owned_text: Option<String> = None;
-    if first.starts_with(&[0xFF, 0xFE]) || first.starts_with(&[0xFE, 0xFF]) {
+    if first.starts_with(&[0xFF, 0xFE])
+        || first.starts_with(&[0xFE, 0xFF])
+        || crate::decode::utf16_without_bom(first).is_some()
+    {
         let mut all = first.to_vec();
         if let Some(f) = file.as_mut() {
             f.read_to_end(&mut all).map_err(io)?;
@@ -307,6 +312,7 @@ fn parallel(
             st.skips.absorb(later.skips);
             st.clock.absorb(later.clock);
             st.line = later.line;
+            st.overlong = later.overlong;
             Ok(split + consumed)
         }
         // A time-of-day row needed an earlier day, or an error to report with its true line.
@@ -339,6 +345,7 @@ impl<'p> State<'p> {
             bad_time_line: None,
             bad_times: 0,
             lossy: String::new(),
+            overlong: false,
         }
     }
 
@@ -385,8 +392,32 @@ fn drain(st: &mut State<'_>, buf: &[u8], eof: bool) -> Result<usize, Error> {
     let mut pos = 0usize;
     while pos < buf.len() {
         let rest = &buf[pos..];
+        if st.overlong {
+            // The rest of a line already counted as too long: dropped up to its end.
+            match memchr::memchr(b'\n', rest) {
+                Some(i) => {
+                    pos += i + 1;
+                    st.overlong = false;
+                    continue;
+                }
+                None => {
+                    pos = buf.len();
+                    break;
+                }
+            }
+        }
         let end = match st.parser.record(rest, eof) {
             Some(e) => e,
+            None if rest.len() > MAX_RECORD && memchr::memchr(b'\n', rest).is_none() => {
+                // One line longer than MAX_RECORD with no end in sight: one skipped record,
+                // whatever its length, and the rest of it is not read as records.
+                let head = String::from_utf8_lossy(&rest[..rest.len().min(512)]);
+                st.skips.add(st.line, TOO_LONG, &head);
+                st.line += 1;
+                st.overlong = true;
+                pos = buf.len();
+                break;
+            }
             None if rest.len() > MAX_RECORD => match st.parser.record(rest, true) {
                 Some(e) => e,
                 None => break,

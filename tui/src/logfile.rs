@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 
-use memmap2::Mmap;
+use dumptrace_mapfile::Map;
 
 /// Lines between two indexed line starts.
 const STRIDE: usize = 256;
@@ -25,7 +25,7 @@ enum Encoding {
 }
 
 struct LogFile {
-    map: Mmap,
+    map: Map,
     enc: Encoding,
     /// Byte offset of lines 1, 1+STRIDE, 1+2*STRIDE, ...
     index: Vec<usize>,
@@ -40,8 +40,9 @@ pub(crate) struct LogFiles {
 impl LogFile {
     fn open(path: &str) -> Result<LogFile, String> {
         let f = File::open(path).map_err(|e| format!("{path}: cannot open: {e}"))?;
-        // SAFETY: read-only and private; a log rewritten underneath shows odd text, no worse.
-        let map = unsafe { Mmap::map(&f) }.map_err(|e| format!("{path}: cannot map: {e}"))?;
+        // A guarded map: a log truncated while shown reads as zeros past its new end (see
+        // `block`, which then says so) instead of killing the process.
+        let map = Map::new(&f).map_err(|e| format!("{path}: cannot map: {e}"))?;
         let (enc, bom) = match map.get(..2) {
             Some([0xff, 0xfe]) => (Encoding::Utf16Le, 2),
             Some([0xfe, 0xff]) => (Encoding::Utf16Be, 2),
@@ -128,9 +129,12 @@ impl LogFiles {
             .entry(path.to_string())
             .or_insert_with(|| LogFile::open(path));
         let file = file.as_ref().map_err(Clone::clone)?;
-        let mut at = file
-            .line_start(line)
-            .ok_or_else(|| format!("{path} has no line {line}"))?;
+        let shrank = || format!("{path}: the file shrank while it was shown");
+        let start = file.line_start(line);
+        if file.map.truncated() {
+            return Err(shrank());
+        }
+        let mut at = start.ok_or_else(|| format!("{path} has no line {line}"))?;
         let mut out = Vec::new();
         while out.len() < MAX_LINES {
             let (text, next) = file.line_at(at);
@@ -142,6 +146,9 @@ impl LogFiles {
                 Some(n) => at = n,
                 None => break,
             }
+        }
+        if file.map.truncated() {
+            return Err(shrank());
         }
         Ok(out)
     }
@@ -193,5 +200,27 @@ mod tests {
                 "    86396e28  NotificationTimer"
             ]
         );
+    }
+
+    #[test]
+    fn a_log_truncated_while_open_is_an_error_not_a_crash() {
+        let mut text = String::new();
+        for i in 1..=20_000 {
+            text.push_str(&format!("line {i}\n"));
+        }
+        let p = write("shrinks.log", text.as_bytes());
+        let mut files = LogFiles::default();
+        assert_eq!(
+            files.block(&format!("{p}:19000")).expect("block")[0],
+            "line 19000"
+        );
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .and_then(|f| f.set_len(100))
+            .expect("truncate");
+        let err = files.block(&format!("{p}:19000")).expect_err("file shrank");
+        assert!(err.contains("shrank"), "{err}");
+        assert!(err.contains("shrinks.log"), "{err}");
     }
 }

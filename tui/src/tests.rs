@@ -634,3 +634,61 @@ fn process_queue_chains_hang_their_waiters_under_the_queue() {
     };
     assert_eq!(depth("0734.0dc8"), depth("0790.2614") + 6, "{s}");
 }
+
+/// The case with terminal control sequences (clear screen, set window title, bell) planted
+/// in a process image name and in trace messages.
+fn hostile_case() -> Inputs {
+    const EVIL: &str = "\x1b[2J\x1b]0;pwn\x07";
+    let dir = PathBuf::from(CASE);
+    let log = std::fs::read_to_string(dir.join("memory.log")).expect("fixture log");
+    let log = log.replace("ProcessA.exe", &format!("Proc{EVIL}essA.exe"));
+    let load = dumptrace_dump::read_bytes(Path::new("evil.log"), log.as_bytes()).expect("log");
+    let session = load.snapshot.session_time.as_ref().expect("session time");
+    let ctx = TimeContext {
+        date: Some(session.local.date()),
+        offset: session.offset.expect("zone"),
+        source: "test".into(),
+    };
+    let trace = std::fs::read_to_string(dir.join("trace.txt")).expect("fixture trace");
+    let trace = trace.replace("Error:", &format!("Error:{EVIL}"));
+    let frame = dumptrace_trace::read_bytes(Path::new("evil.txt"), trace.as_bytes(), &ctx)
+        .expect("trace")
+        .frame;
+    Inputs {
+        snapshot: load.snapshot,
+        traces: vec![trace_source(Path::new("evil.txt"), frame)],
+        options: Default::default(),
+        inputs: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+#[test]
+fn control_sequences_from_inputs_never_reach_the_terminal() {
+    let (w, h) = (160, 50);
+    let mut app = App::new(hostile_case());
+    app.set_size(w, h);
+    let mut seen = String::new();
+    for screen_key in ['1', '2', '3', '4'] {
+        press(&mut app, KeyCode::Char(screen_key));
+        for _ in 0..3 {
+            seen.push_str(&screen(&app, w, h));
+            press(&mut app, KeyCode::Enter);
+            seen.push_str(&screen(&app, w, h));
+            press(&mut app, KeyCode::Esc);
+            press(&mut app, KeyCode::Down);
+        }
+    }
+    // Search for the planted text so the rows holding it are on screen.
+    press(&mut app, KeyCode::Char('3'));
+    typed(&mut app, "/pwn");
+    seen.push_str(&screen(&app, w, h));
+    let raw: Vec<char> = seen
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .collect();
+    assert!(raw.is_empty(), "raw control characters on screen: {raw:?}");
+    // The text itself is shown, escaped: the input was read, not dropped.
+    assert!(seen.contains("\\u{1b}"), "escaped ESC shown");
+    assert!(seen.contains("pwn"), "the planted text is shown");
+}

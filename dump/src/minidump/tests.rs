@@ -8,158 +8,15 @@ use chrono::{TimeZone as _, Utc};
 use crate::synth::{self, MinidumpWriter};
 use crate::{read_bytes, DumpLoad, Error};
 
-/// 2024-03-01T12:00:00Z
-const T0: u32 = 1_709_294_400;
-/// FILETIME of 2024-03-01T11:59:30.1234567Z.
-const FT_CREATE: u64 = (1_709_294_370 + 11_644_473_600) * 10_000_000 + 1_234_567;
+const T0: u32 = synth::SAMPLE_TIME;
 
 fn load(bytes: &[u8]) -> DumpLoad {
     read_bytes(Path::new("synthetic.dmp"), bytes).expect("readable minidump")
 }
 
-fn misc_v5(pid: u32) -> synth::Misc {
-    synth::Misc {
-        flags1: 0x1 | 0x2 | 0x40 | 0x100 | 0x200,
-        pid,
-        create_time: T0 - 90,
-        user_seconds: 3,
-        kernel_seconds: 1,
-        zone: Some((
-            2,
-            300,
-            "Eastern Standard Time".into(),
-            0,
-            "Eastern Daylight Time".into(),
-            -60,
-        )),
-        build: "19041.1.amd64fre".into(),
-        debug_build: "dbgcore.amd64".into(),
-        xstate_features: 0x7,
-        cookie: 0xC00C1E,
-    }
-}
-
-/// A dump with every stream dumptrace reads.
-fn everything() -> Vec<u8> {
-    let mut w = MinidumpWriter::new(T0);
-    w.flags(0x1004);
-    let csd = w.string("Service Pack 1");
-    w.stream(
-        synth::SYSTEM_INFO,
-        &synth::system_info(9, 8, (10, 0, 19041), 2, csd),
-    );
-    w.stream(synth::MISC_INFO, &synth::misc_info(5, &misc_v5(0x1a2c)));
-    let threads = [0x100, 0x200, 0x300].map(|tid| synth::Thread {
-        tid,
-        suspend_count: u32::from(tid == 0x200),
-        priority_class: 0x20,
-        priority: 2,
-        teb: 0x7ff0_0000 + u64::from(tid),
-        stack_start: 0x10_0000 + u64::from(tid) * 0x1000,
-        stack_size: 0x800,
-    });
-    w.stream(synth::THREAD_LIST, &synth::thread_list(&threads));
-    let info = |tid, flags| synth::ThreadInfo {
-        tid,
-        dump_flags: flags,
-        create_time: FT_CREATE,
-        kernel_time: 156_250,
-        user_time: 2_500_000,
-        start_address: 0x7ff6_0000_1000,
-        ..synth::ThreadInfo::default()
-    };
-    // 0x400 exited before the dump: only ThreadInfoList knows it.
-    w.stream(
-        synth::THREAD_INFO_LIST,
-        &synth::thread_info_list(&[info(0x100, 0x2), info(0x400, 0x4)]),
-    );
-    let main = w.string("main thread");
-    let worker = w.string("worker");
-    w.stream(
-        synth::THREAD_NAMES,
-        &synth::thread_names(&[(0x100, main), (0x300, worker)]),
-    );
-    let exe = w.string("C:\\app\\server.exe");
-    let ntdll = w.string("C:\\Windows\\System32\\ntdll.dll");
-    let modules = [
-        synth::Module {
-            base: 0x1_4000_0000,
-            size: 0x5000,
-            checksum: 0xabc,
-            time_stamp: 0x5f00_0000,
-            name_rva: exe,
-            version: Some((0x0001_0002, 0x0003_0004)),
-        },
-        synth::Module {
-            base: 0x7ff8_0000_0000,
-            size: 0x1f_0000,
-            time_stamp: 0x6000_0000,
-            name_rva: ntdll,
-            ..synth::Module::default()
-        },
-    ];
-    w.stream(synth::MODULE_LIST, &synth::module_list(&modules));
-    let gone = w.string("plugin.dll");
-    let unloaded = synth::Module {
-        base: 0x7ff7_0000_0000,
-        size: 0x1000,
-        name_rva: gone,
-        ..synth::Module::default()
-    };
-    w.stream(
-        synth::UNLOADED_MODULE_LIST,
-        &synth::unloaded_module_list(&[unloaded]),
-    );
-    let mutant = w.string("Mutant");
-    let event = w.string("Event");
-    let lock_name = w.string("\\BaseNamedObjects\\AppLock");
-    // Chain: Mutant1 (basic) -> Mutant2 (owner 1a2c.300).
-    let owner = w.blob(&synth::object_info(
-        0,
-        3,
-        &synth::mutant_owner64(0x1a2c, 0x300),
-    ));
-    let basic = w.blob(&synth::object_info(
-        owner,
-        2,
-        &synth::mutant_basic(0, false),
-    ));
-    let handles = [
-        synth::Handle {
-            handle: 0x44,
-            type_rva: mutant,
-            name_rva: lock_name,
-            granted_access: 0x1f0001,
-            handle_count: 2,
-            pointer_count: 3,
-            info_rva: basic,
-            ..synth::Handle::default()
-        },
-        synth::Handle {
-            handle: 0x48,
-            type_rva: event,
-            ..synth::Handle::default()
-        },
-    ];
-    w.stream(synth::HANDLE_DATA, &synth::handle_data(40, &handles));
-    w.stream(
-        synth::EXCEPTION,
-        &synth::exception(0x100, 0xC000_0005, 0, 0x1_4000_1234, &[1, 0x45]),
-    );
-    w.stream(
-        synth::MEMORY_LIST,
-        &synth::memory_list(&[(0x10_0000, 0x100, 0x20), (0x20_0000, 0x200, 0x20)]),
-    );
-    w.stream(
-        synth::MEMORY64_LIST,
-        &synth::memory64_list(0x1000, &[(0x30_0000, 0x1000)]),
-    );
-    w.finish()
-}
-
 #[test]
 fn every_stream_of_a_synthetic_dump() {
-    let l = load(&everything());
+    let l = load(&synth::sample_minidump());
     assert_eq!(l.report.format, "minidump");
     assert_eq!(l.report.skipped, 0, "{:?}", l.report.first_skips);
     assert_eq!(l.report.records, 1 + 11, "header and 11 streams");
@@ -333,7 +190,10 @@ fn mutant_owner_of_a_32_bit_writer() {
 fn misc_info_versions_by_size() {
     for version in 1..=5u8 {
         let mut w = MinidumpWriter::new(T0);
-        w.stream(synth::MISC_INFO, &synth::misc_info(version, &misc_v5(77)));
+        w.stream(
+            synth::MISC_INFO,
+            &synth::misc_info(version, &synth::misc_v5(77)),
+        );
         let l = load(&w.finish());
         assert_eq!(
             l.report.skipped, 0,
@@ -363,7 +223,7 @@ fn misc_info_flags_hide_invalid_fields() {
     let mut w = MinidumpWriter::new(T0);
     let misc = synth::Misc {
         flags1: 0,
-        ..misc_v5(5)
+        ..synth::misc_v5(5)
     };
     w.stream(synth::MISC_INFO, &synth::misc_info(3, &misc));
     let l = load(&w.finish());
@@ -397,7 +257,7 @@ fn list_count_padded_to_eight_bytes() {
 
 #[test]
 fn wrong_signature_and_short_header() {
-    let mut bytes = everything();
+    let mut bytes = synth::sample_minidump();
     bytes[..4].copy_from_slice(b"MDMX");
     assert_eq!(crate::detect(&bytes), None);
     assert!(matches!(
@@ -435,7 +295,7 @@ fn skip_at<'a>(l: &'a DumpLoad, what: &str, offset: u64) -> &'a crate::Skip {
 #[test]
 fn stream_past_the_end_is_reported_and_the_rest_is_used() {
     let mut w = MinidumpWriter::new(T0);
-    w.stream(synth::MISC_INFO, &synth::misc_info(1, &misc_v5(4)));
+    w.stream(synth::MISC_INFO, &synth::misc_info(1, &synth::misc_v5(4)));
     w.raw_entry(synth::THREAD_LIST, 0x100, 0x7000_0000);
     // Size overflows u32 arithmetic when added to the RVA.
     w.raw_entry(synth::MODULE_LIST, 0xFFFF_FFF0, 0xFFFF_FFF0);
@@ -563,7 +423,7 @@ fn broken_names_and_object_info_loops_lose_only_themselves() {
 
 #[test]
 fn no_panic_on_random_bytes_truncations_and_bit_flips() {
-    let base = everything();
+    let base = synth::sample_minidump();
     let mut rng = crate::synth::XorShift::new(0x5eed);
     for cut in (0..base.len()).step_by(7) {
         let _ = read_bytes(Path::new("cut.dmp"), &base[..cut]);
@@ -594,7 +454,7 @@ THREAD fffffa8001234890  Cid 1a2c.0500  Teb: 000000007ff00500 Win32Thread: 00000
 #[test]
 fn a_log_and_a_dump_of_the_same_incident_join() {
     let log = read_bytes(Path::new("memory.log"), WINDBG_LOG.as_bytes()).expect("log");
-    let dmp = load(&everything());
+    let dmp = load(&synth::sample_minidump());
     let s = crate::merge(vec![log.snapshot, dmp.snapshot]);
     // The header time wins; the log's is 3.25 s later.
     assert_eq!(
@@ -629,7 +489,10 @@ fn a_log_and_a_dump_of_the_same_incident_join() {
 #[test]
 fn a_zoneless_header_takes_the_log_zone_when_they_agree() {
     let mut w = MinidumpWriter::new(T0);
-    w.stream(synth::MISC_INFO, &synth::misc_info(1, &misc_v5(0x1a2c)));
+    w.stream(
+        synth::MISC_INFO,
+        &synth::misc_info(1, &synth::misc_v5(0x1a2c)),
+    );
     let log_text = WINDBG_LOG.replace("08:00:03.250", "08:00:00.400");
     let log = read_bytes(Path::new("memory.log"), log_text.as_bytes()).expect("log");
     let s = crate::merge(vec![load(&w.finish()).snapshot, log.snapshot]);
@@ -645,7 +508,7 @@ fn a_zoneless_header_takes_the_log_zone_when_they_agree() {
 
 #[test]
 fn the_snapshot_serialises_to_json() {
-    let s = load(&everything()).snapshot;
+    let s = load(&synth::sample_minidump()).snapshot;
     let json = serde_json::to_value(&s).expect("json");
     assert_eq!(
         json["threads"][0]["state"],

@@ -544,3 +544,154 @@ pub fn buffer(spec: &BufferSpec, records: &[Vec<u8>]) -> Vec<u8> {
     w.bytes(&[0; 16]).bytes(&body);
     w.0
 }
+
+/// The provider of [`sample_file`]'s events.
+pub const SAMPLE_PROVIDER: &str = "d3dd3dd4-aac2-4e2a-8dd4-a8fb61b77615";
+/// The WPP message GUID of [`sample_file`].
+pub const SAMPLE_WPP_GUID: &str = "8f3b1e4c-52c1-4d37-9a29-3f7f1e3b5a10";
+
+/// A TraceLogging event of [`SAMPLE_PROVIDER`] (`solar_system/Planet`) at `ts` after the anchor.
+pub fn tracelogging_event(h: &Header, ts: i64, pid: u32, tid: u32) -> Vec<u8> {
+    let items = tracelogging_items(
+        "solar_system",
+        "Planet",
+        &[
+            ("name", 1, None),
+            ("moons", 8, None),
+            ("ringed", 4, Some(3)),
+        ],
+    );
+    let e = Event::tracelogging(guid(SAMPLE_PROVIDER), pid, tid, h.anchor + ts, items);
+    let mut payload = utf16z("Saturn");
+    payload.extend_from_slice(&146u32.to_le_bytes());
+    payload.push(1);
+    event(&e, &payload)
+}
+
+/// A file with every header type over two CPUs; CPU 1's second buffer is compressed. Its
+/// WPP messages name [`SAMPLE_WPP_GUID`]; 17 records follow the logfile header.
+pub fn sample_file() -> Vec<u8> {
+    let h = Header::default();
+    let t = |d: i64| h.anchor + d;
+    let mut header_spec = BufferSpec::header(1024);
+    // The header-buffer quirk of SelfDescribingSingleEvent: a record past SavedOffset.
+    header_spec.beyond_saved = vec![system(true, 0, 0x50, 2, 0, 0, t(0), &[0; 48])];
+    let first = buffer(&header_spec, &[logfile_header(&h)]);
+    let manifest = Event {
+        ptr64: false,
+        provider: guid("e13c0d23-ccbc-4e12-931b-d9cc2eee27e4"),
+        id: 10,
+        level: 5,
+        opcode: 1,
+        task: 1,
+        channel: 16,
+        keyword: 1,
+        pid: 300,
+        tid: 301,
+        ts: t(70),
+        extended: vec![(0x5, vec![1, 2, 3])],
+    };
+    let cpu0 = buffer(
+        &BufferSpec::new(0, 1),
+        &[
+            system(
+                true,
+                0x03,
+                1,
+                4,
+                4,
+                8,
+                t(10),
+                &process_payload(true, 300, 4, "app.exe", "app.exe -x"),
+            ),
+            system(true, 0x05, 1, 3, 300, 8, t(20), &thread_payload(300, 301)),
+            compact(
+                true,
+                0x05,
+                36,
+                2,
+                0,
+                0,
+                t(30),
+                &cswitch_payload(8, 301, 15, 5),
+            ),
+            perfinfo(true, 0x0F, 0x2E, t(40), true, 2, &[1, 2, 3, 4]),
+            tracelogging_event(&h, 50, 300, 301),
+            event(&manifest, &[0xAA, 0xBB]),
+        ],
+    );
+    let wpp = |number, ts, tid| Message {
+        number,
+        sequence: Some(7),
+        guid: Some(guid(SAMPLE_WPP_GUID)),
+        ts: Some(t(ts)),
+        system_info: Some((tid, 300)),
+        ptr64: true,
+        ..Message::default()
+    };
+    let mut args = b"disk0\0".to_vec();
+    args.extend_from_slice(&0xC000_0034u32.to_le_bytes());
+    let cpu1a = buffer(
+        &BufferSpec::new(1, 1),
+        &[
+            system(false, 0x0A, 5, 1, 300, 302, t(15), &[9; 4]),
+            classic(
+                &Classic {
+                    ptr64: true,
+                    guid: guid(SAMPLE_PROVIDER),
+                    opcode: 3,
+                    level: 2,
+                    pid: 300,
+                    tid: 302,
+                    ts: t(25),
+                    instance: None,
+                },
+                &[1, 2],
+            ),
+            classic(
+                &Classic {
+                    ptr64: false,
+                    guid: guid(SAMPLE_PROVIDER),
+                    opcode: 4,
+                    level: 3,
+                    pid: 300,
+                    tid: 302,
+                    ts: t(35),
+                    instance: Some((5, 6, guid(SAMPLE_WPP_GUID))),
+                },
+                &[3],
+            ),
+            message(&wpp(10, 45, 302), &args),
+            message(&wpp(11, 55, 302), &[0xEE]),
+        ],
+    );
+    let long_run = vec![0x42; 600]; // a long back-reference in the compressed buffer
+    let mut spec = BufferSpec::new(1, 2);
+    spec.compress = true;
+    spec.flags = 0x2; // EVENTS_LOST
+    let cpu1b = buffer(
+        &spec,
+        &[
+            message(
+                &Message {
+                    number: 12,
+                    component: Some(9),
+                    ts: Some(t(65)),
+                    ..Message::default()
+                },
+                &[1],
+            ),
+            // Without TIMESTAMP the message takes the time of the record before it.
+            message(
+                &Message {
+                    number: 13,
+                    ..Message::default()
+                },
+                &[],
+            ),
+            system(true, 0x0B, 1, 2, 300, 302, t(75), &long_run),
+            tracelogging_event(&h, 80, 300, 302),
+        ],
+    );
+    [first, cpu0, cpu1a, cpu1b].concat()
+}

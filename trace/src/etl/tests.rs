@@ -10,158 +10,13 @@ use super::{read, sniff};
 use crate::schema;
 use crate::Trace;
 
-const PROVIDER: &str = "d3dd3dd4-aac2-4e2a-8dd4-a8fb61b77615";
-const WPP_GUID: &str = "8f3b1e4c-52c1-4d37-9a29-3f7f1e3b5a10";
+const WPP_GUID: &str = SAMPLE_WPP_GUID;
 const TMF: &str = "8f3b1e4c-52c1-4d37-9a29-3f7f1e3b5a10 mydriver // SRC=driver.c MJ= MN=\n\
     #typev driver_c120 10 \"%0Opened %10!s! status=%11!08x!\" //   LEVEL=TRACE_LEVEL_ERROR FUNC=Open\n\
     {\n\
     name, ItemString -- 10\n\
     status, ItemNTSTATUS -- 11\n\
     }\n";
-
-fn tl_event(h: &Header, ts: i64, pid: u32, tid: u32) -> Vec<u8> {
-    let items = tracelogging_items(
-        "solar_system",
-        "Planet",
-        &[
-            ("name", 1, None),
-            ("moons", 8, None),
-            ("ringed", 4, Some(3)),
-        ],
-    );
-    let e = Event::tracelogging(guid(PROVIDER), pid, tid, h.anchor + ts, items);
-    let mut payload = utf16z("Saturn");
-    payload.extend_from_slice(&146u32.to_le_bytes());
-    payload.push(1);
-    event(&e, &payload)
-}
-
-/// A file with every header type over two CPUs; CPU 1's second buffer is compressed.
-fn every_type() -> Vec<u8> {
-    let h = Header::default();
-    let t = |d: i64| h.anchor + d;
-    let mut header_spec = BufferSpec::header(1024);
-    // The header-buffer quirk of SelfDescribingSingleEvent: a record past SavedOffset.
-    header_spec.beyond_saved = vec![system(true, 0, 0x50, 2, 0, 0, t(0), &[0; 48])];
-    let first = buffer(&header_spec, &[logfile_header(&h)]);
-    let manifest = Event {
-        ptr64: false,
-        provider: guid("e13c0d23-ccbc-4e12-931b-d9cc2eee27e4"),
-        id: 10,
-        level: 5,
-        opcode: 1,
-        task: 1,
-        channel: 16,
-        keyword: 1,
-        pid: 300,
-        tid: 301,
-        ts: t(70),
-        extended: vec![(0x5, vec![1, 2, 3])],
-    };
-    let cpu0 = buffer(
-        &BufferSpec::new(0, 1),
-        &[
-            system(
-                true,
-                0x03,
-                1,
-                4,
-                4,
-                8,
-                t(10),
-                &process_payload(true, 300, 4, "app.exe", "app.exe -x"),
-            ),
-            system(true, 0x05, 1, 3, 300, 8, t(20), &thread_payload(300, 301)),
-            compact(
-                true,
-                0x05,
-                36,
-                2,
-                0,
-                0,
-                t(30),
-                &cswitch_payload(8, 301, 15, 5),
-            ),
-            perfinfo(true, 0x0F, 0x2E, t(40), true, 2, &[1, 2, 3, 4]),
-            tl_event(&h, 50, 300, 301),
-            event(&manifest, &[0xAA, 0xBB]),
-        ],
-    );
-    let wpp = |number, ts, tid| Message {
-        number,
-        sequence: Some(7),
-        guid: Some(guid(WPP_GUID)),
-        ts: Some(t(ts)),
-        system_info: Some((tid, 300)),
-        ptr64: true,
-        ..Message::default()
-    };
-    let mut args = b"disk0\0".to_vec();
-    args.extend_from_slice(&0xC000_0034u32.to_le_bytes());
-    let cpu1a = buffer(
-        &BufferSpec::new(1, 1),
-        &[
-            system(false, 0x0A, 5, 1, 300, 302, t(15), &[9; 4]),
-            classic(
-                &Classic {
-                    ptr64: true,
-                    guid: guid(PROVIDER),
-                    opcode: 3,
-                    level: 2,
-                    pid: 300,
-                    tid: 302,
-                    ts: t(25),
-                    instance: None,
-                },
-                &[1, 2],
-            ),
-            classic(
-                &Classic {
-                    ptr64: false,
-                    guid: guid(PROVIDER),
-                    opcode: 4,
-                    level: 3,
-                    pid: 300,
-                    tid: 302,
-                    ts: t(35),
-                    instance: Some((5, 6, guid(WPP_GUID))),
-                },
-                &[3],
-            ),
-            message(&wpp(10, 45, 302), &args),
-            message(&wpp(11, 55, 302), &[0xEE]),
-        ],
-    );
-    let long_run = vec![0x42; 600]; // a long back-reference in the compressed buffer
-    let mut spec = BufferSpec::new(1, 2);
-    spec.compress = true;
-    spec.flags = 0x2; // EVENTS_LOST
-    let cpu1b = buffer(
-        &spec,
-        &[
-            message(
-                &Message {
-                    number: 12,
-                    component: Some(9),
-                    ts: Some(t(65)),
-                    ..Message::default()
-                },
-                &[1],
-            ),
-            // Without TIMESTAMP the message takes the time of the record before it.
-            message(
-                &Message {
-                    number: 13,
-                    ..Message::default()
-                },
-                &[],
-            ),
-            system(true, 0x0B, 1, 2, 300, 302, t(75), &long_run),
-            tl_event(&h, 80, 300, 302),
-        ],
-    );
-    [first, cpu0, cpu1a, cpu1b].concat()
-}
 
 fn read_synth(bytes: &[u8], tmf_dir: Option<PathBuf>) -> Trace {
     read(Path::new("synth.etl"), bytes, tmf_dir.as_deref(), None).expect("synthetic file reads")
@@ -206,7 +61,7 @@ fn temp_dir(name: &str) -> PathBuf {
 
 #[test]
 fn every_header_type_in_time_order() {
-    let bytes = every_type();
+    let bytes = sample_file();
     assert!(sniff(&bytes));
     let dir = temp_dir("tmf");
     std::fs::write(dir.join(format!("{WPP_GUID}.tmf")), TMF).expect("tmf written");
@@ -356,11 +211,12 @@ fn every_header_type_in_time_order() {
 
 #[test]
 fn wpp_without_tmf_and_bad_tmf_folder() {
-    let trace = read_synth(&every_type(), None);
+    let trace = read_synth(&sample_file(), None);
     let info = trace.report.etl.expect("etl");
     assert_eq!(info.wpp_without_format, 4);
     let missing = Path::new("/nonexistent/tmf");
-    let err = read(Path::new("x.etl"), &every_type(), Some(missing), None).expect_err("bad folder");
+    let err =
+        read(Path::new("x.etl"), &sample_file(), Some(missing), None).expect_err("bad folder");
     assert!(err.to_string().contains("/nonexistent/tmf"), "{err}");
 }
 
@@ -409,7 +265,7 @@ fn lost_buffers_and_events_are_reported() {
     spec.flags = 0x4 | 0x2;
     let bytes = [
         buffer(&BufferSpec::header(1024), &[logfile_header(&h)]),
-        buffer(&spec, &[tl_event(&h, 5, 1, 2)]),
+        buffer(&spec, &[tracelogging_event(&h, 5, 1, 2)]),
     ]
     .concat();
     let info = read_synth(&bytes, None).report.etl.expect("etl");
@@ -422,7 +278,7 @@ fn lost_buffers_and_events_are_reported() {
 
 #[test]
 fn damaged_buffers_are_skipped_with_their_offset() {
-    let mut bytes = every_type();
+    let mut bytes = sample_file();
     // An impossible BufferSize in CPU 0's buffer: the walk resumes at the next buffer.
     bytes[1024..1028].copy_from_slice(&5u32.to_le_bytes());
     let trace = read_synth(&bytes, None);
@@ -443,7 +299,7 @@ fn damaged_buffers_are_skipped_with_their_offset() {
     );
     assert_eq!(r.records, 17 - 6);
     // A corrupt compressed body: that buffer is skipped, the rest read.
-    let mut bytes = every_type();
+    let mut bytes = sample_file();
     let compressed = 1024 + 4096 + 4096 + 0x48;
     bytes[compressed..compressed + 4].copy_from_slice(&[0xFF; 4]);
     bytes[compressed + 4..compressed + 8].copy_from_slice(&[0xFF; 4]);
@@ -456,7 +312,7 @@ fn damaged_buffers_are_skipped_with_their_offset() {
     );
     assert_eq!(r.records, 17 - 4);
     // A record whose size runs past the data end: the rest of its buffer is skipped.
-    let mut bytes = every_type();
+    let mut bytes = sample_file();
     let third = 1024 + 4096 + 0x48;
     bytes[third + 4..third + 6].copy_from_slice(&0xFFF0u16.to_le_bytes());
     let r = read_synth(&bytes, None).report;
@@ -471,7 +327,7 @@ fn damaged_buffers_are_skipped_with_their_offset() {
 
 #[test]
 fn never_panics_on_truncation_bit_flips_or_noise() {
-    let bytes = every_type();
+    let bytes = sample_file();
     let path = Path::new("fuzz.etl");
     for n in 0..bytes.len() {
         let _ = read(path, &bytes[..n], None, None);
@@ -502,7 +358,7 @@ fn never_panics_on_truncation_bit_flips_or_noise() {
 /// Streaming hands over every row, in the same order, in chunks of `STREAM_ROWS`.
 #[test]
 fn chunks_hold_the_same_rows_as_the_frame() {
-    let bytes = every_type();
+    let bytes = sample_file();
     let whole = read(Path::new("x.etl"), &bytes, None, None).expect("reads");
     let mut chunks: Vec<DataFrame> = Vec::new();
     let mut sink = |df: DataFrame| {
