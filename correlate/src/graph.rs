@@ -157,6 +157,7 @@ impl WaitGraph {
                 }
             }
         }
+        let lock_pids: BTreeSet<u32> = lock_handles.keys().map(|&(pid, _)| pid).collect();
         let lock_objects: HashMap<(u32, u64), u64> = s
             .handles
             .iter()
@@ -261,20 +262,23 @@ impl WaitGraph {
                 }
             }
             // The LockSemaphore of a locked critical section, by object or by handle.
-            let by_object = t.wait_objects.iter().filter_map(|o| {
-                let sync = o.kind.contains("Event") || o.kind.starts_with("Semaphore");
-                sync.then(|| lock_objects.get(&(t.pid, o.address)))
-                    .flatten()
-                    .map(|&cs| (cs, "its wait object is the critical section's LockSemaphore (!cs, !handle)"))
-            });
-            // Only the innermost wait call counts: it is the handle the thread
-            // sleeps on (the system call's), where an outer frame's argument
-            // slot may hold anything by now.
-            let by_handle = handles_waited_on(t, true, |h| lock_handles.contains_key(&(t.pid, h)))
-                .into_iter()
-                .filter_map(|h| lock_handles.get(&(t.pid, h)))
-                .map(|&cs| (cs, "a wait function's handle argument is the critical section's LockSemaphore (!cs)"));
-            let semaphores: Vec<(u64, &'static str)> = by_object.chain(by_handle).collect();
+            let mut semaphores: Vec<(u64, &'static str)> = Vec::new();
+            if lock_pids.contains(&t.pid) {
+                for o in &t.wait_objects {
+                    let sync = o.kind.contains("Event") || o.kind.starts_with("Semaphore");
+                    if let (true, Some(&cs)) = (sync, lock_objects.get(&(t.pid, o.address))) {
+                        semaphores.push((cs, "its wait object is the critical section's LockSemaphore (!cs, !handle)"));
+                    }
+                }
+                // Only the innermost wait call counts: it is the handle the thread
+                // sleeps on (the system call's), where an outer frame's argument
+                // slot may hold anything by now.
+                for h in handles_waited_on(t, true, |h| lock_handles.contains_key(&(t.pid, h))) {
+                    if let Some(&cs) = lock_handles.get(&(t.pid, h)) {
+                        semaphores.push((cs, "a wait function's handle argument is the critical section's LockSemaphore (!cs)"));
+                    }
+                }
+            }
             for (cs, why) in semaphores {
                 let r = w.resource(cs_id(cs, t.pid));
                 if !w.g.contains_edge(w.threads[i], r) {
