@@ -815,3 +815,27 @@ fn inputs_found_by_fuzzing() {
         }
     }
 }
+
+/// `fixtures/corrupt/stacks-wide-ticks.log` (fuzzing, `windbg_log`): a `!stacks` row
+/// whose Ticks column is wider than the 32 bits `!stacks` prints. The row is skipped
+/// with its line, not read as a negative tick count.
+#[test]
+fn a_stacks_row_with_ticks_wider_than_32_bits_is_skipped() {
+    let p = root().join("fixtures/corrupt/stacks-wide-ticks.log");
+    let text = String::from_utf8_lossy(&raw(&p)).into_owned();
+    let row = text
+        .lines()
+        .position(|l| l.starts_with("4.1 "))
+        .expect("the row") as u64
+        + 1;
+    let l = dumptrace_dump::read_path(&p).unwrap_or_else(|e| panic!("{e}"));
+    check_dump(&l);
+    assert!(l.snapshot.threads.is_empty(), "{:?}", l.snapshot.threads);
+    assert_eq!(
+        l.report.skip_reasons.get("!stacks row not understood"),
+        Some(&1),
+        "{:?}",
+        l.report.skip_reasons
+    );
+    assert_eq!(l.report.first_skips[0].line, row);
+}

@@ -104,6 +104,11 @@ impl StacksParser {
         let mut next = words.next()?;
         let mut ticks = None;
         if let (Some(v), None) = (hex_token(next), state_word(next)) {
+            // `!stacks` prints a 32-bit tick difference: a wider number in its
+            // place is not a Ticks column, and the row is not one we can read.
+            if v > u64::from(u32::MAX) {
+                return None;
+            }
             ticks = Some(v);
             next = words.next()?;
         }
