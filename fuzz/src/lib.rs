@@ -17,12 +17,25 @@ pub fn ctx() -> TimeContext {
 
 /// Reads `data` as a dump-side input (log, minidump or kernel dump header).
 pub fn dump(name: &str, data: &[u8]) {
-    if let Ok(load) = dumptrace_dump::read_bytes(Path::new(name), data) {
-        let r = &load.report;
-        assert_eq!(r.skipped, r.skip_reasons.values().sum::<u64>());
-        // The rendered report must be printable whatever the input held.
-        let _ = serde_json::to_string(&load.report);
+    read_dump(name, data);
+}
+
+/// Reads `data` as a dump-side input, then correlates what was read: the wait
+/// graph, chains and findings must stand on any snapshot a reader can produce.
+pub fn dump_and_analyze(name: &str, data: &[u8]) {
+    if let Some(load) = read_dump(name, data) {
+        let a = dumptrace_correlate::analyze(&load.snapshot, &[], &Default::default());
+        let _ = serde_json::to_string(&a);
     }
+}
+
+fn read_dump(name: &str, data: &[u8]) -> Option<dumptrace_dump::DumpLoad> {
+    let load = dumptrace_dump::read_bytes(Path::new(name), data).ok()?;
+    let r = &load.report;
+    assert_eq!(r.skipped, r.skip_reasons.values().sum::<u64>());
+    // The rendered report must be printable whatever the input held.
+    let _ = serde_json::to_string(&load.report);
+    Some(load)
 }
 
 /// Reads `data` as a trace with `opts`.
