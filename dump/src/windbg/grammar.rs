@@ -320,31 +320,30 @@ pub(crate) fn is_stack_header(line: &str) -> bool {
 /// x86: `029ef3b0 7c901046 00980600 7c910435 7c980600 ntdll!RtlpWaitForCriticalSection+0x132`
 /// x64: `fffffad8`67f5a990 fffff800`01027752 : fffffa80`071181f0 : nt!KiSwapContext+0x85`
 pub(crate) fn frame(line: &str) -> Option<Frame> {
-    let mut tokens = Tokens(line.as_bytes());
+    let mut tokens = Tokens { s: line, pos: 0 };
     let mut first = tokens.next()?;
     // `kn`: a 2-digit frame number before ChildEBP.
-    if first.len() <= 3 && first.iter().all(u8::is_ascii_hexdigit) {
+    if first.len() <= 3 && first.bytes().all(|c| c.is_ascii_hexdigit()) {
         first = tokens.next()?;
     }
-    let frame = address_bytes(first)?;
-    let ret = address_bytes(tokens.next()?)?;
+    let frame = address_bytes(first.as_bytes())?;
+    let ret = address_bytes(tokens.next()?.as_bytes())?;
     let mut args = Args::default();
     let symbol = loop {
         let tok = tokens.next()?;
-        if tok == b":" {
+        if tok == ":" {
             continue;
         }
-        match address_bytes(tok) {
-            Some(v) if args.len() < Args::MAX && !tok.starts_with(b"0x") => {
+        match address_bytes(tok.as_bytes()) {
+            Some(v) if args.len() < Args::MAX && !tok.starts_with("0x") => {
                 args.push(v);
             }
-            // Tokens are cut at ASCII bytes, so they are whole UTF-8 sequences.
             // `00000000 00000000 0x0`-style frames always have a symbol token; a
             // line of bare numbers is not a frame (it is `dps`/`dd` output).
-            _ => break intern(std::str::from_utf8(tok).ok()?),
+            _ => break intern(tok),
         }
     };
-    let rest = std::str::from_utf8(tokens.0).ok()?.trim_ascii();
+    let rest = tokens.rest().trim_ascii();
     let note = (!rest.is_empty()).then(|| {
         if rest.bytes().any(|c| c.is_ascii_whitespace() && c != b' ') || rest.contains("  ") {
             let words: Vec<&str> = rest.split_ascii_whitespace().collect();
@@ -364,19 +363,27 @@ pub(crate) fn frame(line: &str) -> Option<Frame> {
 
 /// The tokens of a line split on ASCII whitespace, as `split_ascii_whitespace`
 /// gives them, without its per-byte closure: stack lines are read by the
-/// million. The unread rest of the line stays in `.0`.
-struct Tokens<'a>(&'a [u8]);
+/// million. Tokens are cut at ASCII bytes, so they are whole characters.
+struct Tokens<'a> {
+    s: &'a str,
+    /// Where the unread rest of the line starts.
+    pos: usize,
+}
 
 impl<'a> Tokens<'a> {
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let b = skip_spaces(self.0);
-        let end = b
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.s.as_bytes().get(self.pos..)?;
+        let start = self.pos + (b.len() - skip_spaces(b).len());
+        let len = self.s.as_bytes()[start..]
             .iter()
             .position(|&c| WHITESPACE[usize::from(c)])
-            .unwrap_or(b.len());
-        let (tok, rest) = b.split_at(end);
-        self.0 = rest;
-        (!tok.is_empty()).then_some(tok)
+            .unwrap_or(self.s.len() - start);
+        self.pos = start + len;
+        (len > 0).then(|| self.s.get(start..self.pos)).flatten()
+    }
+
+    fn rest(&self) -> &'a str {
+        self.s.get(self.pos..).unwrap_or("")
     }
 }
 
