@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Keeps a minimised corpus small enough for the repository: `cap-corpus.sh MERGED TARGET`
 # copies the smallest files of MERGED (a `-merge=1` output) into fuzz/corpus/TARGET until
-# they add up to 300 KB; the seeds (seed-corpus.sh) are written again beside them.
+# they add up to 300 KB (the smallest inputs that keep the coverage libFuzzer kept).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 merged=$1 target=$2 cap=$((300 * 1024)) total=0

@@ -21,39 +21,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
         push_utf16(&mut s, rest, u16::from_be_bytes);
         return Cow::Owned(s);
     }
-    if let Some(conv) = utf16_without_bom(bytes) {
+    if let Some(conv) = dumptrace_mapfile::utf16_without_bom(bytes) {
         let mut s = String::new();
         push_utf16(&mut s, bytes, conv);
         return Cow::Owned(s);
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
     String::from_utf8_lossy(bytes)
-}
-
-/// UTF-16 without a BOM (PowerShell's `Out-File -Encoding Unicode` of a pipeline, text
-/// cut from a BOM'd file): most code units of ASCII text have one zero byte, always on the
-/// same side. Returns the unit decoder, little- or big-endian, when the first 4 KiB say so.
-pub(crate) fn utf16_without_bom(bytes: &[u8]) -> Option<fn([u8; 2]) -> u16> {
-    let head = bytes.get(..bytes.len().min(4096) & !1).unwrap_or_default();
-    let pairs = head.len() / 2;
-    if pairs < 4 {
-        return None;
-    }
-    let (mut le, mut be) = (0, 0);
-    for p in head.chunks_exact(2) {
-        match (p[0], p[1]) {
-            (a, 0) if a != 0 => le += 1,
-            (0, b) if b != 0 => be += 1,
-            _ => {}
-        }
-    }
-    if le * 4 >= pairs * 3 {
-        Some(u16::from_le_bytes)
-    } else if be * 4 >= pairs * 3 {
-        Some(u16::from_be_bytes)
-    } else {
-        None
-    }
 }
 
 /// Appends the UTF-16 code units of `bytes` (an odd last byte is ignored);
@@ -107,7 +81,7 @@ pub(crate) fn for_each_line<R: std::io::Read>(
                 start = 2;
             } else if buf[..end].starts_with(&[0xEF, 0xBB, 0xBF]) {
                 start = 3;
-            } else if let Some(conv) = utf16_without_bom(&buf[..end]) {
+            } else if let Some(conv) = dumptrace_mapfile::utf16_without_bom(&buf[..end]) {
                 utf16 = Some(conv);
             }
         }

@@ -1,4 +1,8 @@
-//! Read-only file maps that survive the file being truncated while mapped.
+//! What the dump and trace readers share about their input files (they know
+//! nothing of each other): read-only maps that survive the file being truncated
+//! while mapped, and the sniffing of UTF-16 text that has no BOM.
+//!
+//! ## Maps
 //!
 //! Touching a page of a mapping past the end of its file raises `SIGBUS`, which kills the
 //! process. [`Map`] registers its address range with a `SIGBUS` handler (installed once,
@@ -14,8 +18,11 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::ops::Deref;
 
+mod encoding;
 #[cfg(unix)]
 mod guard;
+
+pub use encoding::utf16_without_bom;
 
 /// A read-only map of a whole file.
 pub struct Map {

@@ -20,7 +20,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
         Cow::Owned(utf16(rest, u16::from_le_bytes))
     } else if let Some(rest) = bytes.strip_prefix(UTF16BE_BOM) {
         Cow::Owned(utf16(rest, u16::from_be_bytes))
-    } else if let Some(unit) = utf16_without_bom(bytes) {
+    } else if let Some(unit) = dumptrace_mapfile::utf16_without_bom(bytes) {
         Cow::Owned(utf16(bytes, unit))
     } else {
         String::from_utf8_lossy(bytes)
@@ -32,32 +32,6 @@ fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> String {
     char::decode_utf16(units)
         .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect()
-}
-
-/// UTF-16 without a BOM (PowerShell's `Out-File -Encoding Unicode` of a pipeline, text
-/// cut from a BOM'd file): most code units of ASCII text have one zero byte, always on the
-/// same side. Returns the unit decoder, little- or big-endian, when the first 4 KiB say so.
-pub(crate) fn utf16_without_bom(bytes: &[u8]) -> Option<fn([u8; 2]) -> u16> {
-    let head = bytes.get(..bytes.len().min(4096) & !1).unwrap_or_default();
-    let pairs = head.len() / 2;
-    if pairs < 4 {
-        return None;
-    }
-    let (mut le, mut be) = (0, 0);
-    for p in head.chunks_exact(2) {
-        match (p[0], p[1]) {
-            (a, 0) if a != 0 => le += 1,
-            (0, b) if b != 0 => be += 1,
-            _ => {}
-        }
-    }
-    if le * 4 >= pairs * 3 {
-        Some(u16::from_le_bytes)
-    } else if be * 4 >= pairs * 3 {
-        Some(u16::from_be_bytes)
-    } else {
-        None
-    }
 }
 
 /// The lines of `text`: split on `\n`, a trailing `\r` removed (CRLF or LF files).

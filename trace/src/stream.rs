@@ -153,7 +153,7 @@ pub(crate) fn read<'p>(
     let mut owned_text: Option<String> = None;
     if first.starts_with(&[0xFF, 0xFE])
         || first.starts_with(&[0xFE, 0xFF])
-        || crate::decode::utf16_without_bom(first).is_some()
+        || dumptrace_mapfile::utf16_without_bom(first).is_some()
     {
         let mut all = first.to_vec();
         if let Some(f) = file.as_mut() {
