@@ -88,29 +88,51 @@ impl fmt::Display for Guid {
 /// Appends up to `cap` bytes as lowercase hex, then `…(+N bytes)` for the rest.
 pub(crate) fn push_hex(out: &mut String, data: &[u8], cap: usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &b in data.iter().take(cap) {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 15)] as char);
+    let shown = data.get(..cap).unwrap_or(data);
+    out.reserve(shown.len() * 2);
+    let mut buf = [0u8; 128];
+    for chunk in shown.chunks(buf.len() / 2) {
+        for (pair, &b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = HEX[usize::from(b >> 4)];
+            pair[1] = HEX[usize::from(b & 15)];
+        }
+        // Hex digits are ASCII.
+        out.push_str(std::str::from_utf8(&buf[..chunk.len() * 2]).unwrap_or_default());
     }
     if data.len() > cap {
-        use std::fmt::Write;
-        let _ = write!(out, "…(+{} bytes)", data.len() - cap);
+        out.push_str("…(+");
+        push_int(out, data.len() - cap);
+        out.push_str(" bytes)");
     }
+}
+
+/// Appends an integer in decimal. `write!` goes through the formatting machinery,
+/// which cost a tenth of an ETL read (perf); itoa writes the digits directly.
+pub(crate) fn push_int(out: &mut String, v: impl itoa::Integer) {
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// A NUL-terminated UTF-16LE string at the start of `b`: the text and the bytes taken
 /// (terminator included; all of `b` when there is none).
 pub(crate) fn utf16z(b: &[u8]) -> (String, usize) {
-    let mut units = Vec::new();
-    let mut i = 0;
-    while let Some(u) = u16_at(b, i) {
-        i += 2;
-        if u == 0 {
-            return (String::from_utf16_lossy(&units), i);
-        }
-        units.push(u);
+    let mut s = String::new();
+    let used = utf16z_into(&mut s, b);
+    (s, used)
+}
+
+/// [`utf16z`] into `out` (cleared first), so that a caller decoding many strings
+/// reuses one buffer; returns the bytes taken.
+pub(crate) fn utf16z_into(out: &mut String, b: &[u8]) -> usize {
+    out.clear();
+    let units = b.len() / 2;
+    let n = (0..units).position(|i| b[2 * i] == 0 && b[2 * i + 1] == 0);
+    let len = n.unwrap_or(units);
+    let code_units = (0..len).map(|i| u16::from_le_bytes([b[2 * i], b[2 * i + 1]]));
+    out.extend(char::decode_utf16(code_units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
+    match n {
+        Some(n) => 2 * n + 2,
+        None => b.len(),
     }
-    (String::from_utf16_lossy(&units), b.len())
 }
 
 /// A NUL-terminated 8-bit string at the start of `b` (UTF-8, lossy): text and bytes taken.

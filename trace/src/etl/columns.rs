@@ -2,7 +2,6 @@
 //! named, the raw timestamp as `time_raw`, and the record's byte offset as `input_offset`.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use polars::prelude::{DataFrame, PolarsResult};
 
@@ -45,7 +44,7 @@ impl EtlColumns {
 
     pub(crate) fn push(&mut self, e: &Event<'_>) {
         self.time_raw.clear();
-        let _ = write!(self.time_raw, "{}", e.raw_ts);
+        super::bytes::push_int(&mut self.time_raw, e.raw_ts);
         let r = &e.row;
         let mut row = Row::new(When::Utc(e.time_ns), &self.time_raw, e.message);
         row.pid = r.pid;

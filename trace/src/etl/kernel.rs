@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use super::bytes::{ansiz, push_hex, u32_at, u8_at, utf16z};
+use super::bytes::{ansiz, push_hex, push_int, u32_at, u8_at, utf16z};
 use super::event::{push_value, HEX_CAP};
 
 /// What a kernel record gives the row beyond its message.
@@ -143,10 +143,12 @@ const THREAD_STATES: [&str; 8] = [
     "DeferredReady",
 ];
 
-fn named(table: &[&'static str], v: u8) -> String {
-    table
-        .get(usize::from(v))
-        .map_or_else(|| v.to_string(), |s| (*s).to_string())
+/// Appends the table's name for `v`, or the number when the table has none.
+fn push_named(msg: &mut String, table: &[&'static str], v: u8) {
+    match table.get(usize::from(v)) {
+        Some(name) => msg.push_str(name),
+        None => push_int(msg, v),
+    }
 }
 
 /// Writes `Group/Event ...` for a kernel record and returns its pid/tid.
@@ -271,15 +273,23 @@ fn cswitch(state: &KernelState, p: &[u8], msg: &mut String) -> Option<KernelRow>
     let mode = u8_at(p, 13)?;
     let old_state = u8_at(p, 14)?;
     let old_pid = state.thread_pid.get(&old_tid).copied();
-    let _ = write!(
-        msg,
-        " old_tid={old_tid} new_tid={new_tid} wait_reason={} wait_mode={} old_state={}",
-        named(&WAIT_REASONS, reason),
-        if mode == 0 { "Kernel" } else { "User" },
-        named(&THREAD_STATES, old_state),
-    );
-    if let Some(pid) = state.thread_pid.get(&new_tid) {
-        let _ = write!(msg, " new_pid={pid}");
+    // Written piece by piece: context switches are the most frequent kernel event.
+    msg.push_str(" old_tid=");
+    push_int(msg, old_tid);
+    msg.push_str(" new_tid=");
+    push_int(msg, new_tid);
+    msg.push_str(" wait_reason=");
+    push_named(msg, &WAIT_REASONS, reason);
+    msg.push_str(if mode == 0 {
+        " wait_mode=Kernel"
+    } else {
+        " wait_mode=User"
+    });
+    msg.push_str(" old_state=");
+    push_named(msg, &THREAD_STATES, old_state);
+    if let Some(&pid) = state.thread_pid.get(&new_tid) {
+        msg.push_str(" new_pid=");
+        push_int(msg, pid);
     }
     Some(KernelRow {
         pid: old_pid,

@@ -5,7 +5,9 @@
 
 use std::fmt::Write;
 
-use super::bytes::{ansiz, push_hex, slice, u16_at, u32_at, u64_at, u8_at, utf16, utf16z, Guid};
+use super::bytes::{
+    ansiz, push_hex, push_int, slice, u16_at, u32_at, u64_at, u8_at, utf16, utf16z_into, Guid,
+};
 use super::event::{push_value, HEX_CAP};
 use super::header::filetime_utc;
 
@@ -111,6 +113,7 @@ pub(crate) fn render(meta: &[u8], payload: &[u8], pointer64: bool, msg: &mut Str
         p: payload,
         at: 0,
         pointer64,
+        scratch: String::new(),
     };
     let mut i = 0;
     while i < fields.len() {
@@ -135,6 +138,8 @@ struct Reader<'p> {
     p: &'p [u8],
     at: usize,
     pointer64: bool,
+    /// One buffer for the event's UTF-16 strings.
+    scratch: String,
 }
 
 /// Index after field `i` and, for a struct, its members (recursively).
@@ -222,23 +227,24 @@ impl Reader<'_> {
                 msg.push('}');
             }
             1 => {
-                let (s, used) = utf16z(self.p.get(self.at..)?);
-                self.at += used;
+                let mut s = std::mem::take(&mut self.scratch);
+                self.at += utf16z_into(&mut s, self.p.get(self.at..)?);
                 push_value(msg, &s);
+                self.scratch = s;
             }
             2 => {
                 let (s, used) = ansiz(self.p.get(self.at..)?);
                 self.at += used;
                 push_value(msg, &s);
             }
-            3 => write!(msg, "{}", self.take(1)?[0] as i8).ok()?,
-            4 => write!(msg, "{}", self.take(1)?[0]).ok()?,
-            5 => write!(msg, "{}", u16_at(self.take(2)?, 0)? as i16).ok()?,
-            6 => write!(msg, "{}", u16_at(self.take(2)?, 0)?).ok()?,
-            7 => write!(msg, "{}", u32_at(self.take(4)?, 0)? as i32).ok()?,
-            8 => write!(msg, "{}", u32_at(self.take(4)?, 0)?).ok()?,
-            9 => write!(msg, "{}", u64_at(self.take(8)?, 0)? as i64).ok()?,
-            10 => write!(msg, "{}", u64_at(self.take(8)?, 0)?).ok()?,
+            3 => push_int(msg, self.take(1)?[0] as i8),
+            4 => push_int(msg, self.take(1)?[0]),
+            5 => push_int(msg, u16_at(self.take(2)?, 0)? as i16),
+            6 => push_int(msg, u16_at(self.take(2)?, 0)?),
+            7 => push_int(msg, u32_at(self.take(4)?, 0)? as i32),
+            8 => push_int(msg, u32_at(self.take(4)?, 0)?),
+            9 => push_int(msg, u64_at(self.take(8)?, 0)? as i64),
+            10 => push_int(msg, u64_at(self.take(8)?, 0)?),
             11 => write!(msg, "{}", f32::from_bits(u32_at(self.take(4)?, 0)?)).ok()?,
             12 => write!(msg, "{}", f64::from_bits(u64_at(self.take(8)?, 0)?)).ok()?,
             13 => msg.push_str(if u32_at(self.take(4)?, 0)? != 0 {
