@@ -333,6 +333,11 @@ fn counts_too_large_for_the_file() {
     let mut handles = synth::handle_data(40, &[]);
     handles[8..12].copy_from_slice(&0x0800_0000u32.to_le_bytes());
     w.stream(synth::HANDLE_DATA, &handles);
+    let mut modules = synth::module_list(&[]);
+    modules[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    w.stream(synth::MODULE_LIST, &modules);
+    // A directory entry claiming a 4 GB stream.
+    w.raw_entry(synth::MEMORY_LIST, u32::MAX, 0x20);
     w.stream(
         synth::MEMORY64_LIST,
         &synth::memory64_list(0, &[])
@@ -346,7 +351,13 @@ fn counts_too_large_for_the_file() {
     );
     let bytes = w.finish();
     let l = load(&bytes);
-    for what in ["ThreadList", "ThreadNames", "HandleData", "Memory64List"] {
+    for what in [
+        "ThreadList",
+        "ThreadNames",
+        "HandleData",
+        "Memory64List",
+        "ModuleList",
+    ] {
         let s = l
             .report
             .first_skips
@@ -355,6 +366,14 @@ fn counts_too_large_for_the_file() {
             .expect(what);
         assert!(s.reason.ends_with("count too large for the file"), "{s:?}");
     }
+    let memory = l
+        .report
+        .first_skips
+        .iter()
+        .find(|s| s.reason.starts_with("MemoryList"));
+    assert!(memory.is_some(), "{:?}", l.report.first_skips);
+    // Each skip names the byte offset of its structure (directory entry or body).
+    assert!(l.report.first_skips.iter().all(|s| s.line > 0));
     assert_eq!(
         l.snapshot.dump_files[0]
             .system
