@@ -187,23 +187,22 @@ fn open_path<'p>(
         // Mapped with a guard: pages past the end of a file that shrinks meanwhile read as
         // zeros instead of killing the process. Then the file is read again with ordinary
         // reads, unless rows already went to the caller's sink.
+        let tmf = opts.tmf_dir.as_deref();
+        let Some(sink) = sink else {
+            return dumptrace_mapfile::read_with_fallback(&mut file, |bytes| {
+                crate::etl::read(path, bytes, tmf, None)
+            })
+            .map_err(io)?;
+        };
         let map = dumptrace_mapfile::Map::new(&file).map_err(io)?;
-        let streamed = sink.is_some();
-        let read = crate::etl::read(path, &map, opts.tmf_dir.as_deref(), sink);
+        let read = crate::etl::read(path, &map, tmf, Some(sink));
         if !map.truncated() {
             return read;
         }
-        drop((read, map));
         let now = file.metadata().map_err(io)?.len();
-        if streamed {
-            return Err(io(std::io::Error::other(format!(
-                "the file shrank from {len} to {now} bytes while it was read"
-            ))));
-        }
-        let mut bytes = Vec::new();
-        std::io::Seek::rewind(&mut file).map_err(io)?;
-        std::io::Read::read_to_end(&mut file, &mut bytes).map_err(io)?;
-        return crate::etl::read(path, &bytes, opts.tmf_dir.as_deref(), None);
+        return Err(io(std::io::Error::other(format!(
+            "the file shrank from {len} to {now} bytes while it was read"
+        ))));
     }
     std::io::Seek::rewind(&mut file).map_err(io)?;
     crate::stream::read(path, Input::File { file, len }, ctx, opts, sink)
