@@ -40,24 +40,32 @@ impl<W: Write> Escaping<W> {
 }
 
 impl<W: Write> Write for Escaping<W> {
+    /// Writes the runs of plain bytes as they are and each control as its escape, with
+    /// no copy of the buffer (the report is written in many small pieces).
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut out = Vec::with_capacity(buf.len() + 16);
-        for &b in buf {
+        let mut plain = 0;
+        for (i, &b) in buf.iter().enumerate() {
             if std::mem::take(&mut self.pending_c2) {
+                // The `C2` held back from the previous byte (or write): C1 or text.
                 if (0x80..=0x9F).contains(&b) {
-                    write!(out, "\\u{{{b:x}}}")?;
+                    write!(self.inner, "\\u{{{b:x}}}")?;
+                    plain = i + 1;
                     continue;
                 }
-                out.push(0xC2);
+                self.inner.write_all(&[0xC2])?;
             }
-            match b {
-                b'\n' | b'\t' => out.push(b),
-                0x00..=0x1F | 0x7F => write!(out, "\\u{{{b:x}}}")?,
-                0xC2 => self.pending_c2 = true,
-                _ => out.push(b),
+            let control = matches!(b, 0x00..=0x08 | 0x0B..=0x1F | 0x7F);
+            if control || b == 0xC2 {
+                self.inner.write_all(&buf[plain..i])?;
+                plain = i + 1;
+                if control {
+                    write!(self.inner, "\\u{{{b:x}}}")?;
+                } else {
+                    self.pending_c2 = true;
+                }
             }
         }
-        self.inner.write_all(&out)?;
+        self.inner.write_all(&buf[plain..])?;
         Ok(buf.len())
     }
 
