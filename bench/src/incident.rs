@@ -101,7 +101,7 @@ pub fn world(threads: u32, rng: &mut Rng) -> World {
             };
             let source = format!("synthetic.log:{}", roles.len() + 1);
             let mut t = Thread::new(addr, pid, tid, state, source, 0);
-            t.image = Some(image.clone());
+            t.image = Some(image.as_str().into());
             t.ticks = Some(ticks);
             t.wait_ns = Some(ticks * TICK_NS);
             t.wait_start = Some(dump - Duration::nanoseconds((ticks * TICK_NS) as i64));

@@ -155,7 +155,7 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
         .map(|(i, t)| ThreadOut {
             pid: t.pid,
             tid: t.tid,
-            process: t.image.clone(),
+            process: t.image.as_deref().map(str::to_string),
             state: t.state.name().to_string(),
             wait_reason: t.state.wait_reason().map(str::to_string),
             wait_seconds: t.wait_seconds(),

@@ -37,7 +37,7 @@ pub(crate) fn finish(s: &mut DumpSnapshot) {
     }
     for t in &mut s.threads {
         if t.image.is_none() {
-            t.image = images.get(&t.pid).cloned();
+            t.image = images.get(&t.pid).map(|i| i.as_str().into());
         }
     }
     for h in &mut s.handle_tables {
@@ -222,7 +222,14 @@ fn dedupe_handles(s: &mut DumpSnapshot) {
 
 /// An allocation-free thread to leave in a slot being emptied.
 fn placeholder() -> Thread {
-    Thread::new(0, 0, 0, ThreadState::Other(String::new()), String::new(), 0)
+    Thread::new(
+        0,
+        0,
+        0,
+        ThreadState::Other(Default::default()),
+        String::new(),
+        0,
+    )
 }
 
 /// Joins two records of one thread into `kept`.

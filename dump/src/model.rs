@@ -1,6 +1,7 @@
 //! The snapshot: what a dump says about processes, threads and locks.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use compact_str::CompactString;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -99,8 +100,8 @@ pub struct Process {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ThreadState {
     Wait {
-        reason: String,
-        mode: String,
+        reason: CompactString,
+        mode: CompactString,
         alertable: bool,
     },
     Running {
@@ -114,7 +115,7 @@ pub enum ThreadState {
     /// A state word this reader does not know, kept as written (`UNKNOWN` for
     /// minidump threads, which record no state). JSON: `{"state": "other", "word": ...}`.
     #[serde(serialize_with = "state_word")]
-    Other(String),
+    Other(CompactString),
 }
 
 /// An internally tagged enum cannot carry a bare string: wrap it in a map.
@@ -152,7 +153,7 @@ impl ThreadState {
 pub struct WaitObject {
     pub address: u64,
     /// `SynchronizationEvent`, `Semaphore Limit 0x1`, `Mutant`, `ProcessObject`, ...
-    pub kind: String,
+    pub kind: CompactString,
     /// `Mutant - owning thread X`: the owner's ETHREAD address.
     pub owner_thread: Option<u64>,
 }
@@ -330,17 +331,17 @@ pub struct Thread {
     pub impersonating: bool,
     /// `Owning Process` (or `Attached Process` when the owner is printed as 0).
     pub process_address: Option<u64>,
-    pub image: Option<String>,
+    pub image: Option<CompactString>,
     pub wait_start_tick: Option<u64>,
     /// `Ticks: N`; absent on running threads and inconsistent dumps.
     pub ticks: Option<u64>,
     /// The `(d:hh:mm:ss.fff)` text after Ticks, as printed (truncated to ms by WinDbg).
-    pub ticks_text: Option<String>,
+    pub ticks_text: Option<CompactString>,
     pub context_switches: Option<u64>,
-    pub user_time: Option<String>,
-    pub kernel_time: Option<String>,
-    pub win32_start_address: Option<String>,
-    pub start_address: Option<String>,
+    pub user_time: Option<CompactString>,
+    pub kernel_time: Option<CompactString>,
+    pub win32_start_address: Option<Arc<str>>,
+    pub start_address: Option<Arc<str>>,
     pub priority: Option<u32>,
     pub kernel_stack_resident: bool,
     pub stack: Vec<Frame>,
@@ -348,7 +349,7 @@ pub struct Thread {
     /// `.effmach x86` then `~*k` in user mode).
     pub wow64_stack: Vec<Frame>,
     /// `!runaway 4`: time since the thread was created, as printed.
-    pub elapsed_time: Option<String>,
+    pub elapsed_time: Option<CompactString>,
     /// Which debugger output this record came from.
     pub origin: ThreadOrigin,
     /// Wait duration: Ticks x tick length, in nanoseconds (filled when the snapshot is finished).

@@ -193,7 +193,7 @@ fn images(inputs: &Inputs) -> HashMap<u32, String> {
         .collect();
     for t in &inputs.snapshot.threads {
         if let Some(i) = &t.image {
-            m.entry(t.pid).or_insert_with(|| i.clone());
+            m.entry(t.pid).or_insert_with(|| i.to_string());
         }
     }
     m

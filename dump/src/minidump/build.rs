@@ -144,15 +144,15 @@ fn thread(label: &str, d: &ThreadDetail, offset: u64) -> Thread {
     let state = if exited {
         ThreadState::Terminated
     } else {
-        ThreadState::Other(STATE_NOT_RECORDED.to_string())
+        ThreadState::Other(STATE_NOT_RECORDED.into())
     };
     let source = format!("{label}@{offset:#x}");
     let mut t = Thread::new(0, d.pid.unwrap_or(0), d.tid, state, source, offset);
     t.origin = ThreadOrigin::Minidump;
     t.teb = d.teb;
-    t.user_time = d.user_time_ns.map(|ns| duration_text(ns / 100));
-    t.kernel_time = d.kernel_time_ns.map(|ns| duration_text(ns / 100));
-    t.start_address = d.start_address.map(|a| format!("0x{a:x}"));
+    t.user_time = d.user_time_ns.map(|ns| duration_text(ns / 100).into());
+    t.kernel_time = d.kernel_time_ns.map(|ns| duration_text(ns / 100).into());
+    t.start_address = d.start_address.map(|a| format!("0x{a:x}").into());
     t
 }
 

@@ -30,7 +30,7 @@ use crate::system::Processor;
 #[derive(Default)]
 pub(crate) struct StacksParser {
     process: Option<u64>,
-    image: Option<String>,
+    image: Option<compact_str::CompactString>,
     row: Option<Thread>,
     negative: Vec<String>,
 }
@@ -60,7 +60,7 @@ impl StacksParser {
                 _ => (None, heading.trim()),
             };
             self.process = address;
-            self.image = (!image.is_empty()).then(|| image.to_string());
+            self.image = (!image.is_empty()).then(|| image.into());
             return Step::Used;
         }
         if STACKS_NOISE.iter().any(|p| t.starts_with(p))
@@ -169,8 +169,8 @@ fn cid(s: &str) -> Option<(u32, u32)> {
 fn state_word(w: &str) -> Option<ThreadState> {
     let s = match w.to_ascii_lowercase().as_str() {
         "blocked" | "waiting" => ThreadState::Wait {
-            reason: String::new(),
-            mode: String::new(),
+            reason: Default::default(),
+            mode: Default::default(),
             alertable: false,
         },
         "ready" | "deferredready" => ThreadState::Ready,
@@ -181,7 +181,7 @@ fn state_word(w: &str) -> Option<ThreadState> {
         "initialized" => ThreadState::Initialized,
         "gatewait" => ThreadState::Wait {
             reason: "GateWait".into(),
-            mode: String::new(),
+            mode: Default::default(),
             alertable: false,
         },
         _ => return None,

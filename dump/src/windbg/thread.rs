@@ -3,6 +3,7 @@
 
 use super::grammar::{self, hex_token};
 use crate::model::{AlpcWait, Thread};
+use compact_str::CompactString;
 
 /// What one line inside a THREAD block turned out to be.
 pub(crate) enum LineKind {
@@ -118,16 +119,18 @@ pub(crate) fn body_line(t: &mut Thread, s: &str, in_stack: &mut bool) -> LineKin
                 .next()
                 .and_then(|v| v.parse().ok());
         }),
-        b'U' => text_field(&mut t.user_time, s, "UserTime"),
+        b'U' => text_field(&mut t.user_time, s, "UserTime", |v: &str| v.into()),
         b'K' if s.starts_with("Kernel stack not resident") => {
             t.kernel_stack_resident = false;
             Some(())
         }
-        b'K' => text_field(&mut t.kernel_time, s, "KernelTime"),
-        b'S' => text_field(&mut t.start_address, s, "Start Address").or_else(|| {
-            // `~*`: `      Start: ucrtbase!thread_start<...> (00007ffe`bd96cd30)`.
-            text_field(&mut t.start_address, s, "Start:")
-        }),
+        b'K' => text_field(&mut t.kernel_time, s, "KernelTime", |v: &str| v.into()),
+        b'S' => {
+            text_field(&mut t.start_address, s, "Start Address", grammar::intern).or_else(|| {
+                // `~*`: `      Start: ucrtbase!thread_start<...> (00007ffe`bd96cd30)`.
+                text_field(&mut t.start_address, s, "Start:", grammar::intern)
+            })
+        }
         b'P' => s.strip_prefix("Priority").map(|rest| {
             // `Priority 8 BasePriority 8 ...`; `~*`: `Priority: 0  Priority class: 32  Affinity: f`.
             t.priority = rest
@@ -144,10 +147,16 @@ pub(crate) fn body_line(t: &mut Thread, s: &str, in_stack: &mut bool) -> LineKin
     LineKind::Unknown
 }
 
-/// `Name value`: the rest of the line, kept as printed.
-fn text_field(slot: &mut Option<String>, s: &str, name: &str) -> Option<()> {
+/// `Name value`: the rest of the line, kept as printed (start addresses are shared
+/// with every thread of the same start address, short texts are held inline).
+fn text_field<T>(
+    slot: &mut Option<T>,
+    s: &str,
+    name: &str,
+    keep: impl FnOnce(&str) -> T,
+) -> Option<()> {
     let rest = s.strip_prefix(name)?;
-    *slot = Some(rest.trim_ascii().to_string());
+    *slot = Some(keep(rest.trim_ascii()));
     Some(())
 }
 
@@ -193,7 +202,12 @@ fn waits_line(t: &mut Thread, s: &str) -> Option<()> {
     } else if s.starts_with("WaitTime") {
         // Old x86 builds: `WaitTime (seconds) 12345`.
     } else {
-        return text_field(&mut t.win32_start_address, s, "Win32 Start Address");
+        return text_field(
+            &mut t.win32_start_address,
+            s,
+            "Win32 Start Address",
+            grammar::intern,
+        );
     }
     Some(())
 }
@@ -203,7 +217,7 @@ fn hex_u32(s: &str) -> Option<u32> {
 }
 
 /// `87581c78       Image:         ProcessA.exe`, `0 Image: <Unknown>`, `N/A Image: N/A`.
-fn process_ref(rest: &str) -> (Option<u64>, Option<String>) {
+fn process_ref(rest: &str) -> (Option<u64>, Option<CompactString>) {
     let (addr, image) = match rest.split_once("Image:") {
         Some((a, i)) => (a.trim_ascii(), i.trim_ascii()),
         None => (rest.trim_ascii(), ""),
@@ -211,7 +225,7 @@ fn process_ref(rest: &str) -> (Option<u64>, Option<String>) {
     let addr = hex_token(addr).filter(|&a| a != 0);
     let image = match image {
         "" | "N/A" | "<Unknown>" => None,
-        i => Some(i.to_string()),
+        i => Some(i.into()),
     };
     (addr, image)
 }

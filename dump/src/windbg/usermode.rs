@@ -121,7 +121,7 @@ impl UserThreads {
         detail.suspend_count = h.suspend.or(detail.suspend_count);
         detail.teb = h.teb.or(detail.teb);
         detail.name = h.name.or(detail.name.take());
-        let state = ThreadState::Other(STATE_NOT_RECORDED.to_string());
+        let state = ThreadState::Other(STATE_NOT_RECORDED.into());
         let mut t = Thread::new(0, h.pid, h.tid, state, source, n);
         t.origin = ThreadOrigin::UserList;
         t.teb = h.teb;
@@ -186,7 +186,7 @@ impl UserThreads {
                 Runaway::Kernel => &mut t.kernel_time,
                 Runaway::Elapsed => &mut t.elapsed_time,
             };
-            *slot = Some(text);
+            *slot = Some(text.into());
         }
         if unmatched > 0 {
             snap.read_notes.push(format!(
@@ -289,8 +289,8 @@ pub(crate) fn state_from_stack(t: &Thread) -> Option<ThreadState> {
             _ => false,
         };
         return Some(ThreadState::Wait {
-            reason: reason.to_string(),
-            mode: "UserMode".to_string(),
+            reason: reason.into(),
+            mode: "UserMode".into(),
             alertable,
         });
     }
