@@ -56,6 +56,8 @@ fn log_cut_mid_block_keeps_complete_blocks_and_reports_the_rest() {
     std::fs::write(&p, &text[..cut]).unwrap();
     let o = run(&["dump", "--json", p.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // Not a terminal: one compact document on one line.
+    assert_eq!(stdout(&o).matches('\n').count(), 1);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     // 39 complete blocks and the cut one (kept with what it has).
     assert_eq!(v["threads"].as_array().unwrap().len(), 40);
