@@ -1,7 +1,7 @@
 //! Turning what the reader collected into a consistent snapshot: one entry per
 //! thread, owners resolved, wait durations and wait start times computed.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use chrono::Duration;
 
@@ -26,7 +26,7 @@ pub(crate) fn finish(s: &mut DumpSnapshot) {
         .collect();
     // EPROCESS address -> pid, from PROCESS blocks and from threads' Owning/Attached
     // Process lines (logs often hold `!thread` output without the PROCESS block).
-    let mut by_address: HashMap<u64, u32> = HashMap::new();
+    let mut by_address: HashMap<u64, u32> = HashMap::default();
     for t in &s.threads {
         if let Some(a) = t.process_address {
             by_address.entry(a).or_insert(t.pid);
@@ -80,7 +80,8 @@ pub(crate) fn finish(s: &mut DumpSnapshot) {
 fn dedupe_processes(s: &mut DumpSnapshot) {
     let mut out: Vec<crate::model::Process> = Vec::with_capacity(s.processes.len());
     // pid -> the kept processes with that pid (a pid is reused after exit).
-    let mut by_pid: HashMap<u32, Vec<usize>> = HashMap::with_capacity(s.processes.len());
+    let mut by_pid: HashMap<u32, Vec<usize>> =
+        HashMap::with_capacity_and_hasher(s.processes.len(), Default::default());
     for p in std::mem::take(&mut s.processes) {
         let slots = by_pid.entry(p.pid).or_default();
         let same = slots
@@ -118,11 +119,12 @@ fn dedupe_processes(s: &mut DumpSnapshot) {
 /// has hundreds of thousands of threads, and a second vector would double them.
 fn dedupe_threads(s: &mut DumpSnapshot) {
     let n = s.threads.len();
-    let mut by_address: HashMap<u64, usize> = HashMap::with_capacity(n);
+    let mut by_address: HashMap<u64, usize> =
+        HashMap::with_capacity_and_hasher(n, Default::default());
     // Joining by Cid is only for records without an address (minidumps, `~`
     // lines): a kernel log needs no second map.
     let by_cid_needed = s.threads.iter().any(|t| t.address == 0);
-    let mut by_cid: HashMap<(u32, u32), usize> = HashMap::new();
+    let mut by_cid: HashMap<(u32, u32), usize> = HashMap::default();
     let mut keep = vec![true; n];
     let mut dropped = 0;
     for (i, kept) in keep.iter_mut().enumerate() {
@@ -169,7 +171,7 @@ fn dedupe_threads(s: &mut DumpSnapshot) {
 /// One section printed twice (`!locks`, then `!critsec` or `!cs ADDR` on it) is
 /// one section: the first entry, filled from the later ones.
 fn dedupe_critical_sections(s: &mut DumpSnapshot) {
-    let mut seen: HashMap<(u64, Option<u64>, Option<u32>), usize> = HashMap::new();
+    let mut seen: HashMap<(u64, Option<u64>, Option<u32>), usize> = HashMap::default();
     let mut out: Vec<crate::model::CriticalSection> = Vec::with_capacity(s.critical_sections.len());
     for cs in std::mem::take(&mut s.critical_sections) {
         match seen.get(&(cs.address, cs.process_address, cs.pid)) {
@@ -196,7 +198,7 @@ fn dedupe_critical_sections(s: &mut DumpSnapshot) {
 
 /// One handle listed twice (`!handle`, then `!handle X f` on it) is one handle.
 fn dedupe_handles(s: &mut DumpSnapshot) {
-    let mut seen: HashMap<(Option<u32>, u64), usize> = HashMap::new();
+    let mut seen: HashMap<(Option<u32>, u64), usize> = HashMap::default();
     let mut out: Vec<crate::dumpfile::Handle> = Vec::with_capacity(s.handles.len());
     for h in std::mem::take(&mut s.handles) {
         match seen.get(&(h.pid, h.handle)) {

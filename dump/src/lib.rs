@@ -174,6 +174,20 @@ pub fn read_path(path: &Path) -> Result<DumpLoad, Error> {
             path: path.to_path_buf(),
         });
     }
+    if !text::is_utf16(&head) {
+        // UTF-8 text is read in place from a map, a window at a time, and the pages read
+        // are let go as the reader moves on (resident memory stays the snapshot's, not the
+        // log's). If the file shrinks meanwhile, it is read again as a stream.
+        let map = dumptrace_mapfile::Map::new(&file).map_err(io)?;
+        let load = read_lines(path, |f| {
+            text::for_each_mapped_line(&map, |end| map.release(end), f);
+            Ok(())
+        })
+        .map_err(io)?;
+        if !map.truncated() {
+            return Ok(load);
+        }
+    }
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     read_log(path, file).map_err(io)
 }
@@ -183,9 +197,17 @@ const HEAD: usize = 256 * 1024;
 
 /// Reads a debugger log from any reader, one line at a time.
 fn read_log(path: &Path, r: impl Read) -> std::io::Result<DumpLoad> {
+    read_lines(path, |f| text::for_each_line(r, f).map(drop))
+}
+
+/// Reads a debugger log whose lines `lines` hands to the function it is given.
+fn read_lines(
+    path: &Path,
+    lines: impl FnOnce(&mut dyn FnMut(&str, bool)) -> std::io::Result<()>,
+) -> std::io::Result<DumpLoad> {
     let label = path.display().to_string();
     let mut reader = windbg::LogReader::new(&label, WINDBG_LOG);
-    text::for_each_line(r, |line, ascii| reader.feed(line, ascii))?;
+    lines(&mut |line, ascii| reader.feed(line, ascii))?;
     let (mut snapshot, mut report) = reader.finish();
     report.path = path.to_path_buf();
     finish::finish(&mut snapshot);

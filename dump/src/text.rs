@@ -30,6 +30,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
     String::from_utf8_lossy(bytes)
 }
 
+/// Whether a log starting with `head` is UTF-16 (with a BOM, or without one as
+/// [`decode`] recognises it).
+pub(crate) fn is_utf16(head: &[u8]) -> bool {
+    head.starts_with(&[0xFF, 0xFE])
+        || head.starts_with(&[0xFE, 0xFF])
+        || dumptrace_mapfile::utf16_without_bom(head).is_some()
+}
+
 /// Appends the UTF-16 code units of `bytes` (an odd last byte is ignored);
 /// unpaired surrogates become U+FFFD.
 fn push_utf16(out: &mut String, bytes: &[u8], conv: fn([u8; 2]) -> u16) {
@@ -115,6 +123,42 @@ pub(crate) fn for_each_line<R: std::io::Read>(
         }
     }
 }
+
+/// [`for_each_line`] over a UTF-8 log already in memory (a map of the file): the same
+/// lines, cut the same way, without copying them into a buffer first. `read_up_to(end)`
+/// is called every [`RELEASE`] bytes with the offset before which every line was used,
+/// so the caller can let those pages of the map go.
+pub(crate) fn for_each_mapped_line(
+    bytes: &[u8],
+    mut read_up_to: impl FnMut(usize),
+    mut f: impl FnMut(&str, bool),
+) {
+    let mut pos = if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        3
+    } else {
+        0
+    };
+    let mut reported = 0;
+    while pos < bytes.len() {
+        // At most CHUNK bytes at a time, as the streaming reader holds: a line with no
+        // newline in that many bytes is cut at the same place.
+        let window = &bytes[pos..bytes.len().min(pos + CHUNK)];
+        let last = pos + window.len() == bytes.len();
+        let mut used = window.len() - emit_lines(window, last, &mut f);
+        if used == 0 {
+            emit(window, &mut f);
+            used = window.len();
+        }
+        pos += used;
+        if pos - reported >= RELEASE {
+            read_up_to(pos);
+            reported = pos;
+        }
+    }
+}
+
+/// How often [`for_each_mapped_line`] reports progress.
+const RELEASE: usize = 64 << 20;
 
 /// Reads until `buf` is full or the input ends.
 fn read_full<R: std::io::Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -238,10 +282,29 @@ mod tests {
         assert_eq!(decode(&bytes), "0: kd> !cs\r\n");
     }
 
+    /// The lines of `bytes` streamed; for UTF-8, also checks that reading them in place
+    /// gives the same lines. (The ASCII flag is a hint: either reader may leave it off
+    /// for an ASCII line near invalid bytes, neither may set it for another line.)
     fn lines_of(bytes: &[u8]) -> Vec<String> {
         let mut v = Vec::new();
-        for_each_line(bytes, |l, _| v.push(l.to_string())).unwrap();
-        v
+        for_each_line(bytes, |l, ascii| v.push((l.to_string(), ascii))).unwrap();
+        if !is_utf16(bytes) {
+            let mut mapped = Vec::new();
+            let mut reported = vec![0];
+            for_each_mapped_line(
+                bytes,
+                |end| reported.push(end),
+                |l, ascii| mapped.push((l.to_string(), ascii)),
+            );
+            let text = |v: &[(String, bool)]| v.iter().map(|l| l.0.clone()).collect::<Vec<_>>();
+            assert_eq!(text(&mapped), text(&v));
+            assert!(mapped
+                .iter()
+                .chain(&v)
+                .all(|(l, ascii)| !ascii || l.is_ascii()));
+            assert!(reported.windows(2).all(|w| w[1] >= w[0] + RELEASE));
+        }
+        v.into_iter().map(|(l, _)| l).collect()
     }
 
     #[test]

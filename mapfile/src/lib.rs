@@ -61,6 +61,16 @@ impl Map {
             false
         }
     }
+
+    /// Tells the system that `self[..end]` has been read and will not be needed soon: a
+    /// reader going once through a file larger than the memory it may use calls this as
+    /// it goes, so the file's pages do not all stay resident in the process at once.
+    pub fn release(&self, end: usize) {
+        #[cfg(unix)]
+        self.inner.release(end);
+        #[cfg(not(unix))]
+        let _ = end;
+    }
 }
 
 impl Deref for Map {

@@ -33,7 +33,7 @@ mod usermode;
 
 pub(crate) use grammar::dhms_ms;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{DumpSnapshot, Frame, Process, Thread};
 use crate::text;
@@ -195,7 +195,7 @@ impl<'a> LogReader<'a> {
             block: Block::None,
             pending_blank: false,
             ctx: Ctx::default(),
-            process_index: HashMap::new(),
+            process_index: HashMap::default(),
             context_stacks: Vec::new(),
             dt_cs: Vec::new(),
             user: usermode::UserThreads::default(),

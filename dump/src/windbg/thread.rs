@@ -119,16 +119,16 @@ pub(crate) fn body_line(t: &mut Thread, s: &str, in_stack: &mut bool) -> LineKin
                 .next()
                 .and_then(|v| v.parse().ok());
         }),
-        b'U' => text_field(&mut t.user_time, s, "UserTime", |v: &str| v.into()),
+        b'U' => text_field(&mut t.user_time, s, "UserTime"),
         b'K' if s.starts_with("Kernel stack not resident") => {
             t.kernel_stack_resident = false;
             Some(())
         }
-        b'K' => text_field(&mut t.kernel_time, s, "KernelTime", |v: &str| v.into()),
+        b'K' => text_field(&mut t.kernel_time, s, "KernelTime"),
         b'S' => {
-            text_field(&mut t.start_address, s, "Start Address", grammar::intern).or_else(|| {
+            text_field(&mut t.start_address, s, "Start Address").or_else(|| {
                 // `~*`: `      Start: ucrtbase!thread_start<...> (00007ffe`bd96cd30)`.
-                text_field(&mut t.start_address, s, "Start:", grammar::intern)
+                text_field(&mut t.start_address, s, "Start:")
             })
         }
         b'P' => s.strip_prefix("Priority").map(|rest| {
@@ -147,16 +147,10 @@ pub(crate) fn body_line(t: &mut Thread, s: &str, in_stack: &mut bool) -> LineKin
     LineKind::Unknown
 }
 
-/// `Name value`: the rest of the line, kept as printed (start addresses are shared
-/// with every thread of the same start address, short texts are held inline).
-fn text_field<T>(
-    slot: &mut Option<T>,
-    s: &str,
-    name: &str,
-    keep: impl FnOnce(&str) -> T,
-) -> Option<()> {
+/// `Name value`: the rest of the line, kept as printed.
+fn text_field(slot: &mut Option<CompactString>, s: &str, name: &str) -> Option<()> {
     let rest = s.strip_prefix(name)?;
-    *slot = Some(keep(rest.trim_ascii()));
+    *slot = Some(rest.trim_ascii().into());
     Some(())
 }
 
@@ -202,12 +196,7 @@ fn waits_line(t: &mut Thread, s: &str) -> Option<()> {
     } else if s.starts_with("WaitTime") {
         // Old x86 builds: `WaitTime (seconds) 12345`.
     } else {
-        return text_field(
-            &mut t.win32_start_address,
-            s,
-            "Win32 Start Address",
-            grammar::intern,
-        );
+        return text_field(&mut t.win32_start_address, s, "Win32 Start Address");
     }
     Some(())
 }
