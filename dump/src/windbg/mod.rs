@@ -84,7 +84,14 @@ impl Out<'_> {
 
     /// `file:line`, as threads keep their source.
     pub(crate) fn source(&self, line: u64) -> String {
-        format!("{}:{line}", self.label)
+        // Once per thread of the log: no formatting machinery, one allocation.
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(line);
+        let mut s = String::with_capacity(self.label.len() + 1 + digits.len());
+        s.push_str(self.label);
+        s.push(':');
+        s.push_str(digits);
+        s
     }
 }
 
