@@ -82,7 +82,7 @@ echo "== $G"
 measure "$G" "rg -c THREAD (scan)" "$DIR/process.log" "" -- rg -c '^\s*THREAD ' "$DIR/process.log"
 measure "$G" "python regex parser" "$DIR/process.log" "" -- python3 bench/py/thread_blocks.py "$DIR/process.log"
 measure "$G" "dumptrace dump --json" "$DIR/process.log" "rg -c THREAD (scan)" -- \
-    sh -c "'$BIN/dumptrace' dump --json '$DIR/process.log' | rg -c '\"tid\"'"
+    sh -c "'$BIN/dumptrace' dump --json '$DIR/process.log' | tr , '\\n' | grep -c '^\"tid\":'"
 again "$G" "dumptrace dump --json" "dumptrace dump --json " "python regex parser"
 measure "$G" "bench-windbg (parse only)" "$DIR/process.log" "rg -c THREAD (scan)" -- "$BIN/bench-windbg" "$DIR/process.log"
 
