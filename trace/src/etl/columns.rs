@@ -57,16 +57,7 @@ impl EtlColumns {
         self.columns.push_at(e.time_ns, &row, None, Some(e.offset));
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.columns.len()
-    }
-
     pub(crate) fn finish(self) -> PolarsResult<DataFrame> {
         self.columns.into_frame()
-    }
-
-    /// The rows so far as a frame; the columns start again empty with room for `rows`.
-    pub(crate) fn take(&mut self, rows: usize) -> PolarsResult<DataFrame> {
-        std::mem::replace(&mut self.columns, Columns::with_capacity(rows)).into_frame()
     }
 }

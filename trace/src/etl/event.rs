@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::bytes::{push_hex, Guid};
 use super::header::LogfileHeader;
-use super::kernel::{self, KernelState};
+use super::kernel::{self, Looked};
 use super::record::{ext_items, pointer64, Fields, Record, EXT_EVENT_SCHEMA_TL, EXT_PROV_TRAITS};
 use super::tracelogging;
 use super::wpp::Tmf;
@@ -96,18 +96,44 @@ pub(crate) fn known_provider(g: &Guid) -> Option<&'static str> {
     KNOWN.iter().find(|(k, _)| *k == text).map(|(_, v)| *v)
 }
 
-/// Decoding state that lives across records: kernel thread→process map, TMF messages.
-pub(crate) struct Decoder {
-    pub kernel: KernelState,
-    pub tmf: Option<Tmf>,
-    pub header: LogfileHeader,
+/// What decoding needs besides the record: the logfile header, the TMF messages and the
+/// image names the merge collected. Read-only, so every decoding thread has its own.
+pub(crate) struct Decoder<'s> {
+    pub header: &'s LogfileHeader,
+    pub tmf: Option<&'s Tmf>,
+    /// [`KernelState::names`](super::kernel::KernelState::names).
+    pub images: &'s [Box<str>],
     /// WPP messages no TMF file described.
     pub wpp_without_format: u64,
 }
 
-impl Decoder {
-    /// Writes the message of `r` into `msg` and returns the other row fields.
-    pub(crate) fn decode<'a>(&'a mut self, r: &Record<'a>, msg: &mut String) -> Row<'a> {
+impl<'s> Decoder<'s> {
+    /// A decoder for another thread: the same inputs, its own count.
+    pub(crate) fn fork(&self) -> Decoder<'s> {
+        Decoder {
+            header: self.header,
+            tmf: self.tmf,
+            images: self.images,
+            wpp_without_format: 0,
+        }
+    }
+
+    /// Whether [`Decoder::decode`] would count `r` as a WPP message without a format.
+    pub(crate) fn unformatted(&self, r: &Record<'_>) -> bool {
+        match r.fields {
+            Fields::Message { number, guid, .. } => {
+                guid.and_then(|g| self.tmf?.get(g, number)).is_none()
+            }
+            _ => false,
+        }
+    }
+
+    /// Writes the message of `r` into `msg` and returns the other row fields; `looked` is
+    /// what the merge found for it in the kernel state.
+    pub(crate) fn decode<'a>(&mut self, r: &Record<'a>, looked: Looked, msg: &mut String) -> Row<'a>
+    where
+        's: 'a,
+    {
         let mut row = Row {
             provider: Provider::Kernel,
             level: None,
@@ -121,7 +147,7 @@ impl Decoder {
             Fields::Kernel {
                 group: 0, kind: 0, ..
             } => {
-                let h = &self.header;
+                let h = self.header;
                 let _ = write!(
                     msg,
                     "EventTrace/Header logger={} os={} build={} cpus={} pointer_size={} clock={} freq={} events_lost={} buffers_lost={}",
@@ -136,7 +162,8 @@ impl Decoder {
                 version,
             } => {
                 let k = kernel::decode(
-                    &mut self.kernel,
+                    looked,
+                    self.images,
                     group,
                     kind,
                     version,
@@ -205,7 +232,7 @@ impl Decoder {
                 ..
             } => {
                 row.event_id = Some(u32::from(number));
-                let found = guid.and_then(|g| Some((g, self.tmf.as_ref()?.get(g, number)?)));
+                let found = guid.and_then(|g| Some((g, self.tmf?.get(g, number)?)));
                 match (found, guid) {
                     (Some((g, m)), _) => {
                         row.provider = Provider::Named(g, &m.module);
