@@ -96,13 +96,11 @@ pub(crate) fn known_provider(g: &Guid) -> Option<&'static str> {
     KNOWN.iter().find(|(k, _)| *k == text).map(|(_, v)| *v)
 }
 
-/// What decoding needs besides the record: the logfile header, the TMF messages and the
-/// image names the merge collected. Read-only, so every decoding thread has its own.
+/// What decoding needs besides the record: the logfile header and the TMF messages.
+/// Read-only, so every decoding thread has its own.
 pub(crate) struct Decoder<'s> {
     pub header: &'s LogfileHeader,
     pub tmf: Option<&'s Tmf>,
-    /// [`KernelState::names`](super::kernel::KernelState::names).
-    pub images: &'s [Box<str>],
     /// WPP messages no TMF file described.
     pub wpp_without_format: u64,
 }
@@ -113,7 +111,6 @@ impl<'s> Decoder<'s> {
         Decoder {
             header: self.header,
             tmf: self.tmf,
-            images: self.images,
             wpp_without_format: 0,
         }
     }
@@ -130,7 +127,12 @@ impl<'s> Decoder<'s> {
 
     /// Writes the message of `r` into `msg` and returns the other row fields; `looked` is
     /// what the merge found for it in the kernel state.
-    pub(crate) fn decode<'a>(&mut self, r: &Record<'a>, looked: Looked, msg: &mut String) -> Row<'a>
+    pub(crate) fn decode<'a>(
+        &mut self,
+        r: &Record<'a>,
+        looked: &Looked,
+        msg: &mut String,
+    ) -> Row<'a>
     where
         's: 'a,
     {
@@ -163,7 +165,6 @@ impl<'s> Decoder<'s> {
             } => {
                 let k = kernel::decode(
                     looked,
-                    self.images,
                     group,
                     kind,
                     version,

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use super::bytes::{ansiz, push_hex, push_int, u32_at, u8_at, utf16z};
 use super::event::{push_value, HEX_CAP};
@@ -26,20 +27,18 @@ pub(crate) struct KernelRow {
 #[derive(Default)]
 pub(crate) struct KernelState {
     thread_pid: HashMap<u32, u32>,
-    /// Process id → index in `names` of the image its last process record gave.
-    images: HashMap<u32, u32>,
-    /// Every image name seen, in order (a process record adds one).
-    pub names: Vec<Box<str>>,
+    /// Process id → the image its last process record gave.
+    images: HashMap<u32, Arc<str>>,
 }
 
 /// What decoding a kernel record takes from the records before it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) enum Looked {
     /// Nothing (most records).
     #[default]
     Nothing,
-    /// A thread record: the image of its process, an index in [`KernelState::names`].
-    Image(Option<u32>),
+    /// A thread record: the image of its process.
+    Image(Option<Arc<str>>),
     /// A context switch: the processes of the thread switched out and of the one switched in.
     Pids(Option<u32>, Option<u32>),
 }
@@ -67,9 +66,7 @@ impl KernelState {
         match (group, kind) {
             (GROUP_PROCESS, 1..=4 | 39) => {
                 if let Some(f) = process_fields(version, pointer64, p) {
-                    let index = self.names.len() as u32;
-                    self.names.push(f.image.into_boxed_str());
-                    self.images.insert(f.pid, index);
+                    self.images.insert(f.pid, f.image.into());
                 }
                 Looked::Nothing
             }
@@ -77,7 +74,7 @@ impl KernelState {
                 let (Some(pid), Some(tid)) = (u32_at(p, 0), u32_at(p, 4)) else {
                     return Looked::Nothing;
                 };
-                let image = self.images.get(&pid).copied();
+                let image = self.images.get(&pid).cloned();
                 self.thread_pid.insert(tid, pid);
                 Looked::Image(image)
             }
@@ -224,8 +221,7 @@ fn push_named(msg: &mut String, table: &[&'static str], v: u8) {
 /// Writes `Group/Event ...` for a kernel record and returns its pid/tid.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode(
-    looked: Looked,
-    images: &[Box<str>],
+    looked: &Looked,
     group: u8,
     kind: u8,
     version: u16,
@@ -251,7 +247,7 @@ pub(crate) fn decode(
     };
     let decoded = match (group, kind) {
         (GROUP_PROCESS, 1..=4 | 39) => process(kind, version, pointer64, payload, msg, &header),
-        (GROUP_THREAD, 1..=4) => thread(looked, images, payload, msg),
+        (GROUP_THREAD, 1..=4) => thread(looked, payload, msg),
         (GROUP_THREAD, CSWITCH) => cswitch(looked, payload, msg),
         _ => None,
     };
@@ -341,16 +337,12 @@ fn skip_sid(p: &[u8], at: usize, ptr: usize) -> Option<usize> {
     Some(at + 2 * ptr + 8 + 4 * sub_authorities)
 }
 
-fn thread(looked: Looked, images: &[Box<str>], p: &[u8], msg: &mut String) -> Option<KernelRow> {
+fn thread(looked: &Looked, p: &[u8], msg: &mut String) -> Option<KernelRow> {
     // Every version starts with ProcessId, TThreadId.
     let pid = u32_at(p, 0)?;
     let tid = u32_at(p, 4)?;
     let _ = write!(msg, " pid={pid} tid={tid}");
-    let image = match looked {
-        Looked::Image(Some(i)) => images.get(i as usize),
-        _ => None,
-    };
-    if let Some(image) = image {
+    if let Looked::Image(Some(image)) = looked {
         msg.push_str(" image=");
         push_value(msg, image);
     }
@@ -362,13 +354,13 @@ fn thread(looked: Looked, images: &[Box<str>], p: &[u8], msg: &mut String) -> Op
 
 /// A context switch. The row belongs to the thread switched out: its wait reason is what
 /// explains a hang; its process comes from the thread events seen before.
-fn cswitch(looked: Looked, p: &[u8], msg: &mut String) -> Option<KernelRow> {
+fn cswitch(looked: &Looked, p: &[u8], msg: &mut String) -> Option<KernelRow> {
     let new_tid = u32_at(p, 0)?;
     let old_tid = u32_at(p, 4)?;
     let reason = u8_at(p, 12)?;
     let mode = u8_at(p, 13)?;
     let old_state = u8_at(p, 14)?;
-    let (old_pid, new_pid) = match looked {
+    let (old_pid, new_pid) = match *looked {
         Looked::Pids(old, new) => (old, new),
         _ => (None, None),
     };

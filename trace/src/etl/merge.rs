@@ -56,7 +56,7 @@ impl WinBuf<'_> {
 }
 
 /// One record in time order: where it is and what decoding it needs from the merge.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Slot {
     /// Index in [`Window::bufs`].
     pub buf: u32,

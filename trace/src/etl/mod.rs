@@ -154,9 +154,9 @@ pub(crate) struct Event<'a> {
 
 /// Rows per chunk handed to a streaming caller.
 const STREAM_ROWS: usize = if cfg!(test) { 3 } else { 1 << 20 };
-/// Records merged at a time for a whole-file read: the window's slots take about 40 bytes
-/// a record, and each window becomes one piece of the frame per decoding thread.
-const WINDOW_ROWS: usize = if cfg!(test) { 6 } else { 1 << 20 };
+/// Records merged at a time for a whole-file read: a slot takes 48 bytes and two windows
+/// are in flight; each window becomes one piece of the frame per decoding thread.
+const WINDOW_ROWS: usize = if cfg!(test) { 6 } else { 1 << 19 };
 /// Fewest records worth a decoding thread of their own.
 const PART_ROWS: usize = if cfg!(test) { 3 } else { 16 << 10 };
 /// Most decoding threads.
@@ -192,35 +192,59 @@ pub(crate) fn read<'p>(
     } else {
         WINDOW_ROWS
     };
-    let mut window = Window::default();
+    let decoder = Decoder {
+        header: &header,
+        tmf: tmf.as_ref(),
+        wpp_without_format: 0,
+    };
     let mut pieces = Vec::new();
     let mut records = 0u64;
     let mut wpp_without_format = 0;
     let mut stopped = false;
-    loop {
-        merger.fill(&mut window, window_rows);
-        if window.slots.is_empty() {
-            break;
+    let mut failed = None;
+    // The merge fills the next window on its own thread while this one decodes the last:
+    // two windows in flight, handed back and forth.
+    let merger = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Window<'_>>(1);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Window<'_>>();
+        let _ = empty_tx.send(Window::default());
+        let merging = scope.spawn(move || {
+            loop {
+                let mut window = empty_rx.recv().unwrap_or_default();
+                merger.fill(&mut window, window_rows);
+                if window.slots.is_empty() || full_tx.send(window).is_err() {
+                    break;
+                }
+            }
+            merger
+        });
+        let _ = empty_tx.send(Window::default());
+        for window in full_rx {
+            if stopped || failed.is_some() {
+                // The caller wants no more rows; the report still covers the whole file.
+                wpp_without_format += count_unformatted(&window, &decoder);
+            } else {
+                match decode_window(&window, &decoder, threads) {
+                    Ok((frame, unformatted)) => {
+                        wpp_without_format += unformatted;
+                        records += frame.height() as u64;
+                        match sink.as_mut() {
+                            Some(sink) => stopped = sink(frame).is_break(),
+                            None => pieces.push(frame),
+                        }
+                    }
+                    Err(error) => failed = Some(error),
+                }
+            }
+            let _ = empty_tx.send(window);
         }
-        let decoder = Decoder {
-            header: &header,
-            tmf: tmf.as_ref(),
-            images: &merger.kernel.names,
-            wpp_without_format: 0,
-        };
-        if stopped {
-            // The caller wants no more rows; the report still covers the whole file.
-            wpp_without_format += count_unformatted(&window, &decoder);
-            continue;
-        }
-        let (frame, unformatted) =
-            decode_window(&window, &decoder, threads).map_err(frame_error)?;
-        wpp_without_format += unformatted;
-        records += frame.height() as u64;
-        match sink.as_mut() {
-            Some(sink) => stopped = sink(frame).is_break(),
-            None => pieces.push(frame),
-        }
+        // The merge thread does not panic; if it did, its panic goes on here.
+        merging
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
+    if let Some(error) = failed {
+        return Err(frame_error(error));
     }
     let mut pieces = pieces.into_iter();
     let frame = match pieces.next() {
@@ -342,7 +366,7 @@ fn each_event(
             continue;
         };
         message.clear();
-        let row = decoder.decode(&r, slot.looked, message);
+        let row = decoder.decode(&r, &slot.looked, message);
         sink(&Event {
             offset: b.file_offset(pos),
             cpu: b.header.cpu,
@@ -486,7 +510,6 @@ pub(crate) fn walk(
         let mut decoder = Decoder {
             header: &header,
             tmf: tmf.as_ref(),
-            images: &merger.kernel.names,
             wpp_without_format: 0,
         };
         each_event(
