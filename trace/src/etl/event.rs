@@ -103,6 +103,8 @@ pub(crate) struct Decoder<'s> {
     pub tmf: Option<&'s Tmf>,
     /// WPP messages no TMF file described.
     pub wpp_without_format: u64,
+    /// TraceLogging metadata parsed so far.
+    pub tl: tracelogging::Cache,
 }
 
 impl<'s> Decoder<'s> {
@@ -112,6 +114,7 @@ impl<'s> Decoder<'s> {
             header: self.header,
             tmf: self.tmf,
             wpp_without_format: 0,
+            tl: tracelogging::Cache::default(),
         }
     }
 
@@ -215,7 +218,7 @@ impl<'s> Decoder<'s> {
                     }
                 }
                 let rendered =
-                    meta.is_some_and(|m| tracelogging::render(m, r.payload, pointer64(r), msg));
+                    meta.is_some_and(|m| self.tl.render(m, r.payload, pointer64(r), msg));
                 if !rendered {
                     msg.clear();
                     let _ = write!(

@@ -196,6 +196,7 @@ pub(crate) fn read<'p>(
         header: &header,
         tmf: tmf.as_ref(),
         wpp_without_format: 0,
+        tl: tracelogging::Cache::default(),
     };
     let mut pieces = Vec::new();
     let mut records = 0u64;
@@ -501,17 +502,17 @@ pub(crate) fn walk(
     } = open(path, file, tmf_dir)?;
     let mut window = Window::default();
     let mut message = String::new();
-    let mut wpp_without_format = 0;
+    let mut decoder = Decoder {
+        header: &header,
+        tmf: tmf.as_ref(),
+        wpp_without_format: 0,
+        tl: tracelogging::Cache::default(),
+    };
     loop {
         merger.fill(&mut window, WINDOW_ROWS);
         if window.slots.is_empty() {
             break;
         }
-        let mut decoder = Decoder {
-            header: &header,
-            tmf: tmf.as_ref(),
-            wpp_without_format: 0,
-        };
         each_event(
             &window,
             &window.slots,
@@ -519,8 +520,8 @@ pub(crate) fn walk(
             &mut message,
             &mut sink,
         );
-        wpp_without_format += decoder.wpp_without_format;
     }
+    let wpp_without_format = decoder.wpp_without_format;
     let skips = finish(&mut info, merger, wpp_without_format);
     Ok((info, skips))
 }
