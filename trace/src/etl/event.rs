@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::bytes::{push_hex, Guid};
+use super::bytes::{push_hex, push_hex_int, push_int, Guid};
 use super::header::LogfileHeader;
 use super::kernel::{self, Looked};
 use super::record::{ext_items, pointer64, Fields, Record, EXT_EVENT_SCHEMA_TL, EXT_PROV_TRAITS};
@@ -221,11 +221,21 @@ impl<'s> Decoder<'s> {
                     meta.is_some_and(|m| self.tl.render(m, r.payload, pointer64(r), msg));
                 if !rendered {
                     msg.clear();
-                    let _ = write!(
-                        msg,
-                        "id={} v{} opcode={} task={} keyword={:#x} channel={} data=",
-                        desc.id, desc.version, desc.opcode, desc.task, desc.keyword, desc.channel
-                    );
+                    // `id={} v{} opcode={} task={} keyword={:#x} channel={} data=`, written
+                    // piece by piece: manifest events without metadata are common.
+                    msg.push_str("id=");
+                    push_int(msg, desc.id);
+                    msg.push_str(" v");
+                    push_int(msg, desc.version);
+                    msg.push_str(" opcode=");
+                    push_int(msg, desc.opcode);
+                    msg.push_str(" task=");
+                    push_int(msg, desc.task);
+                    msg.push_str(" keyword=");
+                    push_hex_int(msg, desc.keyword);
+                    msg.push_str(" channel=");
+                    push_int(msg, desc.channel);
+                    msg.push_str(" data=");
                     push_hex(msg, r.payload, HEX_CAP);
                 }
             }

@@ -236,7 +236,8 @@ pub(crate) fn decode(
     match event_name(group, kind) {
         Some(name) => msg.push_str(name),
         None => {
-            let _ = write!(msg, "Type{kind}");
+            msg.push_str("Type");
+            push_int(msg, kind);
         }
     }
     // -1 (0xFFFFFFFF) in a header means "no process/thread" (PerfView prints -1).
@@ -252,7 +253,9 @@ pub(crate) fn decode(
         _ => None,
     };
     decoded.unwrap_or_else(|| {
-        let _ = write!(msg, " v{version} data=");
+        msg.push_str(" v");
+        push_int(msg, version);
+        msg.push_str(" data=");
         push_hex(msg, payload, HEX_CAP);
         header
     })
