@@ -4,8 +4,10 @@
 //! in [`TraceReport::etl`](crate::TraceReport::etl)) and [`LogfileHeader`]. A file is read
 //! in two passes over the memory-mapped bytes: [`buffer::scan`] lists every buffer header
 //! (72 bytes each), then each processor's buffers are walked in sequence order and the
-//! per-processor record streams are merged by timestamp (formats.md §1.9), so at most one
-//! inflated buffer per processor is held besides the input and the output frame.
+//! per-processor record streams are merged by timestamp (formats.md §1.9) on one thread
+//! ([`merge`]), which hands out windows of records in time order; the other threads
+//! decode each window into pieces of the frame. Besides the input and the output frame,
+//! two windows (their slots, and the inflated buffers their records are in) are held.
 //!
 //! Every record becomes a row in the crate's schema (see [`crate::schema`]): time in UTC
 //! from the logfile header's clock, pid/tid, provider, level, event id, a message (kernel
