@@ -112,6 +112,26 @@ pub(crate) fn push_int(out: &mut String, v: impl itoa::Integer) {
     out.push_str(itoa::Buffer::new().format(v));
 }
 
+/// Appends `v` as `format!("{v:#x}")` does (`0x` and lowercase digits, `0x0` for zero),
+/// without the formatting machinery.
+pub(crate) fn push_hex_int(out: &mut String, v: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 18];
+    let mut at = buf.len();
+    let mut v = v;
+    loop {
+        at -= 1;
+        buf[at] = HEX[(v & 15) as usize];
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str("0x");
+    // Hex digits are ASCII.
+    out.push_str(std::str::from_utf8(&buf[at..]).unwrap_or_default());
+}
+
 /// A NUL-terminated UTF-16LE string at the start of `b`: the text and the bytes taken
 /// (terminator included; all of `b` when there is none).
 pub(crate) fn utf16z(b: &[u8]) -> (String, usize) {
@@ -170,5 +190,10 @@ mod tests {
         let mut s = String::new();
         push_hex(&mut s, &[0xab, 1, 2], 2);
         assert_eq!(s, "ab01…(+1 bytes)");
+        for v in [0u64, 1, 0xabc, u64::MAX] {
+            let mut s = String::new();
+            push_hex_int(&mut s, v);
+            assert_eq!(s, format!("{v:#x}"));
+        }
     }
 }

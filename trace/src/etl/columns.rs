@@ -2,6 +2,7 @@
 //! named, the raw timestamp as `time_raw`, and the record's byte offset as `input_offset`.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use polars::prelude::{DataFrame, PolarsResult};
 
@@ -17,12 +18,15 @@ pub(crate) const KERNEL: &str = "Windows Kernel";
 pub(crate) struct EtlColumns {
     columns: Columns,
     /// Names of GUID-only providers, formatted once.
-    guid_names: HashMap<Guid, String>,
+    guid_names: rustc_hash::FxHashMap<Guid, String>,
     time_raw: String,
 }
 
 /// The `provider` column's text: the name the record carries, a well-known name, or the GUID.
-pub(crate) fn provider_name<'a>(p: Provider<'a>, cache: &'a mut HashMap<Guid, String>) -> &'a str {
+pub(crate) fn provider_name<'a, S: BuildHasher>(
+    p: Provider<'a>,
+    cache: &'a mut HashMap<Guid, String, S>,
+) -> &'a str {
     match p {
         Provider::Kernel => KERNEL,
         Provider::Named(_, name) => name,
@@ -37,7 +41,7 @@ impl EtlColumns {
     pub(crate) fn with_capacity(rows: usize) -> Self {
         EtlColumns {
             columns: Columns::with_capacity(rows),
-            guid_names: HashMap::new(),
+            guid_names: rustc_hash::FxHashMap::default(),
             time_raw: String::new(),
         }
     }
@@ -57,16 +61,7 @@ impl EtlColumns {
         self.columns.push_at(e.time_ns, &row, None, Some(e.offset));
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.columns.len()
-    }
-
     pub(crate) fn finish(self) -> PolarsResult<DataFrame> {
         self.columns.into_frame()
-    }
-
-    /// The rows so far as a frame; the columns start again empty with room for `rows`.
-    pub(crate) fn take(&mut self, rows: usize) -> PolarsResult<DataFrame> {
-        std::mem::replace(&mut self.columns, Columns::with_capacity(rows)).into_frame()
     }
 }

@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
-use super::bytes::{push_hex, Guid};
+use super::bytes::{push_hex, push_hex_int, push_int, Guid};
 use super::header::LogfileHeader;
-use super::kernel::{self, KernelState};
+use super::kernel::{self, Looked};
 use super::record::{ext_items, pointer64, Fields, Record, EXT_EVENT_SCHEMA_TL, EXT_PROV_TRAITS};
 use super::tracelogging;
 use super::wpp::Tmf;
@@ -96,18 +96,49 @@ pub(crate) fn known_provider(g: &Guid) -> Option<&'static str> {
     KNOWN.iter().find(|(k, _)| *k == text).map(|(_, v)| *v)
 }
 
-/// Decoding state that lives across records: kernel thread→process map, TMF messages.
-pub(crate) struct Decoder {
-    pub kernel: KernelState,
-    pub tmf: Option<Tmf>,
-    pub header: LogfileHeader,
+/// What decoding needs besides the record: the logfile header and the TMF messages.
+/// Read-only, so every decoding thread has its own.
+pub(crate) struct Decoder<'s> {
+    pub header: &'s LogfileHeader,
+    pub tmf: Option<&'s Tmf>,
     /// WPP messages no TMF file described.
     pub wpp_without_format: u64,
+    /// TraceLogging metadata parsed so far.
+    pub tl: tracelogging::Cache,
 }
 
-impl Decoder {
-    /// Writes the message of `r` into `msg` and returns the other row fields.
-    pub(crate) fn decode<'a>(&'a mut self, r: &Record<'a>, msg: &mut String) -> Row<'a> {
+impl<'s> Decoder<'s> {
+    /// A decoder for another thread: the same inputs, its own count.
+    pub(crate) fn fork(&self) -> Decoder<'s> {
+        Decoder {
+            header: self.header,
+            tmf: self.tmf,
+            wpp_without_format: 0,
+            tl: tracelogging::Cache::default(),
+        }
+    }
+
+    /// Whether [`Decoder::decode`] would count `r` as a WPP message without a format.
+    pub(crate) fn unformatted(&self, r: &Record<'_>) -> bool {
+        match r.fields {
+            Fields::Message { number, guid, .. } => {
+                guid.and_then(|g| self.tmf?.get(g, number)).is_none()
+            }
+            _ => false,
+        }
+    }
+
+    /// Writes the message of `r` into `msg` and returns the other row fields; `looked` is
+    /// what the merge found for it in the kernel state.
+    pub(crate) fn decode<'a>(
+        &mut self,
+        r: &Record<'a>,
+        looked: &Looked,
+        msg: &mut String,
+    ) -> Row<'a>
+    where
+        's: 'a,
+    {
         let mut row = Row {
             provider: Provider::Kernel,
             level: None,
@@ -121,7 +152,7 @@ impl Decoder {
             Fields::Kernel {
                 group: 0, kind: 0, ..
             } => {
-                let h = &self.header;
+                let h = self.header;
                 let _ = write!(
                     msg,
                     "EventTrace/Header logger={} os={} build={} cpus={} pointer_size={} clock={} freq={} events_lost={} buffers_lost={}",
@@ -136,7 +167,7 @@ impl Decoder {
                 version,
             } => {
                 let k = kernel::decode(
-                    &mut self.kernel,
+                    looked,
                     group,
                     kind,
                     version,
@@ -187,14 +218,24 @@ impl Decoder {
                     }
                 }
                 let rendered =
-                    meta.is_some_and(|m| tracelogging::render(m, r.payload, pointer64(r), msg));
+                    meta.is_some_and(|m| self.tl.render(m, r.payload, pointer64(r), msg));
                 if !rendered {
                     msg.clear();
-                    let _ = write!(
-                        msg,
-                        "id={} v{} opcode={} task={} keyword={:#x} channel={} data=",
-                        desc.id, desc.version, desc.opcode, desc.task, desc.keyword, desc.channel
-                    );
+                    // `id={} v{} opcode={} task={} keyword={:#x} channel={} data=`, written
+                    // piece by piece: manifest events without metadata are common.
+                    msg.push_str("id=");
+                    push_int(msg, desc.id);
+                    msg.push_str(" v");
+                    push_int(msg, desc.version);
+                    msg.push_str(" opcode=");
+                    push_int(msg, desc.opcode);
+                    msg.push_str(" task=");
+                    push_int(msg, desc.task);
+                    msg.push_str(" keyword=");
+                    push_hex_int(msg, desc.keyword);
+                    msg.push_str(" channel=");
+                    push_int(msg, desc.channel);
+                    msg.push_str(" data=");
                     push_hex(msg, r.payload, HEX_CAP);
                 }
             }
@@ -205,7 +246,7 @@ impl Decoder {
                 ..
             } => {
                 row.event_id = Some(u32::from(number));
-                let found = guid.and_then(|g| Some((g, self.tmf.as_ref()?.get(g, number)?)));
+                let found = guid.and_then(|g| Some((g, self.tmf?.get(g, number)?)));
                 match (found, guid) {
                     (Some((g, m)), _) => {
                         row.provider = Provider::Named(g, &m.module);

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 use super::bytes::{ansiz, push_hex, push_int, u32_at, u8_at, utf16z};
 use super::event::{push_value, HEX_CAP};
@@ -19,10 +20,76 @@ pub(crate) struct KernelRow {
 }
 
 /// Threads and processes seen so far, so context switches can name their process.
+///
+/// Records are decoded on several threads, so the state is kept apart from decoding: the
+/// merge applies each process, thread and context-switch record to it in time order
+/// ([`KernelState::apply`]) and hands the decoder what it looked up ([`Looked`]).
 #[derive(Default)]
 pub(crate) struct KernelState {
     thread_pid: HashMap<u32, u32>,
-    images: HashMap<u32, String>,
+    /// Process id → the image its last process record gave.
+    images: HashMap<u32, Arc<str>>,
+}
+
+/// What decoding a kernel record takes from the records before it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum Looked {
+    /// Nothing (most records).
+    #[default]
+    Nothing,
+    /// A thread record: the image of its process.
+    Image(Option<Arc<str>>),
+    /// A context switch: the processes of the thread switched out and of the one switched in.
+    Pids(Option<u32>, Option<u32>),
+}
+
+/// Whether a record of this group and type reads or changes [`KernelState`].
+pub(crate) fn stateful(group: u8, kind: u8) -> bool {
+    matches!(
+        (group, kind),
+        (GROUP_PROCESS, 1..=4 | 39) | (GROUP_THREAD, 1..=4 | CSWITCH)
+    )
+}
+
+impl KernelState {
+    /// Applies one record (in time order) and returns what decoding it needs: the same
+    /// reads of the payload as [`decode`], so the state changes exactly when the decoder
+    /// would have changed it.
+    pub(crate) fn apply(
+        &mut self,
+        group: u8,
+        kind: u8,
+        version: u16,
+        pointer64: bool,
+        p: &[u8],
+    ) -> Looked {
+        match (group, kind) {
+            (GROUP_PROCESS, 1..=4 | 39) => {
+                if let Some(f) = process_fields(version, pointer64, p) {
+                    self.images.insert(f.pid, f.image.into());
+                }
+                Looked::Nothing
+            }
+            (GROUP_THREAD, 1..=4) => {
+                let (Some(pid), Some(tid)) = (u32_at(p, 0), u32_at(p, 4)) else {
+                    return Looked::Nothing;
+                };
+                let image = self.images.get(&pid).cloned();
+                self.thread_pid.insert(tid, pid);
+                Looked::Image(image)
+            }
+            (GROUP_THREAD, CSWITCH) => {
+                let (Some(new_tid), Some(old_tid)) = (u32_at(p, 0), u32_at(p, 4)) else {
+                    return Looked::Nothing;
+                };
+                Looked::Pids(
+                    self.thread_pid.get(&old_tid).copied(),
+                    self.thread_pid.get(&new_tid).copied(),
+                )
+            }
+            _ => Looked::Nothing,
+        }
+    }
 }
 
 const GROUP_HEADER: u8 = 0x00;
@@ -154,7 +221,7 @@ fn push_named(msg: &mut String, table: &[&'static str], v: u8) {
 /// Writes `Group/Event ...` for a kernel record and returns its pid/tid.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode(
-    state: &mut KernelState,
+    looked: &Looked,
     group: u8,
     kind: u8,
     version: u16,
@@ -169,7 +236,8 @@ pub(crate) fn decode(
     match event_name(group, kind) {
         Some(name) => msg.push_str(name),
         None => {
-            let _ = write!(msg, "Type{kind}");
+            msg.push_str("Type");
+            push_int(msg, kind);
         }
     }
     // -1 (0xFFFFFFFF) in a header means "no process/thread" (PerfView prints -1).
@@ -179,29 +247,31 @@ pub(crate) fn decode(
         tid: known(header_tid),
     };
     let decoded = match (group, kind) {
-        (GROUP_PROCESS, 1..=4 | 39) => {
-            process(state, kind, version, pointer64, payload, msg, &header)
-        }
-        (GROUP_THREAD, 1..=4) => thread(state, payload, msg),
-        (GROUP_THREAD, CSWITCH) => cswitch(state, payload, msg),
+        (GROUP_PROCESS, 1..=4 | 39) => process(kind, version, pointer64, payload, msg, &header),
+        (GROUP_THREAD, 1..=4) => thread(looked, payload, msg),
+        (GROUP_THREAD, CSWITCH) => cswitch(looked, payload, msg),
         _ => None,
     };
     decoded.unwrap_or_else(|| {
-        let _ = write!(msg, " v{version} data=");
+        msg.push_str(" v");
+        push_int(msg, version);
+        msg.push_str(" data=");
         push_hex(msg, payload, HEX_CAP);
         header
     })
 }
 
-fn process(
-    state: &mut KernelState,
-    kind: u8,
-    version: u16,
-    pointer64: bool,
-    p: &[u8],
-    msg: &mut String,
-    header: &KernelRow,
-) -> Option<KernelRow> {
+/// The fields of a process record that are shown.
+struct ProcessFields {
+    pid: u32,
+    ppid: u32,
+    session: u32,
+    exit: i32,
+    image: String,
+    command: String,
+}
+
+fn process_fields(version: u16, pointer64: bool, p: &[u8]) -> Option<ProcessFields> {
     let ptr = if pointer64 { 8 } else { 4 };
     // V1 starts with PageDirectoryBase, V2+ with UniqueProcessKey: a pointer either way.
     let ids = ptr;
@@ -222,18 +292,40 @@ fn process(
     } else {
         String::new()
     };
-    let _ = write!(msg, " pid={pid} ppid={ppid} session={session} image=");
-    push_value(msg, &image);
-    if !command.is_empty() {
+    Some(ProcessFields {
+        pid,
+        ppid,
+        session,
+        exit,
+        image,
+        command,
+    })
+}
+
+fn process(
+    kind: u8,
+    version: u16,
+    pointer64: bool,
+    p: &[u8],
+    msg: &mut String,
+    header: &KernelRow,
+) -> Option<KernelRow> {
+    let f = process_fields(version, pointer64, p)?;
+    let _ = write!(
+        msg,
+        " pid={} ppid={} session={} image=",
+        f.pid, f.ppid, f.session
+    );
+    push_value(msg, &f.image);
+    if !f.command.is_empty() {
         msg.push_str(" cmdline=");
-        push_value(msg, &command);
+        push_value(msg, &f.command);
     }
     if kind != 1 && kind != 3 {
-        let _ = write!(msg, " exit={exit:#x}");
+        let _ = write!(msg, " exit={:#x}", f.exit);
     }
-    state.images.insert(pid, image);
     Some(KernelRow {
-        pid: Some(pid),
+        pid: Some(f.pid),
         tid: header.tid,
     })
 }
@@ -248,16 +340,15 @@ fn skip_sid(p: &[u8], at: usize, ptr: usize) -> Option<usize> {
     Some(at + 2 * ptr + 8 + 4 * sub_authorities)
 }
 
-fn thread(state: &mut KernelState, p: &[u8], msg: &mut String) -> Option<KernelRow> {
+fn thread(looked: &Looked, p: &[u8], msg: &mut String) -> Option<KernelRow> {
     // Every version starts with ProcessId, TThreadId.
     let pid = u32_at(p, 0)?;
     let tid = u32_at(p, 4)?;
     let _ = write!(msg, " pid={pid} tid={tid}");
-    if let Some(image) = state.images.get(&pid) {
+    if let Looked::Image(Some(image)) = looked {
         msg.push_str(" image=");
         push_value(msg, image);
     }
-    state.thread_pid.insert(tid, pid);
     Some(KernelRow {
         pid: Some(pid),
         tid: Some(tid),
@@ -266,13 +357,16 @@ fn thread(state: &mut KernelState, p: &[u8], msg: &mut String) -> Option<KernelR
 
 /// A context switch. The row belongs to the thread switched out: its wait reason is what
 /// explains a hang; its process comes from the thread events seen before.
-fn cswitch(state: &KernelState, p: &[u8], msg: &mut String) -> Option<KernelRow> {
+fn cswitch(looked: &Looked, p: &[u8], msg: &mut String) -> Option<KernelRow> {
     let new_tid = u32_at(p, 0)?;
     let old_tid = u32_at(p, 4)?;
     let reason = u8_at(p, 12)?;
     let mode = u8_at(p, 13)?;
     let old_state = u8_at(p, 14)?;
-    let old_pid = state.thread_pid.get(&old_tid).copied();
+    let (old_pid, new_pid) = match *looked {
+        Looked::Pids(old, new) => (old, new),
+        _ => (None, None),
+    };
     // Written piece by piece: context switches are the most frequent kernel event.
     msg.push_str(" old_tid=");
     push_int(msg, old_tid);
@@ -287,7 +381,7 @@ fn cswitch(state: &KernelState, p: &[u8], msg: &mut String) -> Option<KernelRow>
     });
     msg.push_str(" old_state=");
     push_named(msg, &THREAD_STATES, old_state);
-    if let Some(&pid) = state.thread_pid.get(&new_tid) {
+    if let Some(pid) = new_pid {
         msg.push_str(" new_pid=");
         push_int(msg, pid);
     }

@@ -4,8 +4,10 @@
 //! in [`TraceReport::etl`](crate::TraceReport::etl)) and [`LogfileHeader`]. A file is read
 //! in two passes over the memory-mapped bytes: [`buffer::scan`] lists every buffer header
 //! (72 bytes each), then each processor's buffers are walked in sequence order and the
-//! per-processor record streams are merged by timestamp (formats.md §1.9), so at most one
-//! inflated buffer per processor is held besides the input and the output frame.
+//! per-processor record streams are merged by timestamp (formats.md §1.9) on one thread
+//! ([`merge`]), which hands out windows of records in time order; the other threads
+//! decode each window into pieces of the frame. Besides the input and the output frame,
+//! two windows (their slots, and the inflated buffers their records are in) are held.
 //!
 //! Every record becomes a row in the crate's schema (see [`crate::schema`]): time in UTC
 //! from the logfile header's clock, pid/tid, provider, level, event id, a message (kernel
@@ -35,6 +37,7 @@ mod columns;
 mod event;
 mod header;
 mod kernel;
+mod merge;
 mod record;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
@@ -47,10 +50,10 @@ mod samples_tests;
 #[cfg(test)]
 mod tests;
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use polars::prelude::{DataFrame, PolarsResult};
 use serde::Serialize;
 
 use crate::read::{Skip, Trace, TraceReport};
@@ -60,7 +63,8 @@ use buffer::{BufferHeader, Bytes, HEADER_SIZE};
 use event::{Decoder, Row};
 use header::Clock;
 pub use header::LogfileHeader;
-use record::{Parsed, Record};
+use merge::{Merger, Slot, Window};
+use record::Parsed;
 
 /// What reading an ETL file found besides its events.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -150,91 +154,21 @@ pub(crate) struct Event<'a> {
     pub message: &'a str,
 }
 
-/// One processor's buffers, walked in sequence order.
-struct Stream<'f> {
-    buffers: Vec<BufferHeader>,
-    next: usize,
-    scratch: Vec<u8>,
-    /// The buffer being read: header, where its records are, cursor and end.
-    current: Option<(BufferHeader, Bytes<'f>, usize, usize)>,
-    last_ts: i64,
-}
-
-impl<'f> Stream<'f> {
-    fn data(&self) -> Option<(&[u8], usize, usize)> {
-        let (_, bytes, pos, end) = self.current.as_ref()?;
-        let data: &[u8] = match bytes {
-            Bytes::File(b) => b,
-            Bytes::Inflated => &self.scratch,
-        };
-        Some((data, *pos, *end))
-    }
-
-    /// The timestamp of the next record, loading buffers as needed; None at the end.
-    fn peek(&mut self, file: &'f [u8], compression: u32, skips: &mut Skips) -> Option<i64> {
-        loop {
-            let Some((data, pos, end)) = self.data() else {
-                let h = *self.buffers.get(self.next)?;
-                self.next += 1;
-                match buffer::records(file, &h, compression, &mut self.scratch) {
-                    Ok((bytes, start, end)) => self.current = Some((h, bytes, start, end)),
-                    Err((offset, detail)) => skips.add(offset, BAD_COMPRESSED, detail),
-                }
-                continue;
-            };
-            match record::parse(data, pos, end) {
-                Ok(Parsed::Record(r)) => return Some(r.timestamp.unwrap_or(self.last_ts)),
-                Ok(Parsed::End) => self.current = None,
-                Err(reason) => {
-                    let offset = self.file_offset(pos);
-                    skips.add(
-                        offset,
-                        BAD_RECORD,
-                        format!("{reason}; rest of the buffer skipped"),
-                    );
-                    self.current = None;
-                }
-            }
-        }
-    }
-
-    /// File offset of buffer position `pos` of the current buffer.
-    fn file_offset(&self, pos: usize) -> u64 {
-        match &self.current {
-            Some((h, Bytes::File(_), ..)) => h.offset + pos as u64,
-            Some((h, Bytes::Inflated, ..)) => h.offset,
-            None => 0,
-        }
-    }
-
-    /// Hands the record that [`Stream::peek`] found to `f`, then moves past it.
-    fn take(&mut self, f: impl FnOnce(&Record<'_>, u64, u16)) {
-        let Some((data, pos, end)) = self.data() else {
-            return;
-        };
-        let Ok(Parsed::Record(r)) = record::parse(data, pos, end) else {
-            return;
-        };
-        let (offset, cpu) = (
-            self.file_offset(pos),
-            self.current.as_ref().map_or(0, |c| c.0.cpu),
-        );
-        f(&r, offset, cpu);
-        let next = record::next(pos, r.size);
-        if let Some(ts) = r.timestamp {
-            self.last_ts = ts;
-        }
-        if let Some(c) = self.current.as_mut() {
-            c.2 = next;
-        }
-    }
-}
-
 /// Rows per chunk handed to a streaming caller.
 const STREAM_ROWS: usize = if cfg!(test) { 3 } else { 1 << 20 };
+/// Records merged at a time for a whole-file read: a slot takes 48 bytes and two windows
+/// are in flight; each window becomes one piece of the frame per decoding thread.
+const WINDOW_ROWS: usize = if cfg!(test) { 6 } else { 1 << 19 };
+/// Fewest records worth a decoding thread of their own.
+const PART_ROWS: usize = if cfg!(test) { 3 } else { 16 << 10 };
+/// Most decoding threads.
+const MAX_THREADS: usize = 8;
 
 /// Reads an ETL file held in memory into the event frame; WPP messages take their text from
 /// the TMF files in `tmf_dir`.
+///
+/// The merge runs on the calling thread a window of records at a time; each window is
+/// decoded by up to one thread per core, each into its own piece of the frame.
 ///
 /// With a `sink`, rows are handed over in chunks of [`STREAM_ROWS`] as they are read and the
 /// returned frame is empty.
@@ -248,40 +182,86 @@ pub(crate) fn read<'p>(
         path: path.to_path_buf(),
         error,
     };
-    // A modest first reservation (records are tens to hundreds of bytes); the builders
-    // grow from there.
-    let room = match sink {
-        Some(_) => STREAM_ROWS.min(file.len() / 64),
-        None => file.len() / 1024,
+    let Setup {
+        mut info,
+        header,
+        tmf,
+        mut merger,
+    } = open(path, file, tmf_dir)?;
+    let threads = threads();
+    let window_rows = if sink.is_some() {
+        STREAM_ROWS
+    } else {
+        WINDOW_ROWS
     };
-    let mut columns = columns::EtlColumns::with_capacity(room);
+    let decoder = Decoder {
+        header: &header,
+        tmf: tmf.as_ref(),
+        wpp_without_format: 0,
+        tl: tracelogging::Cache::default(),
+    };
+    let mut pieces = Vec::new();
     let mut records = 0u64;
+    let mut wpp_without_format = 0;
     let mut stopped = false;
     let mut failed = None;
-    let (info, skips) = walk(path, file, tmf_dir, |e| {
-        if stopped {
-            return;
-        }
-        columns.push(e);
-        records += 1;
-        if let Some(sink) = sink.as_mut().filter(|_| columns.len() >= STREAM_ROWS) {
-            match columns.take(STREAM_ROWS) {
-                Ok(chunk) => stopped = sink(chunk).is_break(),
-                Err(error) => {
-                    failed = Some(error);
-                    stopped = true;
+    // The merge fills the next window on its own thread while this one decodes the last:
+    // two windows in flight, handed back and forth.
+    let merger = std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Window<'_>>(1);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Window<'_>>();
+        let _ = empty_tx.send(Window::default());
+        let merging = scope.spawn(move || {
+            loop {
+                let mut window = empty_rx.recv().unwrap_or_default();
+                merger.fill(&mut window, window_rows);
+                if window.slots.is_empty() || full_tx.send(window).is_err() {
+                    break;
                 }
             }
+            merger
+        });
+        let _ = empty_tx.send(Window::default());
+        for window in full_rx {
+            if stopped || failed.is_some() {
+                // The caller wants no more rows; the report still covers the whole file.
+                wpp_without_format += count_unformatted(&window, &decoder);
+            } else {
+                match decode_window(&window, &decoder, threads) {
+                    Ok((frame, unformatted)) => {
+                        wpp_without_format += unformatted;
+                        records += frame.height() as u64;
+                        match sink.as_mut() {
+                            Some(sink) => stopped = sink(frame).is_break(),
+                            None => pieces.push(frame),
+                        }
+                    }
+                    Err(error) => failed = Some(error),
+                }
+            }
+            let _ = empty_tx.send(window);
         }
-    })?;
+        // The merge thread does not panic; if it did, its panic goes on here.
+        merging
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+    });
     if let Some(error) = failed {
         return Err(frame_error(error));
     }
-    let mut frame = columns.finish().map_err(frame_error)?;
-    if let Some(sink) = sink.filter(|_| !stopped && frame.height() > 0) {
-        let empty = frame.clear();
-        let _ = sink(std::mem::replace(&mut frame, empty));
-    }
+    let mut pieces = pieces.into_iter();
+    let frame = match pieces.next() {
+        None => columns::EtlColumns::with_capacity(0)
+            .finish()
+            .map_err(frame_error)?,
+        Some(mut frame) => {
+            for p in pieces {
+                frame.vstack_mut_owned(p).map_err(frame_error)?;
+            }
+            frame
+        }
+    };
+    let skips = finish(&mut info, merger, wpp_without_format);
     let h = &info.header;
     let time_note = format!(
         "UTC from the file's own clock: {} at {} Hz, anchored at the logfile header's start time {}",
@@ -303,6 +283,105 @@ pub(crate) fn read<'p>(
     Ok(Trace { frame, report })
 }
 
+/// Decoding threads: one per core, found once (finding it reads cgroup files).
+fn threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_THREADS)
+    })
+}
+
+/// Decodes a window into one frame: its slots are split into consecutive parts, each
+/// decoded on its own thread into its own columns, and the parts stacked in order.
+/// Returns the frame and the WPP messages without a format.
+fn decode_window(
+    window: &Window<'_>,
+    decoder: &Decoder<'_>,
+    threads: usize,
+) -> PolarsResult<(DataFrame, u64)> {
+    let n = window.slots.len();
+    let parts = threads.min(n / PART_ROWS).max(1);
+    let per_part = n.div_ceil(parts);
+    let one = |slots: &[Slot]| -> PolarsResult<(DataFrame, u64)> {
+        let mut d = decoder.fork();
+        let mut columns = columns::EtlColumns::with_capacity(slots.len());
+        let mut message = String::new();
+        each_event(window, slots, &mut d, &mut message, |e| columns.push(e));
+        Ok((columns.finish()?, d.wpp_without_format))
+    };
+    let mut chunks = window.slots.chunks(per_part.max(1));
+    let Some(first) = chunks.next() else {
+        return Ok((columns::EtlColumns::with_capacity(0).finish()?, 0));
+    };
+    let results: Vec<PolarsResult<(DataFrame, u64)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks.map(|c| scope.spawn(move || one(c))).collect();
+        let mut results = vec![one(first)];
+        for h in handles {
+            // A decoding thread does not panic; if one did, its panic goes on here.
+            results.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        results
+    });
+    let mut results = results.into_iter();
+    let (mut frame, mut unformatted) = match results.next() {
+        Some(r) => r?,
+        None => (columns::EtlColumns::with_capacity(0).finish()?, 0),
+    };
+    for r in results {
+        let (piece, u) = r?;
+        frame.vstack_mut_owned(piece)?;
+        unformatted += u;
+    }
+    Ok((frame, unformatted))
+}
+
+/// The WPP messages of `window` that decoding would find no format for.
+fn count_unformatted(window: &Window<'_>, decoder: &Decoder<'_>) -> u64 {
+    let mut n = 0;
+    for slot in &window.slots {
+        let Some(b) = window.bufs.get(slot.buf as usize) else {
+            continue;
+        };
+        if let Ok(Parsed::Record(r)) = record::parse(b.bytes(), slot.pos as usize, b.end) {
+            n += u64::from(decoder.unformatted(&r));
+        }
+    }
+    n
+}
+
+/// Decodes the records of `slots` (of `window`) in order and hands each to `sink`.
+fn each_event(
+    window: &Window<'_>,
+    slots: &[Slot],
+    decoder: &mut Decoder<'_>,
+    message: &mut String,
+    mut sink: impl FnMut(&Event<'_>),
+) {
+    for slot in slots {
+        let Some(b) = window.bufs.get(slot.buf as usize) else {
+            continue;
+        };
+        let pos = slot.pos as usize;
+        // The merge parsed this record already; parsing the same bytes again cannot fail.
+        let Ok(Parsed::Record(r)) = record::parse(b.bytes(), pos, b.end) else {
+            continue;
+        };
+        message.clear();
+        let row = decoder.decode(&r, &slot.looked, message);
+        sink(&Event {
+            offset: b.file_offset(pos),
+            cpu: b.header.cpu,
+            raw_ts: slot.raw_ts,
+            time_ns: slot.time_ns,
+            payload_len: r.payload.len(),
+            row,
+            message,
+        });
+    }
+}
+
 fn fatal(path: &Path, offset: u64, reason: impl Into<String>) -> Error {
     Error::Etl {
         path: path.to_path_buf(),
@@ -311,13 +390,16 @@ fn fatal(path: &Path, offset: u64, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Walks every record in time order and hands each to `sink`.
-pub(crate) fn walk(
-    path: &Path,
-    file: &[u8],
-    tmf_dir: Option<&Path>,
-    mut sink: impl FnMut(&Event<'_>),
-) -> Result<(EtlInfo, Skips), Error> {
+/// What a read sets up before the merge.
+struct Setup<'f> {
+    info: EtlInfo,
+    header: LogfileHeader,
+    tmf: Option<wpp::Tmf>,
+    merger: Merger<'f>,
+}
+
+/// Reads the logfile header, loads the TMF files, lists the buffers and starts the merge.
+fn open<'f>(path: &Path, file: &'f [u8], tmf_dir: Option<&Path>) -> Result<Setup<'f>, Error> {
     let first = BufferHeader::read(file, 0)
         .ok_or_else(|| fatal(path, 0, "file shorter than one buffer header"))?;
     // The header buffer is never compressed (formats.md §1.1; snail rejects one that is).
@@ -377,79 +459,71 @@ pub(crate) fn walk(
         info.buffers_flagged_lost += u64::from(h.flags & buffer::FLAG_BUFFER_LOST != 0);
         by_cpu.entry(h.cpu).or_default().push(h);
     }
-    let mut streams: Vec<Stream<'_>> = by_cpu
+    let by_cpu = by_cpu
         .into_values()
         .map(|mut buffers| {
             // SequenceNumber rises per processor in file order (formats.md §1.2, verified
             // on net.4.5.2.x64); the offset keeps equal numbers in file order.
             buffers.sort_by_key(|h| (h.sequence, h.offset));
-            Stream {
-                buffers,
-                next: 0,
-                scratch: Vec::new(),
-                current: None,
-                last_ts: anchor,
-            }
+            buffers
         })
         .collect();
-
-    let mut decoder = Decoder {
-        kernel: kernel::KernelState::default(),
-        tmf,
+    let merger = Merger::new(file, compression, clock, anchor, by_cpu, skips);
+    Ok(Setup {
+        info,
         header,
-        wpp_without_format: 0,
-    };
-    let mut counts = [0u64; 13];
-    let mut message = String::new();
-    let mut heap = BinaryHeap::new();
-    for (i, s) in streams.iter_mut().enumerate() {
-        if let Some(ts) = s.peek(file, compression, &mut skips) {
-            heap.push(Reverse((ts, i)));
-        }
-    }
-    while let Some(Reverse((_, i))) = heap.pop() {
-        let stream = &mut streams[i];
-        loop {
-            let last_ts = stream.last_ts;
-            stream.take(|r, offset, cpu| {
-                let raw_ts = r.timestamp.unwrap_or(last_ts);
-                counts[r.header as usize] += 1;
-                let Some(time_ns) = clock.utc_ns(raw_ts) else {
-                    skips.add(
-                        offset,
-                        TIME_RANGE,
-                        format!("timestamp {raw_ts} out of range"),
-                    );
-                    return;
-                };
-                message.clear();
-                let row = decoder.decode(r, &mut message);
-                sink(&Event {
-                    offset,
-                    cpu,
-                    raw_ts,
-                    time_ns,
-                    payload_len: r.payload.len(),
-                    row,
-                    message: &message,
-                });
-            });
-            let Some(ts) = stream.peek(file, compression, &mut skips) else {
-                break;
-            };
-            // Stay on this stream while it is still the earliest: no heap traffic for runs.
-            if heap.peek().is_none_or(|Reverse(top)| (ts, i) <= *top) {
-                continue;
-            }
-            heap.push(Reverse((ts, i)));
-            break;
-        }
-    }
-    info.wpp_without_format = decoder.wpp_without_format;
-    for (kind, n) in record::ALL_TYPES.iter().zip(counts) {
+        tmf,
+        merger,
+    })
+}
+
+/// Completes `info` with what the merge counted; returns the skips.
+fn finish(info: &mut EtlInfo, merger: Merger<'_>, wpp_without_format: u64) -> Skips {
+    info.wpp_without_format = wpp_without_format;
+    for (kind, n) in record::ALL_TYPES.iter().zip(merger.counts) {
         if n > 0 {
             info.records_by_header.insert(kind.name().to_string(), n);
         }
     }
+    merger.skips
+}
+
+/// Walks every record in time order and hands each to `sink`, on the calling thread.
+#[cfg(test)]
+pub(crate) fn walk(
+    path: &Path,
+    file: &[u8],
+    tmf_dir: Option<&Path>,
+    mut sink: impl FnMut(&Event<'_>),
+) -> Result<(EtlInfo, Skips), Error> {
+    let Setup {
+        mut info,
+        header,
+        tmf,
+        mut merger,
+    } = open(path, file, tmf_dir)?;
+    let mut window = Window::default();
+    let mut message = String::new();
+    let mut decoder = Decoder {
+        header: &header,
+        tmf: tmf.as_ref(),
+        wpp_without_format: 0,
+        tl: tracelogging::Cache::default(),
+    };
+    loop {
+        merger.fill(&mut window, WINDOW_ROWS);
+        if window.slots.is_empty() {
+            break;
+        }
+        each_event(
+            &window,
+            &window.slots,
+            &mut decoder,
+            &mut message,
+            &mut sink,
+        );
+    }
+    let wpp_without_format = decoder.wpp_without_format;
+    let skips = finish(&mut info, merger, wpp_without_format);
     Ok((info, skips))
 }

@@ -33,8 +33,8 @@ pub(crate) fn provider_name(traits: &[u8]) -> Option<&str> {
 }
 
 /// One field of the metadata.
-struct Field<'m> {
-    name: &'m str,
+struct Field {
+    name: Box<str>,
     in_type: u8,
     out_type: u8,
     /// Some(n) for a constant-count array.
@@ -59,9 +59,14 @@ fn cstr(m: &[u8], at: usize) -> Option<(&str, usize)> {
     Some((std::str::from_utf8(&rest[..end]).ok()?, at + end + 1))
 }
 
-/// Parses event metadata: the event name and the flat field list (a struct field is
+/// Event metadata, parsed: the event name and the flat field list (a struct field is
 /// followed by its members; its OutType holds their number).
-fn parse_meta(meta: &[u8]) -> Option<(&str, Vec<Field<'_>>)> {
+pub(crate) struct Meta {
+    event: Box<str>,
+    fields: Vec<Field>,
+}
+
+fn parse_meta(meta: &[u8]) -> Option<Meta> {
     let size = usize::from(u16_at(meta, 0)?).min(meta.len());
     let m = &meta[..size];
     let at = skip_tags(m, 2)?;
@@ -93,22 +98,69 @@ fn parse_meta(meta: &[u8]) -> Option<(&str, Vec<Field<'_>>)> {
             _ => {}
         }
         fields.push(Field {
-            name,
+            name: name.into(),
             in_type,
             out_type: out_type & !CHAIN,
             const_count,
         });
     }
-    Some((event, fields))
+    Some(Meta {
+        event: event.into(),
+        fields,
+    })
 }
 
 /// Renders a TraceLogging event into `msg`; false if the metadata is unusable (then
 /// nothing useful was written and the caller shows the payload as hex).
+#[cfg(test)]
 pub(crate) fn render(meta: &[u8], payload: &[u8], pointer64: bool, msg: &mut String) -> bool {
-    let Some((event, fields)) = parse_meta(meta) else {
+    let Some(meta) = parse_meta(meta) else {
         return false;
     };
-    msg.push_str(event);
+    render_meta(&meta, payload, pointer64, msg);
+    true
+}
+
+/// Distinct metadata blobs kept by a [`Cache`] at most; past that it starts again, so
+/// input with endless schemas cannot grow it without bound.
+const CACHE_MAX: usize = 4096;
+
+/// Metadata parsed once per distinct blob: every event of a schema carries the same
+/// EVENT_SCHEMA_TL bytes, and parsing them again was a twentieth of a read (perf).
+#[derive(Default)]
+pub(crate) struct Cache {
+    parsed: rustc_hash::FxHashMap<Box<[u8]>, Option<Meta>>,
+}
+
+impl Cache {
+    /// [`render`] with the metadata parsed at most once.
+    pub(crate) fn render(
+        &mut self,
+        meta: &[u8],
+        payload: &[u8],
+        pointer64: bool,
+        msg: &mut String,
+    ) -> bool {
+        if !self.parsed.contains_key(meta) {
+            if self.parsed.len() >= CACHE_MAX {
+                self.parsed.clear();
+            }
+            self.parsed.insert(meta.into(), parse_meta(meta));
+        }
+        match self.parsed.get(meta) {
+            Some(Some(m)) => {
+                render_meta(m, payload, pointer64, msg);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Renders an event of metadata `meta`.
+fn render_meta(meta: &Meta, payload: &[u8], pointer64: bool, msg: &mut String) {
+    let fields = &meta.fields;
+    msg.push_str(&meta.event);
     let mut r = Reader {
         p: payload,
         at: 0,
@@ -118,12 +170,12 @@ pub(crate) fn render(meta: &[u8], payload: &[u8], pointer64: bool, msg: &mut Str
     let mut i = 0;
     while i < fields.len() {
         msg.push(' ');
-        match r.field(&fields, i, msg) {
+        match r.field(fields, i, msg) {
             Some(next) => i = next,
             None => {
                 msg.push_str("<cut off> rest=");
                 push_hex(msg, payload.get(r.at..).unwrap_or(&[]), HEX_CAP);
-                return true;
+                return;
             }
         }
     }
@@ -131,7 +183,6 @@ pub(crate) fn render(meta: &[u8], payload: &[u8], pointer64: bool, msg: &mut Str
         msg.push_str(" extra=");
         push_hex(msg, &payload[r.at..], HEX_CAP);
     }
-    true
 }
 
 struct Reader<'p> {
@@ -143,7 +194,7 @@ struct Reader<'p> {
 }
 
 /// Index after field `i` and, for a struct, its members (recursively).
-fn skip_field(fields: &[Field<'_>], i: usize) -> usize {
+fn skip_field(fields: &[Field], i: usize) -> usize {
     let f = &fields[i];
     let mut next = i + 1;
     if f.in_type & 0x1F == IN_STRUCT {
@@ -165,9 +216,9 @@ impl Reader<'_> {
     }
 
     /// Writes `name=value` for field `i`; returns the index of the next field.
-    fn field(&mut self, fields: &[Field<'_>], i: usize, msg: &mut String) -> Option<usize> {
+    fn field(&mut self, fields: &[Field], i: usize, msg: &mut String) -> Option<usize> {
         let f = &fields[i];
-        msg.push_str(f.name);
+        msg.push_str(&f.name);
         msg.push('=');
         let count = match f.in_type & IN_COUNT_MASK {
             IN_CONST_COUNT => f.const_count,
@@ -192,7 +243,7 @@ impl Reader<'_> {
     }
 
     /// One value of field `i` (a whole struct for a struct field).
-    fn value(&mut self, fields: &[Field<'_>], i: usize, msg: &mut String) -> Option<()> {
+    fn value(&mut self, fields: &[Field], i: usize, msg: &mut String) -> Option<()> {
         let f = &fields[i];
         let in_type = f.in_type & 0x1F;
         if f.in_type & IN_COUNT_MASK == IN_CUSTOM {
