@@ -14,11 +14,30 @@ pub(crate) const LEVELS: [&str; 6] = [
     "verbose",
 ];
 
+/// `str::trim`, with ASCII white space (all a cell has in practice: tracerpt's ` "…"` string
+/// values) taken off byte by byte, and Unicode's rules applied only at a non-ASCII end.
+pub(crate) fn trim(s: &str) -> &str {
+    // `char::is_whitespace` on ASCII: these six (`\x0b` included, unlike
+    // `u8::is_ascii_whitespace`).
+    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);
+    // ASCII bytes are character boundaries.
+    let t = s.get(start..end).unwrap_or_default();
+    let tb = t.as_bytes();
+    if tb.first().is_some_and(|c| !c.is_ascii()) || tb.last().is_some_and(|c| !c.is_ascii()) {
+        t.trim()
+    } else {
+        t
+    }
+}
+
 /// The level as the frame stores it: ETW's numbers 0–5, WPP's `TRACE_LEVEL_*` names and the
 /// event log's display names become one vocabulary; other values are kept as written.
 /// None for an empty cell.
 pub(crate) fn level_name(raw: &str) -> Option<&str> {
-    let t = raw.trim();
+    let t = trim(raw);
     // The common case first: one digit (tracerpt, Get-WinEvent).
     if let [d @ b'0'..=b'5'] = t.as_bytes() {
         return Some(LEVELS[usize::from(d - b'0')]);
@@ -72,7 +91,7 @@ pub(crate) fn grouped_u32(cell: &str) -> Option<u32> {
 
 /// Plain decimal `u32` (PID/TID columns).
 pub(crate) fn decimal_u32(cell: &str) -> Option<u32> {
-    let t = cell.trim();
+    let t = trim(cell);
     if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -128,7 +147,7 @@ pub(crate) fn decimal_ns(cell: &str, unit_ns: i64, decimal: u8) -> Option<i64> {
 /// is lost in the file itself. The text is read exactly (digits and exponent, no float
 /// rounding on our side), so what is printed is what is kept.
 pub(crate) fn filetime_ns(cell: &str) -> Option<i64> {
-    let ticks = decimal_e(cell.trim())?;
+    let ticks = decimal_e(trim(cell))?;
     unix_ns_from_filetime(ticks)
 }
 
@@ -201,6 +220,19 @@ mod tests {
         assert_eq!(level_name("Warning"), Some("warning"));
         assert_eq!(level_name("16"), Some("16"));
         assert_eq!(level_name("  "), None);
+        for s in [
+            "",
+            " ",
+            "a",
+            " a\u{b}",
+            "\u{a0}a\u{a0}",
+            " \u{3000} a é\u{2009}\n",
+            "é",
+            "\ta b\r\n",
+            "ab",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     #[test]
