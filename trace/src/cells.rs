@@ -92,10 +92,13 @@ pub(crate) fn grouped_u32(cell: &str) -> Option<u32> {
 /// Plain decimal `u32` (PID/TID columns).
 pub(crate) fn decimal_u32(cell: &str) -> Option<u32> {
     let t = trim(cell);
-    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+    if t.is_empty() {
         return None;
     }
-    t.parse().ok()
+    t.bytes().try_fold(0u32, |v, c| {
+        let d = c.is_ascii_digit().then(|| u32::from(c - b'0'))?;
+        v.checked_mul(10)?.checked_add(d)
+    })
 }
 
 /// A decimal number of `unit_ns`-nanosecond units (`1234.567` ms, `12.345678901` s) as
@@ -162,7 +165,9 @@ fn decimal_e(t: &str) -> Option<i128> {
     let b = t.as_bytes();
     let neg = b.first() == Some(&b'-');
     let mut i = usize::from(neg);
-    let mut v: i128 = 0;
+    // The first 19 digits in a u64 (a FILETIME has 18); i128 arithmetic only past them.
+    let mut small: u64 = 0;
+    let mut big: Option<i128> = None;
     let mut digits = 0u32;
     let mut frac_digits: i32 = 0;
     let mut in_frac = false;
@@ -173,7 +178,12 @@ fn decimal_e(t: &str) -> Option<i128> {
                 if digits >= 38 {
                     return None;
                 }
-                v = v * 10 + i128::from(c - b'0');
+                let d = c - b'0';
+                match big.as_mut() {
+                    Some(v) => *v = *v * 10 + i128::from(d),
+                    None if digits < 19 => small = small * 10 + u64::from(d),
+                    None => big = Some(i128::from(small) * 10 + i128::from(d)),
+                }
                 digits += 1;
                 frac_digits += i32::from(in_frac);
             }
@@ -186,6 +196,7 @@ fn decimal_e(t: &str) -> Option<i128> {
     if digits == 0 {
         return None;
     }
+    let mut v = big.unwrap_or(i128::from(small));
     let exp: i32 = match b.get(i) {
         Some(_) => {
             let e = t.get(i + 1..)?;
@@ -247,6 +258,9 @@ mod tests {
         assert_eq!(grouped_u32("99999999999"), None);
         assert_eq!(decimal_u32(" 12536 "), Some(12536));
         assert_eq!(decimal_u32("0x10"), None);
+        assert_eq!(decimal_u32("4294967295"), Some(u32::MAX));
+        assert_eq!(decimal_u32("4294967296"), None);
+        assert_eq!(decimal_u32("+1"), None);
     }
 
     #[test]
@@ -278,5 +292,14 @@ mod tests {
         assert_eq!(filetime_ns("1e999"), None);
         assert_eq!(filetime_ns("abc"), None);
         assert_eq!(filetime_ns("9e30"), None);
+        // past 19 digits the arithmetic is wider, the value the same
+        assert_eq!(
+            filetime_ns("133127435730482450.000000000000"),
+            Some(1_668_269_973_048_245_000)
+        );
+        assert_eq!(
+            filetime_ns("1331274357304824500000000e-7"),
+            Some(1_668_269_973_048_245_000)
+        );
     }
 }

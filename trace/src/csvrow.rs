@@ -258,7 +258,6 @@ fn push(fields: &mut Vec<Field>, start: usize, end: usize, quoted: bool) {
     });
 }
 
-
 fn strip_cr(buf: &[u8], end: usize) -> usize {
     if end > 0 && buf.get(end - 1) == Some(&b'\r') {
         end - 1

@@ -305,8 +305,11 @@ fn read_ahead(
         if buf.len() < HEAD + want {
             buf.resize(HEAD + want, 0);
         }
-        let round = read_full(&mut file, buf.get_mut(HEAD..HEAD + want).unwrap_or_default())
-            .map(|n| (buf, n, n < want));
+        let round = read_full(
+            &mut file,
+            buf.get_mut(HEAD..HEAD + want).unwrap_or_default(),
+        )
+        .map(|n| (buf, n, n < want));
         let last = !matches!(round, Ok((_, _, false)));
         if full.send(round).is_err() || last {
             return;
@@ -479,14 +482,7 @@ impl<'p> State<'p> {
 
 /// Parses every complete record in `buf`; returns the bytes consumed.
 fn drain(st: &mut State<'_>, buf: &[u8], eof: bool) -> Result<usize, Error> {
-    // UTF-8 is checked once for the whole buffer (the check is fastest on long runs); a
-    // record inside the valid part is cut from it as a str, others are checked alone.
-    let valid = match std::str::from_utf8(buf) {
-        Ok(text) => text,
-        Err(e) => {
-            std::str::from_utf8(buf.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
-        }
-    };
+    let mut valid = Utf8Window::default();
     let mut pos = 0usize;
     while pos < buf.len() {
         let rest = &buf[pos..];
@@ -523,13 +519,47 @@ fn drain(st: &mut State<'_>, buf: &[u8], eof: bool) -> Result<usize, Error> {
             None => break,
         };
         let bytes = rest.get(..end.len).unwrap_or_default();
-        let text = valid.get(pos..pos + end.len);
+        let text = valid.text(buf, pos, end.len);
         let number = st.line;
         st.line += end.lines.max(1);
         pos += end.step.max(1);
         one(st, bytes, text, number)?;
     }
     Ok(pos)
+}
+
+/// Bytes of the input checked for UTF-8 at a time.
+const UTF8_WINDOW: usize = 128 << 10;
+
+/// A stretch of a buffer known to be UTF-8, checked a window at a time just ahead of the
+/// records cut from it: the check is fastest on long runs, and the bytes are then still in
+/// cache when the record is split (checking a whole round first read it from memory twice).
+#[derive(Default)]
+struct Utf8Window<'b> {
+    /// Where `text` starts in the buffer.
+    from: usize,
+    text: &'b str,
+}
+
+impl<'b> Utf8Window<'b> {
+    /// The record of `len` bytes at `start` of `buf` as a str, if it is valid UTF-8.
+    /// `start` is a record start, so a character boundary in valid text.
+    fn text(&mut self, buf: &'b [u8], start: usize, len: usize) -> Option<&'b str> {
+        let end = start.checked_add(len)?;
+        if start < self.from || end > self.from + self.text.len() {
+            // Check on from this record. Where the bytes are not UTF-8 the check stops at
+            // the first bad byte, so a bad record costs about its own length.
+            let stop = start.saturating_add(UTF8_WINDOW).max(end).min(buf.len());
+            let window = buf.get(start..stop).unwrap_or_default();
+            self.from = start;
+            self.text = match std::str::from_utf8(window) {
+                Ok(text) => text,
+                Err(e) => std::str::from_utf8(window.get(..e.valid_up_to()).unwrap_or_default())
+                    .unwrap_or_default(),
+            };
+        }
+        self.text.get(start - self.from..end - self.from)
+    }
 }
 
 /// One record: `text` is its bytes as a str when already known to be UTF-8.
