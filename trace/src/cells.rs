@@ -14,11 +14,30 @@ pub(crate) const LEVELS: [&str; 6] = [
     "verbose",
 ];
 
+/// `str::trim`, with ASCII white space (all a cell has in practice: tracerpt's ` "…"` string
+/// values) taken off byte by byte, and Unicode's rules applied only at a non-ASCII end.
+pub(crate) fn trim(s: &str) -> &str {
+    // `char::is_whitespace` on ASCII: these six (`\x0b` included, unlike
+    // `u8::is_ascii_whitespace`).
+    let ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+    let b = s.as_bytes();
+    let start = b.iter().position(|c| !ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !ws(c)).map_or(start, |i| i + 1);
+    // ASCII bytes are character boundaries.
+    let t = s.get(start..end).unwrap_or_default();
+    let tb = t.as_bytes();
+    if tb.first().is_some_and(|c| !c.is_ascii()) || tb.last().is_some_and(|c| !c.is_ascii()) {
+        t.trim()
+    } else {
+        t
+    }
+}
+
 /// The level as the frame stores it: ETW's numbers 0–5, WPP's `TRACE_LEVEL_*` names and the
 /// event log's display names become one vocabulary; other values are kept as written.
 /// None for an empty cell.
 pub(crate) fn level_name(raw: &str) -> Option<&str> {
-    let t = raw.trim();
+    let t = trim(raw);
     // The common case first: one digit (tracerpt, Get-WinEvent).
     if let [d @ b'0'..=b'5'] = t.as_bytes() {
         return Some(LEVELS[usize::from(d - b'0')]);
@@ -72,11 +91,14 @@ pub(crate) fn grouped_u32(cell: &str) -> Option<u32> {
 
 /// Plain decimal `u32` (PID/TID columns).
 pub(crate) fn decimal_u32(cell: &str) -> Option<u32> {
-    let t = cell.trim();
-    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+    let t = trim(cell);
+    if t.is_empty() {
         return None;
     }
-    t.parse().ok()
+    t.bytes().try_fold(0u32, |v, c| {
+        let d = c.is_ascii_digit().then(|| u32::from(c - b'0'))?;
+        v.checked_mul(10)?.checked_add(d)
+    })
 }
 
 /// A decimal number of `unit_ns`-nanosecond units (`1234.567` ms, `12.345678901` s) as
@@ -128,7 +150,7 @@ pub(crate) fn decimal_ns(cell: &str, unit_ns: i64, decimal: u8) -> Option<i64> {
 /// is lost in the file itself. The text is read exactly (digits and exponent, no float
 /// rounding on our side), so what is printed is what is kept.
 pub(crate) fn filetime_ns(cell: &str) -> Option<i64> {
-    let ticks = decimal_e(cell.trim())?;
+    let ticks = decimal_e(trim(cell))?;
     unix_ns_from_filetime(ticks)
 }
 
@@ -143,7 +165,9 @@ fn decimal_e(t: &str) -> Option<i128> {
     let b = t.as_bytes();
     let neg = b.first() == Some(&b'-');
     let mut i = usize::from(neg);
-    let mut v: i128 = 0;
+    // The first 19 digits in a u64 (a FILETIME has 18); i128 arithmetic only past them.
+    let mut small: u64 = 0;
+    let mut big: Option<i128> = None;
     let mut digits = 0u32;
     let mut frac_digits: i32 = 0;
     let mut in_frac = false;
@@ -154,7 +178,12 @@ fn decimal_e(t: &str) -> Option<i128> {
                 if digits >= 38 {
                     return None;
                 }
-                v = v * 10 + i128::from(c - b'0');
+                let d = c - b'0';
+                match big.as_mut() {
+                    Some(v) => *v = *v * 10 + i128::from(d),
+                    None if digits < 19 => small = small * 10 + u64::from(d),
+                    None => big = Some(i128::from(small) * 10 + i128::from(d)),
+                }
                 digits += 1;
                 frac_digits += i32::from(in_frac);
             }
@@ -167,6 +196,7 @@ fn decimal_e(t: &str) -> Option<i128> {
     if digits == 0 {
         return None;
     }
+    let mut v = big.unwrap_or(i128::from(small));
     let exp: i32 = match b.get(i) {
         Some(_) => {
             let e = t.get(i + 1..)?;
@@ -201,6 +231,19 @@ mod tests {
         assert_eq!(level_name("Warning"), Some("warning"));
         assert_eq!(level_name("16"), Some("16"));
         assert_eq!(level_name("  "), None);
+        for s in [
+            "",
+            " ",
+            "a",
+            " a\u{b}",
+            "\u{a0}a\u{a0}",
+            " \u{3000} a é\u{2009}\n",
+            "é",
+            "\ta b\r\n",
+            "ab",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
     }
 
     #[test]
@@ -215,6 +258,9 @@ mod tests {
         assert_eq!(grouped_u32("99999999999"), None);
         assert_eq!(decimal_u32(" 12536 "), Some(12536));
         assert_eq!(decimal_u32("0x10"), None);
+        assert_eq!(decimal_u32("4294967295"), Some(u32::MAX));
+        assert_eq!(decimal_u32("4294967296"), None);
+        assert_eq!(decimal_u32("+1"), None);
     }
 
     #[test]
@@ -246,5 +292,14 @@ mod tests {
         assert_eq!(filetime_ns("1e999"), None);
         assert_eq!(filetime_ns("abc"), None);
         assert_eq!(filetime_ns("9e30"), None);
+        // past 19 digits the arithmetic is wider, the value the same
+        assert_eq!(
+            filetime_ns("133127435730482450.000000000000"),
+            Some(1_668_269_973_048_245_000)
+        );
+        assert_eq!(
+            filetime_ns("1331274357304824500000000e-7"),
+            Some(1_668_269_973_048_245_000)
+        );
     }
 }

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, NaiveDateTime, NaiveTime};
 
-use crate::cells::{decimal_ns, decimal_u32, filetime_ns, grouped_u32, level_name, process_pid};
+use crate::cells::{
+    decimal_ns, decimal_u32, filetime_ns, grouped_u32, level_name, process_pid, trim,
+};
 use crate::csvrow::{split, split_str, Field, RecordEnd};
 use crate::read::{
     Parsed, Row, When, BAD_ID, BAD_TIME, BAD_TIME_FORMAT, HEADER, NOT_A_ROW, TOO_FEW_FIELDS,
@@ -173,7 +175,7 @@ impl Format for CsvReader {
             fields.get(i).map(|f| {
                 let raw = f.raw(record);
                 if f.quoted {
-                    raw.trim()
+                    trim(raw)
                 } else {
                     raw
                 }
@@ -298,7 +300,7 @@ impl Format for CsvReader {
 fn spill(fields: &[Field], record: &str, out: &mut String) {
     let used = fields
         .iter()
-        .rposition(|f| !f.raw(record).trim().is_empty())
+        .rposition(|f| !f.is_void() && !trim(f.raw(record)).is_empty())
         .map_or(0, |i| i + 1);
     for (k, f) in fields.iter().take(used).enumerate() {
         if k > 0 {
@@ -306,19 +308,23 @@ fn spill(fields: &[Field], record: &str, out: &mut String) {
         }
         let start = out.len();
         f.push_to(record, out);
+        // The value is cut down in place (no copy): trimmed, then one layer of quotes off.
         let value = out.get(start..).unwrap_or_default();
-        let trimmed = value.trim();
-        if trimmed.len() >= 2 && trimmed.starts_with('"') && trimmed.ends_with('"') {
-            let inner = trimmed
-                .get(1..trimmed.len() - 1)
-                .unwrap_or_default()
-                .to_owned();
-            out.truncate(start);
-            out.push_str(&inner);
-        } else if trimmed.len() != value.len() {
-            let t = trimmed.to_owned();
-            out.truncate(start);
-            out.push_str(&t);
+        let trimmed = trim(value);
+        let lead = if trimmed.len() == value.len() {
+            0
+        } else {
+            value.len() - value.trim_start().len()
+        };
+        let (lead, keep) =
+            if trimmed.len() >= 2 && trimmed.starts_with('"') && trimmed.ends_with('"') {
+                (lead + 1, trimmed.len() - 2)
+            } else {
+                (lead, trimmed.len())
+            };
+        if lead != 0 || keep != value.len() {
+            out.truncate(start + lead + keep);
+            out.replace_range(start..start + lead, "");
         }
     }
 }

@@ -367,3 +367,36 @@ fn hw3d_sample_self_check() {
         assert_eq!(utc[i], want, "row {i}");
     }
 }
+
+/// A record with bytes that are not UTF-8 is read with U+FFFD in their place, wherever it
+/// falls among the windows UTF-8 is checked in; the records around it are read as written.
+#[test]
+fn invalid_utf8_rows_are_read_lossy() {
+    let mut bytes = b"Index,Event Name,Type,Event ID,Version,Channel,Level,Opcode,Task,Keyword,\
+PID,TID,Processor Number,Instance ID,Parent Instance ID,Activity ID,Related Activity ID,\
+Clock-Time,Kernel(ms),User(ms),User Data\r\n"
+        .to_vec();
+    let rows = 4000;
+    let bad = |i: usize| i % 997 == 5 || i == rows - 1;
+    for i in 0..rows {
+        bytes.extend_from_slice(
+            format!("{i},Prov,0,1,0,0,4,0,0,2,10,20,0,,,,,1.3312743573000002e+17,0,0,\" \"\"m{i}")
+                .as_bytes(),
+        );
+        if bad(i) {
+            bytes.extend_from_slice(b"\xFF\xC3");
+        }
+        bytes.extend_from_slice(b"\"\"\"\r\n");
+    }
+    let t = read_bytes(Path::new("bad.csv"), &bytes, &ctx(None, 0)).expect("reads");
+    assert_eq!(t.report.records, rows as u64);
+    let messages = strs(&t, schema::MESSAGE);
+    for (i, m) in messages.into_iter().enumerate() {
+        let want = if bad(i) {
+            format!("m{i}\u{FFFD}\u{FFFD}")
+        } else {
+            format!("m{i}")
+        };
+        assert_eq!(m, Some(want.as_str()), "row {i}");
+    }
+}

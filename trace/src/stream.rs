@@ -2,13 +2,14 @@
 //! whose quoted fields may span lines) → one [`Format`] parser → rows converted to UTC →
 //! the frame's columns, with skipped records counted.
 //!
-//! Files are read in pieces (4–64 MiB) and each is dropped once parsed, so the input is
-//! never resident as a whole; strings are copied into the frame's builders as they come.
-//! When the layout allows it ([`Format::fork`]), the second half of each piece is parsed on
+//! Files are read in rounds (8–32 MiB) into two buffers that take turns: a reader thread
+//! fills one while the other is parsed, so the input is never resident as a whole and
+//! reading overlaps parsing; strings are copied into the frame's builders as they come.
+//! When the layout allows it ([`Format::fork`]), the second half of each round is parsed on
 //! a second thread; its result is kept only if the first half ended exactly where the
 //! second began (so a quoted field spanning the cut, or a time-of-day row needing the day
-//! of an earlier row, makes that piece fall back to one thread). Each half becomes one chunk
-//! of the frame's columns.
+//! of an earlier row, makes that round fall back to one thread). Each half becomes one
+//! chunk of the frame's columns, made on the thread that parsed it.
 
 use std::fs::File;
 use std::io::Read;
@@ -138,8 +139,9 @@ pub(crate) fn read<'p>(
     let (mut file, mut buf, total, mut slice) = match input {
         Input::Bytes(b) => (None, Vec::new(), b.len() as u64, Some(b)),
         Input::File { mut file, len } => {
-            let mut buf = Vec::with_capacity(CHUNK);
-            fill(&mut file, &mut buf, CHUNK).map_err(io)?;
+            let mut buf = vec![0; CHUNK];
+            let n = read_full(&mut file, &mut buf).map_err(io)?;
+            buf.truncate(n);
             (Some(file), buf, len, None)
         }
     };
@@ -193,7 +195,7 @@ pub(crate) fn read<'p>(
     clock.set_anchor(opts.trace_start);
     let mut st = State::new(path, parser, density, total, clock, 1);
     st.sink = sink;
-    match file.as_mut() {
+    match file.take() {
         None => {
             let source: &[u8] = match (&owned_text, slice) {
                 (Some(t), _) => t.as_bytes(),
@@ -203,52 +205,130 @@ pub(crate) fn read<'p>(
             drain(&mut st, source.get(bom..).unwrap_or_default(), true)?;
         }
         Some(f) => {
-            let mut at = bom;
             st.columns = Columns::with_capacity(rows_for(density, piece as u64 * 2));
-            loop {
-                let eof = fill(f, &mut buf, 2 * piece).map_err(io)? < 2 * piece;
-                let body = buf.get(at..).unwrap_or_default();
-                at += match st.parser.fork() {
-                    Some(worker) if body.len() >= 2 * MIN_PIECE => {
-                        parallel(&mut st, body, eof, worker)?
-                    }
-                    _ => drain(&mut st, body, eof)?,
-                };
-                // Each round's rows become one chunk, so a streaming caller gets them now.
-                st.finish_piece(piece as u64 * 2)?;
-                if eof || st.stopped {
-                    break;
-                }
-                // Keep the unfinished record; the parsed bytes are released.
-                buf.drain(..at.min(buf.len()));
-                at = 0;
-            }
+            read_rounds(&mut st, f, buf, bom, piece)?;
         }
     }
     finish(st, format)
 }
 
-/// Reads until `buf` holds `want` more bytes or the file ends; returns the bytes added.
-fn fill(f: &mut File, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
-    let start = buf.len();
-    let target = start + want;
-    // Exactly: the default doubling would double the buffer's size for a few leftover bytes.
-    buf.reserve_exact(want);
-    buf.resize(target, 0);
-    let mut n = start;
-    while n < target {
-        match f.read(&mut buf[n..target]) {
+/// Room kept in front of each read-ahead buffer for the unfinished record of the round
+/// before, which is copied there rather than the new bytes moved behind it. A round leaves
+/// at most [`MAX_RECORD`] bytes unparsed (longer records are cut); a little more is kept.
+const HEAD: usize = MAX_RECORD + 4096;
+
+/// One round's input from the read-ahead thread: a buffer whose bytes from [`HEAD`] on were
+/// read, how many, and whether the file ended there.
+type Round = std::io::Result<(Vec<u8>, usize, bool)>;
+
+/// The file loop: each round parses what the file had left after the rounds before, while
+/// a second thread reads the next round's bytes, so reading the file overlaps parsing it.
+/// `first` is what was read for detection, parsed from `start` on.
+fn read_rounds(
+    st: &mut State<'_>,
+    file: File,
+    first: Vec<u8>,
+    start: usize,
+    piece: usize,
+) -> Result<(), Error> {
+    let io = |error| Error::Io {
+        path: st.path.to_path_buf(),
+        error,
+    };
+    // The detection read came short: the file is read to its end.
+    let first_eof = first.len() < CHUNK;
+    std::thread::scope(|scope| {
+        // Rendezvous: the reader fills one buffer ahead and waits; the parsed buffer comes
+        // back to it, so two buffers take turns and their pages are faulted in once.
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Round>(0);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        if !first_eof {
+            scope.spawn(move || read_ahead(file, 2 * piece, &full_tx, &empty_rx));
+        }
+        let _ = empty_tx.send(Vec::new());
+        let mut cur = first;
+        let mut body = start..cur.len();
+        let mut eof = first_eof;
+        let mut leftover = Vec::new();
+        loop {
+            let text = cur.get(body.clone()).unwrap_or_default();
+            let used = match st.parser.fork() {
+                Some(worker) if text.len() >= 2 * MIN_PIECE => parallel(st, text, eof, worker)?,
+                _ => drain(st, text, eof)?,
+            };
+            // Each round's rows become one chunk, so a streaming caller gets them now.
+            st.finish_piece(piece as u64 * 2)?;
+            if eof || st.stopped {
+                return Ok(());
+            }
+            // The unfinished record goes in front of the next round's bytes.
+            leftover.clear();
+            leftover.extend_from_slice(text.get(used..).unwrap_or_default());
+            let _ = empty_tx.send(std::mem::take(&mut cur));
+            let (next, n, end) = match full_rx.recv() {
+                Ok(round) => round.map_err(io)?,
+                // The reader stopped without a word: only if it panicked, which `scope`
+                // reports when it joins it.
+                Err(_) => return Ok(()),
+            };
+            eof = end;
+            cur = next;
+            match HEAD.checked_sub(leftover.len()) {
+                Some(at) if cur.len() >= HEAD + n => {
+                    cur[at..HEAD].copy_from_slice(&leftover);
+                    body = at..HEAD + n;
+                }
+                _ => {
+                    // Not reached (see HEAD); joined by copying instead.
+                    let mut joined = std::mem::take(&mut leftover);
+                    joined.extend_from_slice(cur.get(HEAD..HEAD + n).unwrap_or_default());
+                    body = 0..joined.len();
+                    cur = joined;
+                }
+            }
+        }
+    })
+}
+
+/// The read-ahead thread: fills each buffer it is handed (or a new one) from [`HEAD`] on
+/// with `want` bytes, or what is left of the file, and passes it on. Stops at the file's
+/// end, at a read error (passed on), or when the parser hangs up.
+fn read_ahead(
+    mut file: File,
+    want: usize,
+    full: &std::sync::mpsc::SyncSender<Round>,
+    empty: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
+    while let Ok(mut buf) = empty.recv() {
+        // Only a new (or the detection) buffer grows; a returned one keeps its length, so
+        // it is not zeroed again.
+        if buf.len() < HEAD + want {
+            buf.resize(HEAD + want, 0);
+        }
+        let round = read_full(
+            &mut file,
+            buf.get_mut(HEAD..HEAD + want).unwrap_or_default(),
+        )
+        .map(|n| (buf, n, n < want));
+        let last = !matches!(round, Ok((_, _, false)));
+        if full.send(round).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// Reads until `out` is full or the file ends; returns the bytes read.
+fn read_full(f: &mut File, out: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < out.len() {
+        match f.read(out.get_mut(n..).unwrap_or_default()) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                buf.truncate(n);
-                return Err(e);
-            }
+            Err(e) => return Err(e),
         }
     }
-    buf.truncate(n);
-    Ok(n - start)
+    Ok(n)
 }
 
 /// Rows per byte in the first chunk.
@@ -277,38 +357,47 @@ fn parallel(
         return drain(st, body, eof);
     };
     let (first, second) = body.split_at(split);
-    // Lines are physical lines, so the second half starts this many lines further even when
-    // a quoted field spans lines (and if the cut is inside one, the half is dropped anyway).
-    let second_line = st.line + memchr::memchr_iter(b'\n', first).count() as u64;
-    let mut later = State::new(
-        st.path,
-        worker,
-        st.density,
-        second.len() as u64,
-        st.clock.fresh(),
-        second_line,
-    );
-    let (a, b) = std::thread::scope(|scope| {
-        let handle = scope.spawn(|| {
+    let first_line = st.line;
+    let (path, density, clock) = (st.path, st.density, st.clock.fresh());
+    let (a, first_frame, b) = std::thread::scope(|scope| {
+        let handle = scope.spawn(move || {
+            // Lines are physical lines, so the second half starts this many lines further
+            // even when a quoted field spans lines (and if the cut is inside one, the half is
+            // dropped anyway). Counted here, beside the first half's parse.
+            let line = first_line + memchr::memchr_iter(b'\n', first).count() as u64;
+            let mut later = State::new(path, worker, density, second.len() as u64, clock, line);
             let r = drain(&mut later, second, eof);
-            (r, later)
+            // The half's columns become a frame on this thread too.
+            let cols = std::mem::take(&mut later.columns);
+            let frame = cols.into_frame();
+            (r, later, frame)
         });
         let a = drain(st, first, false);
+        // The first half's chunk is made while the second half may still be parsed; if the
+        // second half is dropped below, the rows parsed again start a new chunk.
+        let first_frame = match &a {
+            Ok(used) if *used == split => Some(std::mem::take(&mut st.columns).into_frame()),
+            _ => None,
+        };
         let b = handle
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        (a, b)
+        (a, first_frame, b)
     });
     let a = a?;
-    let (b, later) = b;
+    if let Some(frame) = first_frame {
+        let frame = frame.map_err(|error| st.frame_error(error))?;
+        st.deliver(frame);
+    }
+    let (b, later, later_frame) = b;
     if a != split {
         // The cut fell inside a record (a quoted field with line ends): go on from there.
         return Ok(a + drain(st, body.get(a..).unwrap_or_default(), eof)?);
     }
     match b {
         Ok(consumed) if !later.clock.took_callers_day => {
-            st.finish_piece(second.len() as u64)?;
-            st.close(later.columns)?;
+            let frame = later_frame.map_err(|error| st.frame_error(error))?;
+            st.deliver(frame);
             st.skips.absorb(later.skips);
             st.clock.absorb(later.clock);
             st.line = later.line;
@@ -358,20 +447,32 @@ impl<'p> State<'p> {
 
     /// Turns finished columns into a chunk: handed to the sink, or kept for the frame.
     fn close(&mut self, cols: Columns) -> Result<(), Error> {
-        // After a `Break` the caller wants nothing more; rows parsed since are not counted.
         if cols.len() == 0 || self.stopped {
             return Ok(());
         }
-        self.rows_done += cols.len();
-        let frame = cols.into_frame().map_err(|error| Error::Frame {
-            path: self.path.to_path_buf(),
-            error,
-        })?;
+        let frame = cols.into_frame().map_err(|error| self.frame_error(error))?;
+        self.deliver(frame);
+        Ok(())
+    }
+
+    /// Hands a finished chunk to the sink, or keeps it for the frame.
+    fn deliver(&mut self, frame: DataFrame) {
+        // After a `Break` the caller wants nothing more; rows parsed since are not counted.
+        if frame.height() == 0 || self.stopped {
+            return;
+        }
+        self.rows_done += frame.height();
         match self.sink.as_mut() {
             Some(sink) => self.stopped |= sink(frame).is_break(),
             None => self.pieces.push(frame),
         }
-        Ok(())
+    }
+
+    fn frame_error(&self, error: polars::error::PolarsError) -> Error {
+        Error::Frame {
+            path: self.path.to_path_buf(),
+            error,
+        }
     }
 
     fn records(&self) -> usize {
@@ -381,14 +482,7 @@ impl<'p> State<'p> {
 
 /// Parses every complete record in `buf`; returns the bytes consumed.
 fn drain(st: &mut State<'_>, buf: &[u8], eof: bool) -> Result<usize, Error> {
-    // UTF-8 is checked once for the whole buffer (the check is fastest on long runs); a
-    // record inside the valid part is cut from it as a str, others are checked alone.
-    let valid = match std::str::from_utf8(buf) {
-        Ok(text) => text,
-        Err(e) => {
-            std::str::from_utf8(buf.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
-        }
-    };
+    let mut valid = Utf8Window::default();
     let mut pos = 0usize;
     while pos < buf.len() {
         let rest = &buf[pos..];
@@ -425,13 +519,47 @@ fn drain(st: &mut State<'_>, buf: &[u8], eof: bool) -> Result<usize, Error> {
             None => break,
         };
         let bytes = rest.get(..end.len).unwrap_or_default();
-        let text = valid.get(pos..pos + end.len);
+        let text = valid.text(buf, pos, end.len);
         let number = st.line;
         st.line += end.lines.max(1);
         pos += end.step.max(1);
         one(st, bytes, text, number)?;
     }
     Ok(pos)
+}
+
+/// Bytes of the input checked for UTF-8 at a time.
+const UTF8_WINDOW: usize = 128 << 10;
+
+/// A stretch of a buffer known to be UTF-8, checked a window at a time just ahead of the
+/// records cut from it: the check is fastest on long runs, and the bytes are then still in
+/// cache when the record is split (checking a whole round first read it from memory twice).
+#[derive(Default)]
+struct Utf8Window<'b> {
+    /// Where `text` starts in the buffer.
+    from: usize,
+    text: &'b str,
+}
+
+impl<'b> Utf8Window<'b> {
+    /// The record of `len` bytes at `start` of `buf` as a str, if it is valid UTF-8.
+    /// `start` is a record start, so a character boundary in valid text.
+    fn text(&mut self, buf: &'b [u8], start: usize, len: usize) -> Option<&'b str> {
+        let end = start.checked_add(len)?;
+        if start < self.from || end > self.from + self.text.len() {
+            // Check on from this record. Where the bytes are not UTF-8 the check stops at
+            // the first bad byte, so a bad record costs about its own length.
+            let stop = start.saturating_add(UTF8_WINDOW).max(end).min(buf.len());
+            let window = buf.get(start..stop).unwrap_or_default();
+            self.from = start;
+            self.text = match std::str::from_utf8(window) {
+                Ok(text) => text,
+                Err(e) => std::str::from_utf8(window.get(..e.valid_up_to()).unwrap_or_default())
+                    .unwrap_or_default(),
+            };
+        }
+        self.text.get(start - self.from..end - self.from)
+    }
 }
 
 /// One record: `text` is its bytes as a str when already known to be UTF-8.
