@@ -2,9 +2,11 @@
 //! whose quoted fields may span lines) → one [`Format`] parser → rows converted to UTC →
 //! the frame's columns, with skipped records counted.
 //!
-//! Files are read in rounds (8–32 MiB) into two buffers that take turns: a reader thread
-//! fills one while the other is parsed, so the input is never resident as a whole and
-//! reading overlaps parsing; strings are copied into the frame's builders as they come.
+//! Files are parsed in rounds (8–32 MiB) straight from a map of the file, and the pages of
+//! the rounds parsed are let go, so the input is never resident as a whole and never copied
+//! into a buffer. What cannot be mapped (a pipe) is read in rounds into two buffers that
+//! take turns: a reader thread fills one while the other is parsed. Strings are copied into
+//! the frame's builders as they come.
 //! When the layout allows it ([`Format::fork`]), the second half of each round is parsed on
 //! a second thread; its result is kept only if the first half ended exactly where the
 //! second began (so a quoted field spanning the cut, or a time-of-day row needing the day
@@ -206,10 +208,70 @@ pub(crate) fn read<'p>(
         }
         Some(f) => {
             st.columns = Columns::with_capacity(rows_for(density, piece as u64 * 2));
-            read_rounds(&mut st, f, buf, bom, piece)?;
+            // A regular file is parsed in place from a map (no copy into a buffer); a
+            // pipe or a special file, which cannot be mapped, is read in rounds.
+            let map = (f.metadata().is_ok_and(|m| m.is_file()) && may_map())
+                .then(|| dumptrace_mapfile::Map::new(&f).ok())
+                .flatten()
+                // A file whose size says less than a read gave (some special files) is read.
+                .filter(|m| m.len() >= buf.len());
+            match map {
+                Some(map) => {
+                    map_rounds(&mut st, &map, bom, piece)?;
+                    if map.truncated() {
+                        let now = f.metadata().map_err(io)?.len();
+                        return Err(io(std::io::Error::other(format!(
+                            "the file shrank from {} to {now} bytes while it was read",
+                            map.len()
+                        ))));
+                    }
+                }
+                None => read_rounds(&mut st, f, buf, bom, piece)?,
+            }
         }
     }
     finish(st, format)
+}
+
+/// Whether files may be mapped: tests turn it off on their thread to reach the buffered
+/// path with ordinary files.
+fn may_map() -> bool {
+    #[cfg(test)]
+    return !tests::NO_MAP.get();
+    #[cfg(not(test))]
+    true
+}
+
+/// The file loop over a map of the file: each round parses the next bytes in place, two
+/// pieces' worth, and the pages of the rounds before are let go, so the file is never
+/// resident as a whole. `start` skips a BOM.
+fn map_rounds(
+    st: &mut State<'_>,
+    map: &dumptrace_mapfile::Map,
+    start: usize,
+    piece: usize,
+) -> Result<(), Error> {
+    let mut pos = start;
+    let mut want = 2 * piece;
+    loop {
+        let end = map.len().min(pos.saturating_add(want));
+        let eof = end == map.len();
+        let text = map.get(pos..end).unwrap_or_default();
+        let used = match st.parser.fork() {
+            Some(worker) if text.len() >= 2 * MIN_PIECE => parallel(st, text, eof, worker)?,
+            _ => drain(st, text, eof)?,
+        };
+        // Each round's rows become one chunk, so a streaming caller gets them now.
+        st.finish_piece(piece as u64 * 2)?;
+        if eof || st.stopped {
+            return Ok(());
+        }
+        // Not reached: a round is longer than the longest record (MAX_RECORD), and a
+        // longer one is cut. Should one not end, the next round is longer.
+        want = if used == 0 { want * 2 } else { 2 * piece };
+        pos += used;
+        map.release(pos);
+    }
 }
 
 /// Room kept in front of each read-ahead buffer for the unfinished record of the round
@@ -662,10 +724,74 @@ fn finish(mut st: State<'_>, format: TraceFormat) -> Result<Trace, Error> {
 mod tests {
     use std::ops::ControlFlow;
 
+    thread_local! {
+        /// Makes this thread's reads take the buffered path, as for a file that cannot
+        /// be mapped.
+        pub(super) static NO_MAP: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
     use chrono::FixedOffset;
 
     use crate::{read_path_chunks, read_path_with, ReadOptions, TimeContext};
     use polars::prelude::DataFrame;
+
+    /// Mapped and buffered reads (the latter for files that cannot be mapped) give the same
+    /// frame and report, over many rounds, for a line format and for a CSV format whose
+    /// rounds are parsed on two threads.
+    #[test]
+    fn mapped_and_buffered_reads_agree() {
+        let ctx = TimeContext {
+            date: None,
+            offset: FixedOffset::east_opt(0).expect("zero offset"),
+            source: "test".into(),
+        };
+        let mut tracefmt = String::new();
+        for i in 0..12_000u32 {
+            tracefmt.push_str(&format!(
+                "[0]0ADC.1C64::10/09/2009-14:{:02}:{:02}.{:03} [DbClient]Error: retry {i}\n",
+                (i / 1000) % 60,
+                (i / 10) % 60,
+                i % 1000
+            ));
+            if i % 997 == 0 {
+                tracefmt.push_str("not a trace line\n");
+            }
+        }
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/traces/tracerpt.csv"
+        );
+        let csv = std::fs::read_to_string(fixture).expect("tracerpt fixture");
+        let (header, rows) = csv.split_once('\n').expect("a header line");
+        let mut tracerpt = format!("{header}\n");
+        while tracerpt.len() < 1 << 20 {
+            tracerpt.push_str(rows);
+        }
+        for (name, text) in [("txt", tracefmt), ("csv", tracerpt)] {
+            let path = std::env::temp_dir()
+                .join(format!("dumptrace-mapped-{}.{name}", std::process::id()));
+            std::fs::write(&path, &text).expect("temp file");
+            let opts = ReadOptions::default();
+            let mapped = read_path_with(&path, &ctx, &opts).expect("reads");
+            NO_MAP.set(true);
+            let buffered = read_path_with(&path, &ctx, &opts);
+            NO_MAP.set(false);
+            let _ = std::fs::remove_file(&path);
+            let buffered = buffered.expect("reads");
+            assert!(
+                mapped.report.records > 1000,
+                "{name}: {}",
+                mapped.report.records
+            );
+            assert_eq!(mapped.report.records, buffered.report.records, "{name}");
+            assert_eq!(mapped.report.skipped, buffered.report.skipped, "{name}");
+            assert_eq!(
+                mapped.report.skip_reasons, buffered.report.skip_reasons,
+                "{name}"
+            );
+            assert!(mapped.frame.equals_missing(&buffered.frame), "{name}");
+        }
+    }
 
     /// A file several pieces long comes out of the streaming read in several chunks that
     /// together equal the frame of the ordinary read; a `Break` stops after the first.
