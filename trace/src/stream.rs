@@ -735,28 +735,40 @@ mod tests {
     use crate::{read_path_chunks, read_path_with, ReadOptions, TimeContext};
     use polars::prelude::DataFrame;
 
-    /// Mapped and buffered reads (the latter for files that cannot be mapped) give the same
-    /// frame and report, over many rounds, for a line format and for a CSV format whose
-    /// rounds are parsed on two threads.
-    #[test]
-    fn mapped_and_buffered_reads_agree() {
-        let ctx = TimeContext {
+    /// Times in UTC, no date given (the lines carry theirs).
+    fn utc() -> TimeContext {
+        TimeContext {
             date: None,
             offset: FixedOffset::east_opt(0).expect("zero offset"),
             source: "test".into(),
-        };
-        let mut tracefmt = String::new();
+        }
+    }
+
+    /// 12,000 Tracefmt lines and 13 lines that are no trace line (about 900 KB: many
+    /// rounds at the test piece size).
+    fn tracefmt_lines() -> String {
+        let mut text = String::new();
         for i in 0..12_000u32 {
-            tracefmt.push_str(&format!(
+            text.push_str(&format!(
                 "[0]0ADC.1C64::10/09/2009-14:{:02}:{:02}.{:03} [DbClient]Error: retry {i}\n",
                 (i / 1000) % 60,
                 (i / 10) % 60,
                 i % 1000
             ));
             if i % 997 == 0 {
-                tracefmt.push_str("not a trace line\n");
+                text.push_str("not a trace line\n");
             }
         }
+        text
+    }
+
+    /// Mapped and buffered reads (the latter for files that cannot be mapped) give the same
+    /// frame and report, over many rounds, for a line format and for a CSV format whose
+    /// rounds are parsed on two threads.
+    #[test]
+    fn mapped_and_buffered_reads_agree() {
+        let ctx = utc();
+        let tracefmt = tracefmt_lines();
         let fixture = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../fixtures/traces/tracerpt.csv"
@@ -797,26 +809,11 @@ mod tests {
     /// together equal the frame of the ordinary read; a `Break` stops after the first.
     #[test]
     fn chunks_hold_the_same_rows_as_the_frame() {
-        let mut text = String::new();
-        for i in 0..12_000u32 {
-            text.push_str(&format!(
-                "[0]0ADC.1C64::10/09/2009-14:{:02}:{:02}.{:03} [DbClient]Error: retry {i}\n",
-                (i / 1000) % 60,
-                (i / 10) % 60,
-                i % 1000
-            ));
-            if i % 997 == 0 {
-                text.push_str("not a trace line\n");
-            }
-        }
+        let text = tracefmt_lines();
         let path =
             std::env::temp_dir().join(format!("dumptrace-chunks-{}.txt", std::process::id()));
         std::fs::write(&path, &text).expect("temp file");
-        let ctx = TimeContext {
-            date: None,
-            offset: FixedOffset::east_opt(0).expect("zero offset"),
-            source: "test".into(),
-        };
+        let ctx = utc();
         let opts = ReadOptions::default();
         let whole = read_path_with(&path, &ctx, &opts).expect("reads");
         let mut chunks: Vec<DataFrame> = Vec::new();
