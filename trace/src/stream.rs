@@ -233,6 +233,17 @@ pub(crate) fn read<'p>(
     finish(st, format)
 }
 
+/// Parses one round's bytes (on two threads when the layout allows it) and closes its
+/// chunk, so a streaming caller gets its rows now; returns the bytes used.
+fn round(st: &mut State<'_>, text: &[u8], eof: bool, piece: usize) -> Result<usize, Error> {
+    let used = match st.parser.fork() {
+        Some(worker) if text.len() >= 2 * MIN_PIECE => parallel(st, text, eof, worker)?,
+        _ => drain(st, text, eof)?,
+    };
+    st.finish_piece(piece as u64 * 2)?;
+    Ok(used)
+}
+
 /// Whether files may be mapped: tests turn it off on their thread to reach the buffered
 /// path with ordinary files.
 fn may_map() -> bool {
@@ -257,12 +268,7 @@ fn map_rounds(
         let end = map.len().min(pos.saturating_add(want));
         let eof = end == map.len();
         let text = map.get(pos..end).unwrap_or_default();
-        let used = match st.parser.fork() {
-            Some(worker) if text.len() >= 2 * MIN_PIECE => parallel(st, text, eof, worker)?,
-            _ => drain(st, text, eof)?,
-        };
-        // Each round's rows become one chunk, so a streaming caller gets them now.
-        st.finish_piece(piece as u64 * 2)?;
+        let used = round(st, text, eof, piece)?;
         if eof || st.stopped {
             return Ok(());
         }
@@ -314,12 +320,7 @@ fn read_rounds(
         let mut leftover = Vec::new();
         loop {
             let text = cur.get(body.clone()).unwrap_or_default();
-            let used = match st.parser.fork() {
-                Some(worker) if text.len() >= 2 * MIN_PIECE => parallel(st, text, eof, worker)?,
-                _ => drain(st, text, eof)?,
-            };
-            // Each round's rows become one chunk, so a streaming caller gets them now.
-            st.finish_piece(piece as u64 * 2)?;
+            let used = round(st, text, eof, piece)?;
             if eof || st.stopped {
                 return Ok(());
             }
