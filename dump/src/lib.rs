@@ -174,7 +174,7 @@ pub fn read_path(path: &Path) -> Result<DumpLoad, Error> {
             path: path.to_path_buf(),
         });
     }
-    if !text::is_utf16(&head) {
+    if dumptrace_mapfile::utf16(&head).is_none() {
         // UTF-8 text is read in place from a map, a window at a time, and the pages read
         // are let go as the reader moves on (resident memory stays the snapshot's, not the
         // log's). If the file shrinks meanwhile, it is read again as a stream.

@@ -11,31 +11,13 @@ use std::borrow::Cow;
 /// still has readable blocks.
 pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
     // `.logopen /u` writes UTF-16 LE with a BOM (WinDbg help for .logopen).
-    if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+    if let Some((unit, bom)) = dumptrace_mapfile::utf16(bytes) {
         let mut s = String::new();
-        push_utf16(&mut s, rest, u16::from_le_bytes);
-        return Cow::Owned(s);
-    }
-    if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
-        let mut s = String::new();
-        push_utf16(&mut s, rest, u16::from_be_bytes);
-        return Cow::Owned(s);
-    }
-    if let Some(conv) = dumptrace_mapfile::utf16_without_bom(bytes) {
-        let mut s = String::new();
-        push_utf16(&mut s, bytes, conv);
+        push_utf16(&mut s, bytes.get(bom..).unwrap_or_default(), unit);
         return Cow::Owned(s);
     }
     let bytes = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
     String::from_utf8_lossy(bytes)
-}
-
-/// Whether a log starting with `head` is UTF-16 (with a BOM, or without one as
-/// [`decode`] recognises it).
-pub(crate) fn is_utf16(head: &[u8]) -> bool {
-    head.starts_with(&[0xFF, 0xFE])
-        || head.starts_with(&[0xFE, 0xFF])
-        || dumptrace_mapfile::utf16_without_bom(head).is_some()
 }
 
 /// Appends the UTF-16 code units of `bytes` (an odd last byte is ignored);
@@ -81,16 +63,11 @@ pub(crate) fn for_each_line<R: std::io::Read>(
         end += got;
         if first {
             first = false;
-            if buf[..end].starts_with(&[0xFF, 0xFE]) {
-                utf16 = Some(u16::from_le_bytes);
-                start = 2;
-            } else if buf[..end].starts_with(&[0xFE, 0xFF]) {
-                utf16 = Some(u16::from_be_bytes);
-                start = 2;
+            if let Some((unit, bom)) = dumptrace_mapfile::utf16(&buf[..end]) {
+                utf16 = Some(unit);
+                start = bom;
             } else if buf[..end].starts_with(&[0xEF, 0xBB, 0xBF]) {
                 start = 3;
-            } else if let Some(conv) = dumptrace_mapfile::utf16_without_bom(&buf[..end]) {
-                utf16 = Some(conv);
             }
         }
         let done = got == 0;
@@ -288,7 +265,7 @@ mod tests {
     fn lines_of(bytes: &[u8]) -> Vec<String> {
         let mut v = Vec::new();
         for_each_line(bytes, |l, ascii| v.push((l.to_string(), ascii))).unwrap();
-        if !is_utf16(bytes) {
+        if dumptrace_mapfile::utf16(bytes).is_none() {
             let mut mapped = Vec::new();
             let mut reported = vec![0];
             for_each_mapped_line(

@@ -22,7 +22,7 @@ mod encoding;
 #[cfg(unix)]
 mod guard;
 
-pub use encoding::utf16_without_bom;
+pub use encoding::{utf16, Utf16Unit};
 
 /// A read-only map of a whole file.
 pub struct Map {

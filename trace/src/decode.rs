@@ -3,27 +3,17 @@
 use std::borrow::Cow;
 
 const UTF8_BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
-const UTF16LE_BOM: &[u8] = &[0xFF, 0xFE];
-const UTF16BE_BOM: &[u8] = &[0xFE, 0xFF];
 
 /// Decodes a text trace. Valid UTF-8 is borrowed, not copied.
 ///
 /// Invalid sequences become U+FFFD instead of failing the whole file: a half-corrupt log
 /// still yields its readable lines. A trailing odd byte of UTF-16 is dropped.
 pub(crate) fn decode(bytes: &[u8]) -> Cow<'_, str> {
-    if let Some(rest) = bytes.strip_prefix(UTF8_BOM) {
+    // Which BOMs and byte orders, and where each comes from: `dumptrace_mapfile::utf16`.
+    match dumptrace_mapfile::utf16(bytes) {
+        Some((unit, bom)) => Cow::Owned(utf16(bytes.get(bom..).unwrap_or_default(), unit)),
         // tracerpt writes a UTF-8 BOM (Log-parser CSV sample, formats.md §5); editors do too.
-        String::from_utf8_lossy(rest)
-    } else if let Some(rest) = bytes.strip_prefix(UTF16LE_BOM) {
-        // Windows PowerShell 5 `>` redirection and Notepad's "Unicode" save write UTF-16 LE
-        // with a BOM; traces copied off a machine arrive like this.
-        Cow::Owned(utf16(rest, u16::from_le_bytes))
-    } else if let Some(rest) = bytes.strip_prefix(UTF16BE_BOM) {
-        Cow::Owned(utf16(rest, u16::from_be_bytes))
-    } else if let Some(unit) = dumptrace_mapfile::utf16_without_bom(bytes) {
-        Cow::Owned(utf16(bytes, unit))
-    } else {
-        String::from_utf8_lossy(bytes)
+        None => String::from_utf8_lossy(bytes.strip_prefix(UTF8_BOM).unwrap_or(bytes)),
     }
 }
 

@@ -155,10 +155,7 @@ pub(crate) fn read<'p>(
     }
     // UTF-16 is decoded whole: it is rare, and its UTF-8 text is half its size.
     let mut owned_text: Option<String> = None;
-    if first.starts_with(&[0xFF, 0xFE])
-        || first.starts_with(&[0xFE, 0xFF])
-        || dumptrace_mapfile::utf16_without_bom(first).is_some()
-    {
+    if dumptrace_mapfile::utf16(first).is_some() {
         let mut all = first.to_vec();
         if let Some(f) = file.as_mut() {
             f.read_to_end(&mut all).map_err(io)?;
