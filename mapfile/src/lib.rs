@@ -62,6 +62,20 @@ impl Map {
         }
     }
 
+    /// For a reader that cannot start again (its rows already went to a caller): Ok when no
+    /// read touched a page past the file's end, otherwise an error that says the file
+    /// shrank, from the length mapped to `file`'s length now.
+    pub fn unchanged(&self, file: &File) -> io::Result<()> {
+        if !self.truncated() {
+            return Ok(());
+        }
+        let now = file.metadata()?.len();
+        Err(io::Error::other(format!(
+            "the file shrank from {} to {now} bytes while it was read",
+            self.len()
+        )))
+    }
+
     /// Tells the system that `self[..end]` has been read and will not be needed soon: a
     /// reader going once through a file larger than the memory it may use calls this as
     /// it goes, so the file's pages do not all stay resident in the process at once.
@@ -133,6 +147,14 @@ mod tests {
         let sum: u64 = map.iter().skip(page).map(|&b| u64::from(b)).sum();
         assert_eq!(sum, 0, "pages past the end read as zeros");
         assert!(map.truncated());
+        let err = map.unchanged(&f).expect_err("the file shrank");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "the file shrank from {} to 10 bytes while it was read",
+                page * 3
+            )
+        );
         assert_eq!(&map[..10], &[0xAB; 10]);
         drop(map);
         let _ = std::fs::remove_file(path);
@@ -144,6 +166,7 @@ mod tests {
         let map = Map::new(&f).expect("map");
         assert_eq!(&map[..], b"hello");
         assert!(!map.truncated());
+        assert!(map.unchanged(&f).is_ok());
         let (_p2, empty) = temp("empty", b"");
         assert!(Map::new(&empty).expect("map").is_empty());
         let _ = std::fs::remove_file(path);

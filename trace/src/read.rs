@@ -196,13 +196,8 @@ fn open_path<'p>(
         };
         let map = dumptrace_mapfile::Map::new(&file).map_err(io)?;
         let read = crate::etl::read(path, &map, tmf, Some(sink));
-        if !map.truncated() {
-            return read;
-        }
-        let now = file.metadata().map_err(io)?.len();
-        return Err(io(std::io::Error::other(format!(
-            "the file shrank from {len} to {now} bytes while it was read"
-        ))));
+        map.unchanged(&file).map_err(io)?;
+        return read;
     }
     std::io::Seek::rewind(&mut file).map_err(io)?;
     crate::stream::read(path, Input::File { file, len }, ctx, opts, sink)

@@ -215,13 +215,7 @@ pub(crate) fn read<'p>(
             match map {
                 Some(map) => {
                     map_rounds(&mut st, &map, bom, piece)?;
-                    if map.truncated() {
-                        let now = f.metadata().map_err(io)?.len();
-                        return Err(io(std::io::Error::other(format!(
-                            "the file shrank from {} to {now} bytes while it was read",
-                            map.len()
-                        ))));
-                    }
+                    map.unchanged(&f).map_err(io)?;
                 }
                 None => read_rounds(&mut st, f, buf, bom, piece)?,
             }
