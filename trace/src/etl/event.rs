@@ -108,14 +108,19 @@ pub(crate) struct Decoder<'s> {
 }
 
 impl<'s> Decoder<'s> {
-    /// A decoder for another thread: the same inputs, its own count.
-    pub(crate) fn fork(&self) -> Decoder<'s> {
+    /// A decoder of one file's records, with nothing counted or cached yet.
+    pub(crate) fn new(header: &'s LogfileHeader, tmf: Option<&'s Tmf>) -> Decoder<'s> {
         Decoder {
-            header: self.header,
-            tmf: self.tmf,
+            header,
+            tmf,
             wpp_without_format: 0,
             tl: tracelogging::Cache::default(),
         }
+    }
+
+    /// A decoder for another thread: the same inputs, its own count.
+    pub(crate) fn fork(&self) -> Decoder<'s> {
+        Decoder::new(self.header, self.tmf)
     }
 
     /// Whether [`Decoder::decode`] would count `r` as a WPP message without a format.
@@ -223,14 +228,16 @@ impl<'s> Decoder<'s> {
                     msg.clear();
                     // `id={} v{} opcode={} task={} keyword={:#x} channel={} data=`, written
                     // piece by piece: manifest events without metadata are common.
-                    msg.push_str("id=");
-                    push_int(msg, desc.id);
-                    msg.push_str(" v");
-                    push_int(msg, desc.version);
-                    msg.push_str(" opcode=");
-                    push_int(msg, desc.opcode);
-                    msg.push_str(" task=");
-                    push_int(msg, desc.task);
+                    let fields = [
+                        ("id=", u64::from(desc.id)),
+                        (" v", u64::from(desc.version)),
+                        (" opcode=", u64::from(desc.opcode)),
+                        (" task=", u64::from(desc.task)),
+                    ];
+                    for (name, v) in fields {
+                        msg.push_str(name);
+                        push_int(msg, v);
+                    }
                     msg.push_str(" keyword=");
                     push_hex_int(msg, desc.keyword);
                     msg.push_str(" channel=");

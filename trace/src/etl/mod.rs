@@ -194,12 +194,7 @@ pub(crate) fn read<'p>(
     } else {
         WINDOW_ROWS
     };
-    let decoder = Decoder {
-        header: &header,
-        tmf: tmf.as_ref(),
-        wpp_without_format: 0,
-        tl: tracelogging::Cache::default(),
-    };
+    let decoder = Decoder::new(&header, tmf.as_ref());
     let mut pieces = Vec::new();
     let mut records = 0u64;
     let mut wpp_without_format = 0;
@@ -504,12 +499,7 @@ pub(crate) fn walk(
     } = open(path, file, tmf_dir)?;
     let mut window = Window::default();
     let mut message = String::new();
-    let mut decoder = Decoder {
-        header: &header,
-        tmf: tmf.as_ref(),
-        wpp_without_format: 0,
-        tl: tracelogging::Cache::default(),
-    };
+    let mut decoder = Decoder::new(&header, tmf.as_ref());
     loop {
         merger.fill(&mut window, WINDOW_ROWS);
         if window.slots.is_empty() {
