@@ -18,11 +18,11 @@ pub(crate) fn finish(s: &mut DumpSnapshot) {
     dedupe_threads(s);
     dedupe_critical_sections(s);
     dedupe_handles(s);
-    let images: HashMap<u32, String> = s
+    let images: HashMap<u32, &str> = s
         .processes
         .iter()
         .filter(|p| !p.image.is_empty())
-        .map(|p| (p.pid, p.image.clone()))
+        .map(|p| (p.pid, p.image.as_str()))
         .collect();
     // EPROCESS address -> pid, from PROCESS blocks and from threads' Owning/Attached
     // Process lines (logs often hold `!thread` output without the PROCESS block).
@@ -37,7 +37,7 @@ pub(crate) fn finish(s: &mut DumpSnapshot) {
     }
     for t in &mut s.threads {
         if t.image.is_none() {
-            t.image = images.get(&t.pid).map(|i| i.as_str().into());
+            t.image = images.get(&t.pid).map(|&i| i.into());
         }
     }
     for h in &mut s.handle_tables {

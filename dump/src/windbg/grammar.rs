@@ -423,11 +423,13 @@ fn column(b: &[u8]) -> Option<(u64, usize)> {
     None
 }
 
+/// Every byte of a 64-bit word set to 1, and to 0x80: the masks of the bytewise tests below.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
 /// Eight hex digits at the start of `b`, as one 64-bit word: every byte is checked
 /// and converted at once (two stack columns per frame, millions of frames per log).
 fn hex8(b: &[u8]) -> Option<u64> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let x = u64::from_le_bytes(*b.first_chunk::<8>()?);
     if x & HIGH != 0 {
         return None;
@@ -459,8 +461,6 @@ fn hex8(b: &[u8]) -> Option<u64> {
 /// whitespace. Symbols are long and hold no byte at or below a space, so eight bytes
 /// are looked at at once until one such byte is in them.
 fn token_len(b: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut i = 0;
     while let Some(chunk) = b.get(i..).and_then(|r| r.first_chunk::<8>()) {
         let x = u64::from_le_bytes(*chunk);
@@ -538,10 +538,7 @@ impl<'a> Tokens<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let b = self.s.as_bytes().get(self.pos..)?;
         let start = self.pos + (b.len() - skip_spaces(b).len());
-        let len = self.s.as_bytes()[start..]
-            .iter()
-            .position(|&c| WHITESPACE[usize::from(c)])
-            .unwrap_or(self.s.len() - start);
+        let len = token_len(self.s.as_bytes().get(start..).unwrap_or_default());
         self.pos = start + len;
         (len > 0).then(|| self.s.get(start..self.pos)).flatten()
     }
