@@ -4,10 +4,10 @@
 //! line is not of that shape; callers decide whether that means "skipped" or
 //! "some other block".
 
-use winnow::ascii::{dec_uint, digit1, space0, space1};
-use winnow::combinator::{alt, opt, preceded, terminated};
+use winnow::ascii::{digit1, space1};
+use winnow::combinator::{alt, opt, preceded};
 use winnow::error::ContextError;
-use winnow::token::{literal, take_till, take_while};
+use winnow::token::literal;
 use winnow::Parser;
 
 use compact_str::CompactString;
@@ -22,24 +22,26 @@ type PResult<O> = winnow::Result<O, ContextError>;
 /// A hex number as WinDbg prints addresses: optional `0x`, and on x64 an optional
 /// backtick between the high and low halves (`fffffa60`190e5980`; formats.md §4).
 pub(crate) fn hex(input: &mut In<'_>) -> PResult<u64> {
-    let _ = opt(alt((literal("0x"), literal("0X")))).parse_next(input)?;
-    let digits = take_while(1..=17, |c: char| c.is_ascii_hexdigit() || c == '`')
-        .verify(|s: &str| s.starts_with(|c: char| c.is_ascii_hexdigit()))
-        .parse_next(input)?;
-    parse_hex_digits(digits).ok_or_else(ContextError::new)
-}
-
-fn parse_hex_digits(s: &str) -> Option<u64> {
-    let mut v: u64 = 0;
-    let mut n = 0;
-    for c in s.chars() {
-        if c == '`' {
-            continue;
-        }
-        v = v.checked_mul(16)?.checked_add(c.to_digit(16)? as u64)?;
-        n += 1;
-    }
-    (n > 0).then_some(v)
+    // By hand rather than with winnow's `take_while`: THREAD and PROCESS headers
+    // hold three to five of these, and the combinator version cost ~450
+    // instructions a call. Up to 17 characters (16 digits and x64's backtick)
+    // after an optional `0x`; the first must be a digit.
+    let s: &str = input;
+    let b = s.as_bytes();
+    let start = match b {
+        [b'0', b'x' | b'X', ..] => 2,
+        _ => 0,
+    };
+    let body = &b[start..];
+    let n = body
+        .iter()
+        .take(17)
+        .take_while(|&&c| HEX[usize::from(c)] != NOT_HEX)
+        .count();
+    let v = hex_bytes(&body[..n]).ok_or_else(ContextError::new)?;
+    // `hex_bytes` saw only ASCII, so `start + n` is a character boundary.
+    *input = s.get(start + n..).ok_or_else(ContextError::new)?;
+    Ok(v)
 }
 
 /// Parses a whole token as hex (`0x1b00`, `00001b00`, `fffff800`01027752`).
@@ -94,17 +96,6 @@ static HEX: [u8; 256] = {
     t
 };
 
-/// `0adc.1c64`: process and thread id in hex (`-thread.md`: "Cid" is pid.tid).
-fn cid(input: &mut In<'_>) -> PResult<(u32, u32)> {
-    let pid = hex.parse_next(input)?;
-    let _ = literal('.').parse_next(input)?;
-    let tid = hex.parse_next(input)?;
-    Ok((
-        u32::try_from(pid).map_err(|_| ContextError::new())?,
-        u32::try_from(tid).map_err(|_| ContextError::new())?,
-    ))
-}
-
 pub(crate) struct ThreadHeader {
     pub address: u64,
     pub pid: u32,
@@ -116,39 +107,47 @@ pub(crate) struct ThreadHeader {
 
 /// `THREAD 89d475a8  Cid 0fa4.0f48  Teb: 7ffda000 Win32Thread: 00000000 WAIT: (WrLpcReply) UserMode Non-Alertable`
 pub(crate) fn thread_header(line: &str) -> Option<ThreadHeader> {
-    let mut i = line.trim_start();
-    let (address, (pid, tid)) = (
-        preceded((literal("THREAD"), space1), hex),
-        preceded((space1, literal("Cid"), space1), cid),
-    )
-        .parse_next(&mut i)
-        .ok()?;
-    let teb = opt(preceded((space1, literal("Teb:"), space0), hex))
-        .parse_next(&mut i)
-        .ok()?;
-    let win32_thread = opt(preceded((space1, literal("Win32Thread:"), space0), hex))
-        .parse_next(&mut i)
-        .ok()?;
-    let state = thread_state(i.trim_ascii());
+    // By hand, with the same rules as the winnow grammar it replaced (one header per
+    // thread of a 1 GB log): blanks are spaces and tabs; `Teb:` and `Win32Thread:`
+    // are optional, each taken only when its whole field reads.
+    let i = blanks(line.trim_start().strip_prefix("THREAD")?, 1)?;
+    let (address, i) = hex_prefix(i)?;
+    // `Cid 0adc.1c64`: process and thread id in hex (`-thread.md`: "Cid" is pid.tid).
+    let i = blanks(blanks(i, 1)?.strip_prefix("Cid")?, 1)?;
+    let (pid, i) = hex_prefix(i)?;
+    let (tid, mut i) = hex_prefix(i.strip_prefix('.')?)?;
+    let mut field = |name: &str| {
+        let (v, rest) = hex_prefix(blanks(blanks(i, 1)?.strip_prefix(name)?, 0)?)?;
+        i = rest;
+        Some(v)
+    };
+    let teb = field("Teb:");
+    let win32_thread = field("Win32Thread:");
     Some(ThreadHeader {
         address,
-        pid,
-        tid,
+        pid: u32::try_from(pid).ok()?,
+        tid: u32::try_from(tid).ok()?,
         teb,
         win32_thread,
-        state,
+        state: thread_state(i.trim_ascii()),
     })
+}
+
+/// [`hex`] at the start of `s`, and what follows.
+fn hex_prefix(mut s: &str) -> Option<(u64, &str)> {
+    let v = hex(&mut s).ok()?;
+    Some((v, s))
 }
 
 fn thread_state(s: &str) -> ThreadState {
     if let Some(rest) = s.strip_prefix("WAIT:") {
         let rest = rest.trim_ascii();
         let (reason, rest) = match rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
-            Some((reason, rest)) => (reason.trim_ascii().to_string(), rest.trim_ascii()),
-            None => (String::new(), rest),
+            Some((reason, rest)) => (reason.trim_ascii(), rest.trim_ascii()),
+            None => ("", rest),
         };
         let mut words = rest.split_ascii_whitespace();
-        let mode = words.next().unwrap_or("").to_string();
+        let mode = words.next().unwrap_or("");
         let alertable = words.next() == Some("Alertable");
         return ThreadState::Wait {
             reason: reason.into(),
@@ -232,26 +231,42 @@ pub(crate) fn process_ids(line: &str, h: &mut ProcessHeader) -> bool {
 /// `Wait Start TickCount      1845699        Ticks: 1284370 (0:05:34:28.281)`;
 /// the `Ticks:` part is missing on running threads and in inconsistent dumps.
 pub(crate) fn wait_start(line: &str) -> Option<(u64, Option<u64>, Option<CompactString>)> {
-    let mut i = line.trim_start();
-    let tick = preceded(
-        (literal("Wait Start TickCount"), space1),
-        dec_uint::<_, u64, ContextError>,
-    )
-    .parse_next(&mut i)
-    .ok()?;
-    let ticks = opt(preceded(
-        (space1, literal("Ticks:"), space0),
-        dec_uint::<_, u64, ContextError>,
-    ))
-    .parse_next(&mut i)
-    .ok()?;
-    let text: PResult<Option<&str>> = opt(preceded(
-        (space0, literal('(')),
-        terminated(take_till(1.., ')'), literal(')')),
-    ))
-    .parse_next(&mut i);
-    let text = text.ok()?.map(CompactString::from);
+    // By hand (every THREAD block has this line): `Wait Start TickCount`, blanks,
+    // the tick; then optionally blanks, `Ticks:`, blanks, the count; then
+    // optionally blanks and the duration in parentheses.
+    let rest = line.trim_start().strip_prefix("Wait Start TickCount")?;
+    let (tick, mut i) = dec_u64(blanks(rest, 1)?)?;
+    let mut ticks = None;
+    if let Some((v, after)) = blanks(i, 1)
+        .and_then(|r| r.strip_prefix("Ticks:"))
+        .and_then(|r| dec_u64(blanks(r, 0)?))
+    {
+        ticks = Some(v);
+        i = after;
+    }
+    let text = blanks(i, 0)
+        .and_then(|r| r.strip_prefix('('))
+        .and_then(|r| r.split_once(')'))
+        .map(|(t, _)| t)
+        .filter(|t| !t.is_empty())
+        .map(CompactString::from);
     Some((tick, ticks, text))
+}
+
+/// `s` after its leading spaces and tabs, if there are at least `min` of them.
+fn blanks(s: &str, min: usize) -> Option<&str> {
+    let rest = s.trim_start_matches([' ', '\t']);
+    (s.len() - rest.len() >= min).then_some(rest)
+}
+
+/// A decimal number at the start of `s` (at least one digit, no overflow) and what follows.
+fn dec_u64(s: &str) -> Option<(u64, &str)> {
+    let n = s.bytes().take_while(u8::is_ascii_digit).count();
+    let mut v: u64 = 0;
+    for c in &s.as_bytes()[..n] {
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    (n > 0).then(|| (v, &s[n..]))
 }
 
 /// `d:hh:mm:ss.fff` from the Ticks parenthesis, in milliseconds.
