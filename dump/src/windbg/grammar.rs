@@ -22,11 +22,16 @@ type PResult<O> = winnow::Result<O, ContextError>;
 /// A hex number as WinDbg prints addresses: optional `0x`, and on x64 an optional
 /// backtick between the high and low halves (`fffffa60`190e5980`; formats.md §4).
 pub(crate) fn hex(input: &mut In<'_>) -> PResult<u64> {
-    // By hand rather than with winnow's `take_while`: THREAD and PROCESS headers
-    // hold three to five of these, and the combinator version cost ~450
-    // instructions a call. Up to 17 characters (16 digits and x64's backtick)
-    // after an optional `0x`; the first must be a digit.
-    let s: &str = input;
+    let (v, rest) = hex_prefix(input).ok_or_else(ContextError::new)?;
+    *input = rest;
+    Ok(v)
+}
+
+/// [`hex`] at the start of `s`, and what follows. By hand rather than with winnow's
+/// `take_while`: THREAD and PROCESS headers hold three to five of these, and the
+/// combinator version cost ~450 instructions a call. Up to 17 characters (16 digits and
+/// x64's backtick) after an optional `0x`; the first must be a digit.
+fn hex_prefix(s: &str) -> Option<(u64, &str)> {
     let b = s.as_bytes();
     let start = match b {
         [b'0', b'x' | b'X', ..] => 2,
@@ -38,10 +43,9 @@ pub(crate) fn hex(input: &mut In<'_>) -> PResult<u64> {
         .take(17)
         .take_while(|&&c| HEX[usize::from(c)] != NOT_HEX)
         .count();
-    let v = hex_bytes(&body[..n]).ok_or_else(ContextError::new)?;
+    let v = hex_bytes(&body[..n])?;
     // `hex_bytes` saw only ASCII, so `start + n` is a character boundary.
-    *input = s.get(start + n..).ok_or_else(ContextError::new)?;
-    Ok(v)
+    Some((v, s.get(start + n..)?))
 }
 
 /// Parses a whole token as hex (`0x1b00`, `00001b00`, `fffff800`01027752`).
@@ -131,12 +135,6 @@ pub(crate) fn thread_header(line: &str) -> Option<ThreadHeader> {
         win32_thread,
         state: thread_state(i.trim_ascii()),
     })
-}
-
-/// [`hex`] at the start of `s`, and what follows.
-fn hex_prefix(mut s: &str) -> Option<(u64, &str)> {
-    let v = hex(&mut s).ok()?;
-    Some((v, s))
 }
 
 fn thread_state(s: &str) -> ThreadState {
@@ -251,6 +249,15 @@ pub(crate) fn wait_start(line: &str) -> Option<(u64, Option<u64>, Option<Compact
         .filter(|t| !t.is_empty())
         .map(CompactString::from);
     Some((tick, ticks, text))
+}
+
+/// Where `needle` first occurs in a short line: candidates found by its first byte.
+/// Cheaper than `str::find` with a `&str` pattern or a fresh `memmem` searcher, whose
+/// setup costs more than the whole search of a line.
+pub(crate) fn find(line: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (line.as_bytes(), needle.as_bytes());
+    let first = *n.first()?;
+    memchr::memchr_iter(first, h).find(|&at| h[at..].starts_with(n))
 }
 
 /// `s` after its leading spaces and tabs, if there are at least `min` of them.

@@ -207,9 +207,9 @@ fn hex_u32(s: &str) -> Option<u32> {
 
 /// `87581c78       Image:         ProcessA.exe`, `0 Image: <Unknown>`, `N/A Image: N/A`.
 fn process_ref(rest: &str) -> (Option<u64>, Option<CompactString>) {
-    // `memmem` rather than `split_once("Image:")`, whose searcher setup cost more than
-    // the search on these short lines (two per THREAD block).
-    let (addr, image) = match memchr::memmem::find(rest.as_bytes(), b"Image:") {
+    // Not `split_once("Image:")`: building its searcher cost more than the search on
+    // these short lines (two per THREAD block).
+    let (addr, image) = match grammar::find(rest, "Image:") {
         Some(at) => (rest[..at].trim_ascii(), rest[at + 6..].trim_ascii()),
         None => (rest.trim_ascii(), ""),
     };
