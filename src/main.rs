@@ -213,8 +213,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Dump(args) => {
-            let loaded = inputs::load(&args.paths, &ClockArgs::default())?;
-            if args.json {
+            let mut loaded = inputs::load(&args.paths, &ClockArgs::default())?;
+            if args.json && !pretty {
+                dumptrace_dump::write_json(&mut loaded.snapshot, &mut out)?;
+                writeln!(out)?;
+            } else if args.json {
                 write_json(&mut out, &loaded.snapshot, pretty)?;
             } else {
                 let a = dumptrace_correlate::analyze(&loaded.snapshot, &[], &Default::default());

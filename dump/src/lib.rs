@@ -21,6 +21,7 @@ mod bytes;
 mod dumpfile;
 mod finish;
 mod join;
+mod json;
 mod kdump;
 mod minidump;
 mod model;
@@ -40,6 +41,7 @@ pub use dumpfile::{
     DumpFile, ExceptionInfo, Handle, KernelHeader, MemoryRange, MemoryRun, MinidumpInfo, MiscInfo,
     Module, MutantInfo, SystemInfo, ThreadDetail, TimeZone, Truncation,
 };
+pub use json::write_json;
 pub use model::{
     AlpcMessage, AlpcWait, Args, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage, Process,
     Resource, SessionTime, Thread, ThreadOrigin, ThreadState, WaitObject,
