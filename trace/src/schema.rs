@@ -27,10 +27,11 @@
 //! Unknown values are null; nothing is filled in from guesses.
 
 use polars::prelude::{
-    ChunkTake, ChunkedBuilder, Column, DataFrame, DataType, IdxCa, IdxSize, Int64Chunked,
-    IntoColumn, NewChunkedArray, PolarsNumericType, PolarsResult, PrimitiveChunkedBuilder,
-    StringChunked, StringChunkedBuilder, TimeUnit, TimeZone, UInt32Type, UInt64Type,
+    ChunkTake, ChunkedArray, Column, DataFrame, DataType, IdxCa, IdxSize, Int64Chunked, IntoColumn,
+    NewChunkedArray, PolarsNumericType, PolarsResult, StringChunked, StringChunkedBuilder,
+    TimeUnit, TimeZone, UInt32Type, UInt64Type,
 };
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -176,12 +177,14 @@ impl Columns {
 /// A string column of few distinct values (providers, levels). Each distinct string is
 /// stored once and the column is gathered from those: the gathered views point into the
 /// one copy, so a row costs its 16-byte view and not its text again (a provider name like
-/// `Microsoft-Windows-WLAN-AutoConfig` is too long to sit inside the view).
+/// `Microsoft-Windows-WLAN-AutoConfig` is too long to sit inside the view). The rows' ids
+/// go straight into the index the gather reads, with a validity mask made at the first null.
 struct DictStr {
     name: &'static str,
     ids: HashMap<String, IdxSize>,
     values: Vec<String>,
-    rows: Vec<Option<IdxSize>>,
+    rows: Vec<IdxSize>,
+    validity: Option<MutableBitmap>,
     /// The last row's id: consecutive rows mostly repeat it.
     last: IdxSize,
 }
@@ -193,15 +196,27 @@ impl DictStr {
             ids: HashMap::default(),
             values: Vec::new(),
             rows: Vec::with_capacity(capacity),
+            validity: None,
             last: 0,
         }
     }
 
     fn push(&mut self, v: Option<&str>) {
-        let id = v.map(|v| {
-            if self.values.get(self.last as usize).is_some_and(|s| s == v) {
-                return self.last;
-            }
+        let Some(v) = v else {
+            let (len, capacity) = (self.rows.len(), self.rows.capacity());
+            self.validity
+                .get_or_insert_with(|| {
+                    let mut b = MutableBitmap::with_capacity(capacity);
+                    b.extend_constant(len, true);
+                    b
+                })
+                .push(false);
+            self.rows.push(0);
+            return;
+        };
+        let id = if self.values.get(self.last as usize).is_some_and(|s| s == v) {
+            self.last
+        } else {
             let id = match self.ids.get(v) {
                 Some(&id) => id,
                 None => {
@@ -213,7 +228,10 @@ impl DictStr {
             };
             self.last = id;
             id
-        });
+        };
+        if let Some(validity) = &mut self.validity {
+            validity.push(true);
+        }
         self.rows.push(id);
     }
 
@@ -225,7 +243,8 @@ impl DictStr {
             self.name.into(),
             self.values.iter().map(String::as_str),
         );
-        let idx = IdxCa::from_iter_options(self.name.into(), self.rows.into_iter());
+        let validity = self.validity.map(Bitmap::from);
+        let idx = IdxCa::from_vec_validity(self.name.into(), self.rows, validity);
         Ok(dict.take(&idx)?.into_column())
     }
 }
@@ -260,25 +279,6 @@ impl LateBuilder for StringChunkedBuilder {
     }
 }
 
-impl<T: PolarsNumericType> LateBuilder for PrimitiveChunkedBuilder<T> {
-    type Value<'v> = T::Native;
-    fn start(name: &'static str, capacity: usize) -> Self {
-        PrimitiveChunkedBuilder::<T>::new(name.into(), capacity)
-    }
-    fn value(&mut self, v: T::Native) {
-        self.append_value(v);
-    }
-    fn null(&mut self) {
-        self.append_null();
-    }
-    fn done(self) -> Column {
-        self.finish().into_column()
-    }
-    fn dtype() -> DataType {
-        T::get_static_dtype()
-    }
-}
-
 /// A nullable column whose builder is made at its first value.
 struct Sparse<B: LateBuilder> {
     name: &'static str,
@@ -288,7 +288,6 @@ struct Sparse<B: LateBuilder> {
 }
 
 type SparseStr = Sparse<StringChunkedBuilder>;
-type SparseNum<T> = Sparse<PrimitiveChunkedBuilder<T>>;
 
 impl<B: LateBuilder> Sparse<B> {
     fn new(name: &'static str, capacity: usize) -> Self {
@@ -321,6 +320,77 @@ impl<B: LateBuilder> Sparse<B> {
             Some(b) => b.done(),
             None => Column::full_null(self.name.into(), n, &B::dtype()),
         }
+    }
+}
+
+/// A nullable number column: its values in a plain vector, and a validity mask made at the
+/// first null that follows a value (a column that is always set, like ETL's pid, has none).
+/// Nothing is allocated before the first value, so columns that stay all-null cost nothing.
+struct SparseNum<T: PolarsNumericType> {
+    name: &'static str,
+    capacity: usize,
+    /// Rows before the first value (all null).
+    nulls: usize,
+    values: Vec<T::Native>,
+    validity: Option<MutableBitmap>,
+}
+
+impl<T: PolarsNumericType> SparseNum<T> {
+    fn new(name: &'static str, capacity: usize) -> Self {
+        SparseNum {
+            name,
+            capacity,
+            nulls: 0,
+            values: Vec::new(),
+            validity: None,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, v: Option<T::Native>) {
+        match v {
+            Some(v) => {
+                if self.values.capacity() == 0 {
+                    self.start();
+                }
+                self.values.push(v);
+                if let Some(validity) = &mut self.validity {
+                    validity.push(true);
+                }
+            }
+            None if self.values.capacity() == 0 => self.nulls += 1,
+            None => {
+                let len = self.values.len();
+                let capacity = self.values.capacity();
+                self.validity
+                    .get_or_insert_with(|| {
+                        let mut b = MutableBitmap::with_capacity(capacity);
+                        b.extend_constant(len, true);
+                        b
+                    })
+                    .push(false);
+                self.values.push(T::Native::default());
+            }
+        }
+    }
+
+    /// Makes room at the first value, with the nulls before it.
+    fn start(&mut self) {
+        self.values = Vec::with_capacity(self.capacity.max(self.nulls + 1));
+        if self.nulls > 0 {
+            self.values.resize(self.nulls, T::Native::default());
+            let mut b = MutableBitmap::with_capacity(self.values.capacity());
+            b.extend_constant(self.nulls, false);
+            self.validity = Some(b);
+        }
+    }
+
+    fn finish(self, n: usize) -> Column {
+        if self.values.is_empty() {
+            return Column::full_null(self.name.into(), n, &T::get_static_dtype());
+        }
+        let validity = self.validity.map(Bitmap::from);
+        ChunkedArray::<T>::from_vec_validity(self.name.into(), self.values, validity).into_column()
     }
 }
 
