@@ -106,8 +106,20 @@ impl Deref for Map {
 /// file's bytes as they are now, read with ordinary reads. The second result is what the
 /// file holds now (a truncated file reads as truncated, with its own errors and skips).
 pub fn read_with_fallback<R>(file: &mut File, mut read: impl FnMut(&[u8]) -> R) -> io::Result<R> {
+    read_with_fallback_releasing(file, |bytes, _| read(bytes))
+}
+
+/// What [`read_with_fallback_releasing`] hands a reader besides the bytes: releases
+/// `bytes[..end]` ([`Map::release`]; nothing for bytes read with ordinary reads).
+pub type Release<'a> = &'a (dyn Fn(usize) + Sync);
+
+/// [`read_with_fallback`] for a reader that releases the bytes it is done with as it goes.
+pub fn read_with_fallback_releasing<R>(
+    file: &mut File,
+    mut read: impl FnMut(&[u8], Release<'_>) -> R,
+) -> io::Result<R> {
     let map = Map::new(file)?;
-    let first = read(&map);
+    let first = read(&map, &|end| map.release(end));
     if !map.truncated() {
         return Ok(first);
     }
@@ -116,7 +128,7 @@ pub fn read_with_fallback<R>(file: &mut File, mut read: impl FnMut(&[u8]) -> R) 
     let mut bytes = Vec::new();
     io::Seek::rewind(file)?;
     file.read_to_end(&mut bytes)?;
-    Ok(read(&bytes))
+    Ok(read(&bytes, &|_| {}))
 }
 
 #[cfg(test)]

@@ -189,13 +189,13 @@ fn open_path<'p>(
         // reads, unless rows already went to the caller's sink.
         let tmf = opts.tmf_dir.as_deref();
         let Some(sink) = sink else {
-            return dumptrace_mapfile::read_with_fallback(&mut file, |bytes| {
-                crate::etl::read(path, bytes, tmf, None)
+            return dumptrace_mapfile::read_with_fallback_releasing(&mut file, |bytes, release| {
+                crate::etl::read(path, bytes, release, tmf, None)
             })
             .map_err(io)?;
         };
         let map = dumptrace_mapfile::Map::new(&file).map_err(io)?;
-        let read = crate::etl::read(path, &map, tmf, Some(sink));
+        let read = crate::etl::read(path, &map, &|end| map.release(end), tmf, Some(sink));
         map.unchanged(&file).map_err(io)?;
         return read;
     }
@@ -221,7 +221,7 @@ pub fn read_bytes_with(
     opts: &ReadOptions,
 ) -> Result<Trace, Error> {
     if crate::etl::sniff(bytes) {
-        return crate::etl::read(path, bytes, opts.tmf_dir.as_deref(), None);
+        return crate::etl::read(path, bytes, &|_| {}, opts.tmf_dir.as_deref(), None);
     }
     crate::stream::read(path, Input::Bytes(bytes), ctx, opts, None)
 }

@@ -19,6 +19,7 @@ use super::header::Clock;
 use super::kernel::{self, KernelState, Looked};
 use super::record::{self, Fields, HeaderType, Parsed};
 use super::{Skips, BAD_COMPRESSED, BAD_RECORD, TIME_RANGE};
+use dumptrace_mapfile::Release;
 
 /// The bytes of one buffer: in the file, or inflated from a compressed one (shared with
 /// the windows whose records it holds).
@@ -97,6 +98,9 @@ struct Current<'f> {
 /// One processor's buffers, walked in sequence order.
 struct Stream<'f> {
     buffers: Vec<BufferHeader>,
+    /// The lowest file offset of `buffers[i..]`, by `i` (one more, `u64::MAX`, at the end):
+    /// sequence order is file order except where a circular log wrapped.
+    lowest_from: Vec<u64>,
     next: usize,
     current: Option<Current<'f>>,
     head: Option<Head>,
@@ -104,6 +108,25 @@ struct Stream<'f> {
 }
 
 impl<'f> Stream<'f> {
+    /// The lowest file offset this stream still reads: its current buffer (unless that was
+    /// inflated into memory of its own) and the buffers after it.
+    fn lowest(&self) -> u64 {
+        let current = match &self.current {
+            Some(Current {
+                buf:
+                    WinBuf {
+                        data: Data::File(_),
+                        header,
+                        ..
+                    },
+                ..
+            }) => header.offset,
+            _ => u64::MAX,
+        };
+        let rest = self.lowest_from.get(self.next).copied().unwrap_or(u64::MAX);
+        current.min(rest)
+    }
+
     /// The timestamp of the next record, loading buffers as needed; None at the end.
     fn peek(&mut self, file: &'f [u8], compression: u32, skips: &mut Skips) -> Option<i64> {
         loop {
@@ -172,6 +195,11 @@ pub(crate) struct Merger<'f> {
     /// (next timestamp, stream index) of every stream that has records left.
     heap: BinaryHeap<Reverse<(i64, usize)>>,
     pub skips: Skips,
+    /// The lowest file offset of the buffers in the window filled last (which may still be
+    /// decoding).
+    last_lowest: u64,
+    /// The end of the file already released.
+    released: u64,
     /// Records per header type ([`record::ALL_TYPES`] order), time-range skips included.
     pub counts: [u64; 13],
     pub kernel: KernelState,
@@ -190,12 +218,19 @@ impl<'f> Merger<'f> {
     ) -> Merger<'f> {
         let mut streams: Vec<Stream<'f>> = by_cpu
             .into_iter()
-            .map(|buffers| Stream {
-                buffers,
-                next: 0,
-                current: None,
-                head: None,
-                last_ts: anchor,
+            .map(|buffers| {
+                let mut lowest_from = vec![u64::MAX; buffers.len() + 1];
+                for (i, h) in buffers.iter().enumerate().rev() {
+                    lowest_from[i] = h.offset.min(lowest_from[i + 1]);
+                }
+                Stream {
+                    buffers,
+                    lowest_from,
+                    next: 0,
+                    current: None,
+                    head: None,
+                    last_ts: anchor,
+                }
             })
             .collect();
         let mut heap = BinaryHeap::with_capacity(streams.len());
@@ -211,6 +246,8 @@ impl<'f> Merger<'f> {
             streams,
             heap,
             skips,
+            last_lowest: u64::MAX,
+            released: 0,
             counts: [0; 13],
             kernel: KernelState::default(),
         }
@@ -221,9 +258,24 @@ impl<'f> Merger<'f> {
     ///
     /// The stream whose next record has the smallest (timestamp, processor index) goes
     /// first: a k-way merge that keeps each processor's own order.
-    pub(crate) fn fill(&mut self, w: &mut Window<'f>, max: usize) {
+    ///
+    /// `w` comes back decoded, but the window filled last may still be decoding: the file
+    /// before its lowest buffer and before what every stream has still to read is read for
+    /// good, and goes to `release` first. (A compressed buffer's records were inflated into
+    /// memory of their own, so its bytes in the file are done with once inflated.)
+    pub(crate) fn fill(&mut self, w: &mut Window<'f>, max: usize, release: Release<'_>) {
         w.bufs.clear();
         w.slots.clear();
+        let lowest = self
+            .streams
+            .iter()
+            .map(Stream::lowest)
+            .fold(self.last_lowest, u64::min)
+            .min(self.file.len() as u64);
+        if lowest > self.released {
+            release(lowest as usize);
+            self.released = lowest;
+        }
         for s in &mut self.streams {
             if let Some(c) = s.current.as_mut() {
                 c.in_window = None;
@@ -283,6 +335,13 @@ impl<'f> Merger<'f> {
                 }
             }
         }
+        self.last_lowest = w
+            .bufs
+            .iter()
+            .filter(|b| matches!(b.data, Data::File(_)))
+            .map(|b| b.header.offset)
+            .min()
+            .unwrap_or(u64::MAX);
     }
 }
 

@@ -6,8 +6,10 @@
 //! (72 bytes each), then each processor's buffers are walked in sequence order and the
 //! per-processor record streams are merged by timestamp (formats.md §1.9) on one thread
 //! ([`merge`]), which hands out windows of records in time order; the other threads
-//! decode each window into pieces of the frame. Besides the input and the output frame,
-//! two windows (their slots, and the inflated buffers their records are in) are held.
+//! decode each window into pieces of the frame. Besides the output frame, two windows
+//! (their slots, and the inflated buffers their records are in) are held, and of a mapped
+//! input only the part the merge has not passed: the file before it is released as the
+//! merge goes ([`merge::Merger::fill`]).
 //!
 //! Every record becomes a row in the crate's schema (see [`crate::schema`]): time in UTC
 //! from the logfile header's clock, pid/tid, provider, level, event id, a message (kernel
@@ -165,7 +167,8 @@ const PART_ROWS: usize = if cfg!(test) { 3 } else { 16 << 10 };
 const MAX_THREADS: usize = 8;
 
 /// Reads an ETL file held in memory into the event frame; WPP messages take their text from
-/// the TMF files in `tmf_dir`.
+/// the TMF files in `tmf_dir`. `release(end)` is called once `file[..end]` will not be read
+/// again (a mapped file's pages can then leave memory).
 ///
 /// The merge runs on the calling thread a window of records at a time; each window is
 /// decoded by up to one thread per core, each into its own piece of the frame.
@@ -175,6 +178,7 @@ const MAX_THREADS: usize = 8;
 pub(crate) fn read<'p>(
     path: &'p Path,
     file: &[u8],
+    release: dumptrace_mapfile::Release<'_>,
     tmf_dir: Option<&Path>,
     mut sink: Option<&'p mut Sink<'p>>,
 ) -> Result<Trace, Error> {
@@ -209,7 +213,7 @@ pub(crate) fn read<'p>(
         let merging = scope.spawn(move || {
             loop {
                 let mut window = empty_rx.recv().unwrap_or_default();
-                merger.fill(&mut window, window_rows);
+                merger.fill(&mut window, window_rows, release);
                 if window.slots.is_empty() || full_tx.send(window).is_err() {
                     break;
                 }
@@ -501,7 +505,7 @@ pub(crate) fn walk(
     let mut message = String::new();
     let mut decoder = Decoder::new(&header, tmf.as_ref());
     loop {
-        merger.fill(&mut window, WINDOW_ROWS);
+        merger.fill(&mut window, WINDOW_ROWS, &|_| {});
         if window.slots.is_empty() {
             break;
         }

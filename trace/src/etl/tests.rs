@@ -19,7 +19,14 @@ const TMF: &str = "8f3b1e4c-52c1-4d37-9a29-3f7f1e3b5a10 mydriver // SRC=driver.c
     }\n";
 
 fn read_synth(bytes: &[u8], tmf_dir: Option<PathBuf>) -> Trace {
-    read(Path::new("synth.etl"), bytes, tmf_dir.as_deref(), None).expect("synthetic file reads")
+    read(
+        Path::new("synth.etl"),
+        bytes,
+        &|_| {},
+        tmf_dir.as_deref(),
+        None,
+    )
+    .expect("synthetic file reads")
 }
 
 fn strings(df: &DataFrame, col: &str) -> Vec<Option<String>> {
@@ -215,8 +222,14 @@ fn wpp_without_tmf_and_bad_tmf_folder() {
     let info = trace.report.etl.expect("etl");
     assert_eq!(info.wpp_without_format, 4);
     let missing = Path::new("/nonexistent/tmf");
-    let err =
-        read(Path::new("x.etl"), &sample_file(), Some(missing), None).expect_err("bad folder");
+    let err = read(
+        Path::new("x.etl"),
+        &sample_file(),
+        &|_| {},
+        Some(missing),
+        None,
+    )
+    .expect_err("bad folder");
     assert!(err.to_string().contains("/nonexistent/tmf"), "{err}");
 }
 
@@ -330,7 +343,7 @@ fn never_panics_on_truncation_bit_flips_or_noise() {
     let bytes = sample_file();
     let path = Path::new("fuzz.etl");
     for n in 0..bytes.len() {
-        let _ = read(path, &bytes[..n], None, None);
+        let _ = read(path, &bytes[..n], &|_| {}, None, None);
     }
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
@@ -345,13 +358,19 @@ fn never_panics_on_truncation_bit_flips_or_noise() {
             let i = (next() as usize) % b.len();
             b[i] ^= 1 << (next() % 8);
         }
-        let _ = read(path, &b, None, None);
+        let _ = read(path, &b, &|_| {}, None, None);
     }
     for len in [0usize, 1, 0x48, 0x100, 5000] {
         let noise: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        let _ = read(path, &noise, None, None);
+        let _ = read(path, &noise, &|_| {}, None, None);
         // Noise behind a valid header buffer.
-        let _ = read(path, &[&bytes[..1024], &noise[..]].concat(), None, None);
+        let _ = read(
+            path,
+            &[&bytes[..1024], &noise[..]].concat(),
+            &|_| {},
+            None,
+            None,
+        );
     }
 }
 
@@ -359,13 +378,13 @@ fn never_panics_on_truncation_bit_flips_or_noise() {
 #[test]
 fn chunks_hold_the_same_rows_as_the_frame() {
     let bytes = sample_file();
-    let whole = read(Path::new("x.etl"), &bytes, None, None).expect("reads");
+    let whole = read(Path::new("x.etl"), &bytes, &|_| {}, None, None).expect("reads");
     let mut chunks: Vec<DataFrame> = Vec::new();
     let mut sink = |df: DataFrame| {
         chunks.push(df);
         std::ops::ControlFlow::Continue(())
     };
-    let streamed = read(Path::new("x.etl"), &bytes, None, Some(&mut sink)).expect("reads");
+    let streamed = read(Path::new("x.etl"), &bytes, &|_| {}, None, Some(&mut sink)).expect("reads");
     assert_eq!(streamed.frame.height(), 0);
     assert_eq!(streamed.report.records, whole.report.records);
     assert!(chunks.len() > 1, "{} chunks", chunks.len());
@@ -375,4 +394,48 @@ fn chunks_hold_the_same_rows_as_the_frame() {
         joined.vstack_mut_owned(c).expect("same schema");
     }
     assert!(joined.equals_missing(&whole.frame));
+}
+
+/// The file is released only behind the records still to be decoded: every chunk's rows
+/// lie past all that was released before the chunk was handed over. (Rows of a compressed
+/// buffer carry its offset, and its bytes in the file are done with once inflated.)
+#[test]
+fn release_stays_behind_the_records_being_decoded() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let bytes = sample_file();
+    let compressed: Vec<u64> = super::buffer::scan(&bytes, 0)
+        .buffers
+        .iter()
+        .filter(|h| h.compressed())
+        .map(|h| h.offset)
+        .collect();
+    assert!(!compressed.is_empty());
+    let released = AtomicU64::new(0);
+    let calls = AtomicU64::new(0);
+    let release = |end: usize| {
+        assert!(end <= bytes.len());
+        released.fetch_max(end as u64, Ordering::SeqCst);
+        calls.fetch_add(1, Ordering::SeqCst);
+    };
+    let mut behind = Vec::new();
+    let mut sink = |df: DataFrame| {
+        let offsets = df.column(schema::INPUT_OFFSET).expect("offsets");
+        let lowest = offsets
+            .u64()
+            .expect("u64")
+            .into_no_null_iter()
+            .filter(|o| !compressed.contains(o))
+            .min();
+        behind.push((lowest, released.load(Ordering::SeqCst)));
+        std::ops::ControlFlow::Continue(())
+    };
+    read(Path::new("x.etl"), &bytes, &release, None, Some(&mut sink)).expect("reads");
+    assert!(behind.len() > 1, "{behind:?}");
+    assert!(
+        behind
+            .iter()
+            .all(|(lowest, r)| lowest.is_none_or(|l| *r <= l)),
+        "{behind:?}"
+    );
+    assert!(calls.load(Ordering::SeqCst) > 0);
 }
