@@ -85,16 +85,26 @@ impl fmt::Display for Guid {
     }
 }
 
+/// The two lowercase hex digits of every byte value: one lookup per byte.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
+    }
+    t
+};
+
 /// Appends up to `cap` bytes as lowercase hex, then `…(+N bytes)` for the rest.
 pub(crate) fn push_hex(out: &mut String, data: &[u8], cap: usize) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let shown = data.get(..cap).unwrap_or(data);
     out.reserve(shown.len() * 2);
-    let mut buf = [0u8; 128];
+    let mut buf = [0u8; 256];
     for chunk in shown.chunks(buf.len() / 2) {
         for (pair, &b) in buf.chunks_exact_mut(2).zip(chunk) {
-            pair[0] = HEX[usize::from(b >> 4)];
-            pair[1] = HEX[usize::from(b & 15)];
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(b)]);
         }
         // Hex digits are ASCII.
         out.push_str(std::str::from_utf8(&buf[..chunk.len() * 2]).unwrap_or_default());
@@ -144,10 +154,29 @@ pub(crate) fn utf16z(b: &[u8]) -> (String, usize) {
 /// reuses one buffer; returns the bytes taken.
 pub(crate) fn utf16z_into(out: &mut String, b: &[u8]) -> usize {
     out.clear();
-    let units = b.len() / 2;
-    let n = (0..units).position(|i| b[2 * i] == 0 && b[2 * i + 1] == 0);
-    let len = n.unwrap_or(units);
-    let code_units = (0..len).map(|i| u16::from_le_bytes([b[2 * i], b[2 * i + 1]]));
+    let n = b.chunks_exact(2).position(|u| u == [0, 0]);
+    let len = n.unwrap_or(b.len() / 2);
+    let mut text = b.get(..2 * len).unwrap_or_default();
+    // Most strings are ASCII: their low bytes go in 64 at a time. At the first chunk that
+    // is not, decoding goes on unit by unit (no surrogate pair starts in an ASCII chunk).
+    let mut ascii = [0u8; 64];
+    while !text.is_empty() {
+        let (chunk, rest) = text.split_at(text.len().min(2 * ascii.len()));
+        let mut all = true;
+        for (a, u) in ascii.iter_mut().zip(chunk.chunks_exact(2)) {
+            *a = u[0];
+            all &= u[0] < 0x80 && u[1] == 0;
+        }
+        if !all {
+            break;
+        }
+        // ASCII bytes are UTF-8.
+        out.push_str(std::str::from_utf8(&ascii[..chunk.len() / 2]).unwrap_or_default());
+        text = rest;
+    }
+    let code_units = text
+        .chunks_exact(2)
+        .map(|u| u16::from_le_bytes([u[0], u[1]]));
     out.extend(char::decode_utf16(code_units).map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER)));
     match n {
         Some(n) => 2 * n + 2,
@@ -186,10 +215,19 @@ mod tests {
         assert_eq!(u16_at(&[1, 2], usize::MAX), None);
         assert_eq!(align8(9), 16);
         assert_eq!(utf16z(b"H\0i\0\0\0x"), ("Hi".to_string(), 6));
+        // Past the first 64 units, a non-ASCII unit and a surrogate pair, no terminator.
+        let text = format!("{}é{}😀", "a".repeat(70), "b".repeat(60));
+        let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(utf16z(&bytes), (text, bytes.len()));
         assert_eq!(ansiz(b"ab"), ("ab".to_string(), 2));
         let mut s = String::new();
         push_hex(&mut s, &[0xab, 1, 2], 2);
         assert_eq!(s, "ab01…(+1 bytes)");
+        let all: Vec<u8> = (0..=255).collect();
+        let mut s = String::new();
+        push_hex(&mut s, &all, 300);
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(s, expected);
         for v in [0u64, 1, 0xabc, u64::MAX] {
             let mut s = String::new();
             push_hex_int(&mut s, v);

@@ -16,12 +16,17 @@ pub(crate) const HEX_CAP: usize = 256;
 /// Appends `s`, in double quotes (with `"` and `\` escaped) when it is empty or holds
 /// blanks, quotes, `=` or braces, so `field=value` pairs stay readable.
 pub(crate) fn push_value(msg: &mut String, s: &str) {
+    let special = |c: char| matches!(c, '"' | '=' | '{' | '}' | '[' | ']' | ',');
+    // ASCII text, the common case, is checked byte by byte: its blanks and controls are
+    // the bytes up to the space, and DEL.
     let plain = !s.is_empty()
-        && !s.chars().any(|c| {
-            c.is_whitespace()
-                || c.is_control()
-                || matches!(c, '"' | '=' | '{' | '}' | '[' | ']' | ',')
-        });
+        && if s.is_ascii() {
+            !s.bytes()
+                .any(|b| b <= b' ' || b == 0x7F || special(char::from(b)))
+        } else {
+            !s.chars()
+                .any(|c| c.is_whitespace() || c.is_control() || special(c))
+        };
     if plain {
         msg.push_str(s);
         return;
@@ -285,5 +290,32 @@ impl<'s> Decoder<'s> {
             }
         }
         row
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_value;
+
+    /// The ASCII check quotes exactly what the check by chars quotes.
+    #[test]
+    fn ascii_and_unicode_values_are_quoted_alike() {
+        let by_chars = |s: &str| {
+            s.is_empty()
+                || s.chars().any(|c| {
+                    c.is_whitespace()
+                        || c.is_control()
+                        || matches!(c, '"' | '=' | '{' | '}' | '[' | ']' | ',')
+                })
+        };
+        let mut all: Vec<String> = (0u8..=0x7F)
+            .map(|b| format!("a{}b", char::from(b)))
+            .collect();
+        all.extend(["", "plain", "é", "a\u{85}b", "a\u{3000}b", "x=\"1\"", "\\"].map(String::from));
+        for s in all {
+            let mut msg = String::new();
+            push_value(&mut msg, &s);
+            assert_eq!(msg.starts_with('"'), by_chars(&s), "{s:?} gave {msg:?}");
+        }
     }
 }
