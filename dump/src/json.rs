@@ -41,16 +41,33 @@ fn write_threads(threads: &[Thread], out: &mut dyn Write) -> io::Result<()> {
     let mut first = true;
     for round in threads.chunks(ROUND * cores) {
         let per = round.len().div_ceil(cores);
+        // Each thread owns its buffer while it writes: buffers side by side in `pieces`
+        // would share a cache line between cores, and serde updates a buffer's length
+        // on every write.
         let results: Vec<serde_json::Result<()>> = std::thread::scope(|s| {
-            let mut work = round.chunks(per).zip(pieces.iter_mut());
+            let mut work = round.chunks(per).zip(pieces.iter_mut().map(std::mem::take));
             let mine = work.next();
             let handles: Vec<_> = work
-                .map(|(part, buf)| s.spawn(move || serialise(part, buf)))
+                .map(|(part, mut buf)| {
+                    s.spawn(move || {
+                        let r = serialise(part, &mut buf);
+                        (r, buf)
+                    })
+                })
                 .collect();
-            let mut results = vec![mine.map_or(Ok(()), |(part, buf)| serialise(part, buf))];
+            let mut done = Vec::with_capacity(cores);
+            if let Some((part, mut buf)) = mine {
+                let r = serialise(part, &mut buf);
+                done.push((r, buf));
+            }
             for h in handles {
                 // A panic while serialising is a bug in a Serialize impl: pass it on.
-                results.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                done.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            }
+            let mut results = Vec::with_capacity(cores);
+            for (slot, (r, buf)) in pieces.iter_mut().zip(done) {
+                *slot = buf;
+                results.push(r);
             }
             results
         });
