@@ -203,14 +203,7 @@ impl DictStr {
 
     fn push(&mut self, v: Option<&str>) {
         let Some(v) = v else {
-            let (len, capacity) = (self.rows.len(), self.rows.capacity());
-            self.validity
-                .get_or_insert_with(|| {
-                    let mut b = MutableBitmap::with_capacity(capacity);
-                    b.extend_constant(len, true);
-                    b
-                })
-                .push(false);
+            push_null(&mut self.validity, self.rows.len(), self.rows.capacity());
             self.rows.push(0);
             return;
         };
@@ -323,6 +316,18 @@ impl<B: LateBuilder> Sparse<B> {
     }
 }
 
+/// Marks the next row (row `len`) null in `validity`, making the mask at the first null
+/// with every earlier row valid (a column that never sees a null after a value has none).
+fn push_null(validity: &mut Option<MutableBitmap>, len: usize, capacity: usize) {
+    validity
+        .get_or_insert_with(|| {
+            let mut b = MutableBitmap::with_capacity(capacity);
+            b.extend_constant(len, true);
+            b
+        })
+        .push(false);
+}
+
 /// A nullable number column: its values in a plain vector, and a validity mask made at the
 /// first null that follows a value (a column that is always set, like ETL's pid, has none).
 /// Nothing is allocated before the first value, so columns that stay all-null cost nothing.
@@ -360,15 +365,11 @@ impl<T: PolarsNumericType> SparseNum<T> {
             }
             None if self.values.capacity() == 0 => self.nulls += 1,
             None => {
-                let len = self.values.len();
-                let capacity = self.values.capacity();
-                self.validity
-                    .get_or_insert_with(|| {
-                        let mut b = MutableBitmap::with_capacity(capacity);
-                        b.extend_constant(len, true);
-                        b
-                    })
-                    .push(false);
+                push_null(
+                    &mut self.validity,
+                    self.values.len(),
+                    self.values.capacity(),
+                );
                 self.values.push(T::Native::default());
             }
         }
