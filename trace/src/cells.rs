@@ -156,12 +156,87 @@ pub(crate) fn filetime_ns(cell: &str) -> Option<i64> {
 
 /// 100-ns ticks since 1601 → ns since 1970, if within the frame's range.
 pub(crate) fn unix_ns_from_filetime(ticks: i128) -> Option<i64> {
+    // In i64 when the ticks fit (an overflow there is out of the frame's range in i128 too).
+    if let Ok(t) = i64::try_from(ticks) {
+        return t.checked_sub(FILETIME_UNIX_EPOCH as i64)?.checked_mul(100);
+    }
     let ns = (ticks - FILETIME_UNIX_EPOCH).checked_mul(100)?;
     i64::try_from(ns).ok()
 }
 
+/// Powers of ten that fit a u64.
+const POW10: [u64; 20] = {
+    let mut t = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
 /// `[-]digits[.digits][e[+-]digits]` read exactly as an integer (fraction truncated).
 fn decimal_e(t: &str) -> Option<i128> {
+    short_decimal_e(t.as_bytes()).or_else(|| wide_decimal_e(t))
+}
+
+/// [`decimal_e`] for up to 19 digits in all (every FILETIME, as integer or as tracerpt's
+/// double) in u64 arithmetic: one tight pass instead of the general loop's checks per
+/// digit and its i128 scaling. None whenever it cannot be sure, and the general reader
+/// answers (the same value, or None for text that is not a number).
+fn short_decimal_e(b: &[u8]) -> Option<i128> {
+    let (neg, mut b) = match b {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, b),
+    };
+    let mut v: u64 = 0;
+    let mut digits = 0u32;
+    let mut frac_digits = 0i32;
+    let mut in_frac = false;
+    loop {
+        match b {
+            [c @ b'0'..=b'9', rest @ ..] => {
+                if digits == 19 {
+                    return None;
+                }
+                v = v * 10 + u64::from(c - b'0');
+                digits += 1;
+                frac_digits += i32::from(in_frac);
+                b = rest;
+            }
+            [b'.', rest @ ..] if !in_frac => {
+                in_frac = true;
+                b = rest;
+            }
+            _ => break,
+        }
+    }
+    let exp: i32 = match b {
+        [] => 0,
+        [b'e' | b'E', e @ ..] => {
+            let (sign, e) = match e {
+                [b'+', rest @ ..] => (1, rest),
+                [b'-', rest @ ..] => (-1, rest),
+                _ => (1, e),
+            };
+            if e.is_empty() || e.len() > 3 || !e.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            sign * e.iter().fold(0i32, |n, c| n * 10 + i32::from(c - b'0'))
+        }
+        _ => return None,
+    };
+    if digits == 0 {
+        return None;
+    }
+    let scale = exp - frac_digits;
+    let p = *POW10.get(scale.unsigned_abs() as usize)?;
+    let v = i128::from(if scale >= 0 { v.checked_mul(p)? } else { v / p });
+    Some(if neg { -v } else { v })
+}
+
+/// [`decimal_e`] for any number of digits.
+fn wide_decimal_e(t: &str) -> Option<i128> {
     let b = t.as_bytes();
     let neg = b.first() == Some(&b'-');
     let mut i = usize::from(neg);
@@ -300,6 +375,61 @@ mod tests {
         assert_eq!(
             filetime_ns("1331274357304824500000000e-7"),
             Some(1_668_269_973_048_245_000)
+        );
+    }
+
+    /// Against a plain oracle (digits joined, an exact power of ten in i128, range checked
+    /// at the end) over mantissas of 1 to 24 digits, every position of the decimal point,
+    /// exponents from -30 to 30 and both signs: the u64 fast path and the i128 path agree.
+    #[test]
+    fn filetimes_match_an_exact_oracle() {
+        let oracle = |neg: bool, digits: &str, point: usize, exp: i32| -> Option<i64> {
+            let v: i128 = digits.parse().ok()?;
+            let scale = exp - (digits.len() - point) as i32;
+            let v = if scale >= 0 {
+                v.checked_mul(10i128.checked_pow(scale as u32)?)?
+            } else {
+                v / 10i128.checked_pow((-scale) as u32)?
+            };
+            let ticks = if neg { -v } else { v };
+            let ns = (ticks - FILETIME_UNIX_EPOCH).checked_mul(100)?;
+            i64::try_from(ns).ok()
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let (mut checked, mut in_range) = (0, 0);
+        for len in 1..=24usize {
+            for _ in 0..40 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let digits: String = (0..len)
+                    .map(|i| char::from(b'0' + ((seed >> (i % 60)) % 10) as u8))
+                    .collect();
+                let point = (seed % (len as u64 + 1)) as usize;
+                // Half the cases scaled near 1e17 (within the frame's range), half anywhere.
+                let exp = if seed & 2 == 0 {
+                    (seed >> 8) as i32 % 31
+                } else {
+                    17 - point as i32 + 1 + (seed >> 8) as i32 % 2
+                };
+                let neg = seed & 2 == 0 && seed & 1 == 1;
+                let text = format!(
+                    "{}{}{}{}e{exp}",
+                    if neg { "-" } else { "" },
+                    &digits[..point],
+                    if point < len { "." } else { "" },
+                    &digits[point..]
+                );
+                let want = oracle(neg, &digits, point, exp);
+                assert_eq!(filetime_ns(&text), want, "{text}");
+                checked += 1;
+                in_range += usize::from(want.is_some());
+            }
+        }
+        assert_eq!(checked, 24 * 40);
+        assert!(
+            in_range > 100,
+            "only {in_range} cases within the frame's range"
         );
     }
 }
