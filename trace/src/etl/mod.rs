@@ -188,7 +188,6 @@ pub(crate) fn read<'p>(
     };
     let Setup {
         mut info,
-        header,
         tmf,
         mut merger,
     } = open(path, file, tmf_dir)?;
@@ -198,7 +197,7 @@ pub(crate) fn read<'p>(
     } else {
         WINDOW_ROWS
     };
-    let decoder = Decoder::new(&header, tmf.as_ref());
+    let decoder = Decoder::new(&info.header, tmf.as_ref());
     let mut pieces = Vec::new();
     let mut records = 0u64;
     let mut wpp_without_format = 0;
@@ -391,8 +390,8 @@ fn fatal(path: &Path, offset: u64, reason: impl Into<String>) -> Error {
 
 /// What a read sets up before the merge.
 struct Setup<'f> {
+    /// With the logfile header the decoders read.
     info: EtlInfo,
-    header: LogfileHeader,
     tmf: Option<wpp::Tmf>,
     merger: Merger<'f>,
 }
@@ -443,7 +442,7 @@ fn open<'f>(path: &Path, file: &'f [u8], tmf_dir: Option<&Path>) -> Result<Setup
         skips.add(*offset, BAD_BUFFER, (*reason).to_string());
     }
     let mut info = EtlInfo {
-        header: header.clone(),
+        header,
         buffers: scan.buffers.len() as u64,
         compressed_buffers: 0,
         buffers_flagged_events_lost: 0,
@@ -468,12 +467,7 @@ fn open<'f>(path: &Path, file: &'f [u8], tmf_dir: Option<&Path>) -> Result<Setup
         })
         .collect();
     let merger = Merger::new(file, compression, clock, anchor, by_cpu, skips);
-    Ok(Setup {
-        info,
-        header,
-        tmf,
-        merger,
-    })
+    Ok(Setup { info, tmf, merger })
 }
 
 /// Completes `info` with what the merge counted; returns the skips.
@@ -497,13 +491,12 @@ pub(crate) fn walk(
 ) -> Result<(EtlInfo, Skips), Error> {
     let Setup {
         mut info,
-        header,
         tmf,
         mut merger,
     } = open(path, file, tmf_dir)?;
     let mut window = Window::default();
     let mut message = String::new();
-    let mut decoder = Decoder::new(&header, tmf.as_ref());
+    let mut decoder = Decoder::new(&info.header, tmf.as_ref());
     loop {
         merger.fill(&mut window, WINDOW_ROWS, &|_| {});
         if window.slots.is_empty() {
