@@ -44,43 +44,32 @@ fn write_threads(threads: &[Thread], out: &mut dyn Write) -> io::Result<()> {
         // Each thread owns its buffer while it writes: buffers side by side in `pieces`
         // would share a cache line between cores, and serde updates a buffer's length
         // on every write.
-        let results: Vec<serde_json::Result<()>> = std::thread::scope(|s| {
+        let done: Vec<(serde_json::Result<()>, Vec<u8>)> = std::thread::scope(|s| {
             let mut work = round.chunks(per).zip(pieces.iter_mut().map(std::mem::take));
             let mine = work.next();
             let handles: Vec<_> = work
-                .map(|(part, mut buf)| {
-                    s.spawn(move || {
-                        let r = serialise(part, &mut buf);
-                        (r, buf)
-                    })
-                })
+                .map(|(part, mut buf)| s.spawn(move || (serialise(part, &mut buf), buf)))
                 .collect();
-            let mut done = Vec::with_capacity(cores);
-            if let Some((part, mut buf)) = mine {
-                let r = serialise(part, &mut buf);
-                done.push((r, buf));
-            }
+            let mut done: Vec<_> = mine
+                .map(|(part, mut buf)| (serialise(part, &mut buf), buf))
+                .into_iter()
+                .collect();
             for h in handles {
                 // A panic while serialising is a bug in a Serialize impl: pass it on.
                 done.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
             }
-            let mut results = Vec::with_capacity(cores);
-            for (slot, (r, buf)) in pieces.iter_mut().zip(done) {
-                *slot = buf;
-                results.push(r);
-            }
-            results
+            done
         });
-        for (r, piece) in results.into_iter().zip(&pieces) {
+        for (slot, (r, piece)) in pieces.iter_mut().zip(done) {
             r.map_err(io::Error::other)?;
-            if piece.is_empty() {
-                continue;
+            if !piece.is_empty() {
+                if !first {
+                    out.write_all(b",")?;
+                }
+                first = false;
+                out.write_all(&piece)?;
             }
-            if !first {
-                out.write_all(b",")?;
-            }
-            first = false;
-            out.write_all(piece)?;
+            *slot = piece;
         }
     }
     Ok(())
