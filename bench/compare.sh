@@ -90,7 +90,10 @@ THREADS=$("$BIN/dumptrace" dump --json "$DIR/process.log" | tr , '\n' | grep -c 
 measure "$G" "dumptrace dump --json" "$DIR/process.log" "rg -c THREAD (scan)" -- \
     sh -c "'$BIN/dumptrace' dump --json '$DIR/process.log' > /dev/null && echo $THREADS"
 again "$G" "dumptrace dump --json" "dumptrace dump --json " "python regex parser"
-measure "$G" "bench-windbg (parse only)" "$DIR/process.log" "rg -c THREAD (scan)" -- "$BIN/bench-windbg" "$DIR/process.log"
+measure "$G" "bench-windbg (parse only, one thread)" "$DIR/process.log" "rg -c THREAD (scan)" -- "$BIN/bench-windbg" "$DIR/process.log"
+CORES=$(nproc)
+measure "$G" "bench-windbg --threads $CORES (parse only)" "$DIR/process.log" "rg -c THREAD (scan)" -- \
+    "$BIN/bench-windbg" "$DIR/process.log" --threads "$CORES"
 
 G="Tracefmt text, $TRACE_SIZE"
 echo "== $G"

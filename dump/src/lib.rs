@@ -101,6 +101,18 @@ impl InputReport {
         }
     }
 
+    /// Adds what a later part of the same input gave.
+    fn absorb(&mut self, later: InputReport) {
+        self.records += later.records;
+        self.skipped += later.skipped;
+        for (reason, n) in later.skip_reasons {
+            *self.skip_reasons.entry(reason).or_default() += n;
+        }
+        let room = KEPT_SKIPS.saturating_sub(self.first_skips.len());
+        self.first_skips
+            .extend(later.first_skips.into_iter().take(room));
+    }
+
     fn skip(&mut self, s: Skip) {
         self.skipped += 1;
         *self.skip_reasons.entry(s.reason.clone()).or_default() += 1;
@@ -149,8 +161,17 @@ pub fn detect(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Reads one dump-side input: binary dumps memory-mapped, debugger logs
-/// streamed line by line (a 1 GB log is never held whole).
+/// streamed line by line (a 1 GB log is never held whole). A large UTF-8 log is
+/// read in parts on every core (see [`read_path_on`]).
 pub fn read_path(path: &Path) -> Result<DumpLoad, Error> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    read_path_on(path, cores)
+}
+
+/// [`read_path`] with at most `threads` threads for a debugger log: the log is cut at
+/// `PROCESS` lines into that many parts, read at once and joined into the same snapshot
+/// and report, line numbers included, as one thread reading it all would give.
+pub fn read_path_on(path: &Path, threads: usize) -> Result<DumpLoad, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
@@ -181,13 +202,14 @@ pub fn read_path(path: &Path) -> Result<DumpLoad, Error> {
         // are let go as the reader moves on (resident memory stays the snapshot's, not the
         // log's). If the file shrinks meanwhile, it is read again as a stream.
         let map = dumptrace_mapfile::Map::new(&file).map_err(io)?;
-        let load = read_lines(path, |f| {
-            text::for_each_mapped_line(&map, |end| map.release(end), f);
-            Ok(())
-        })
-        .map_err(io)?;
+        let label = path.display().to_string();
+        let cuts = windbg::part_starts(&map, threads);
+        let release = |from, to| map.release_range(from, to);
+        let (mut snapshot, mut report, _) = windbg::read_parts(&label, &map, &cuts, &release);
         if !map.truncated() {
-            return Ok(load);
+            report.path = path.to_path_buf();
+            finish::finish(&mut snapshot);
+            return Ok(DumpLoad { snapshot, report });
         }
     }
     file.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -209,7 +231,10 @@ fn read_lines(
 ) -> std::io::Result<DumpLoad> {
     let label = path.display().to_string();
     let mut reader = windbg::LogReader::new(&label, WINDBG_LOG);
-    lines(&mut |line, ascii| reader.feed(line, ascii))?;
+    lines(&mut |line, ascii| {
+        // A reader of a whole log takes every line.
+        let _ = reader.feed(line, ascii);
+    })?;
     let (mut snapshot, mut report) = reader.finish();
     report.path = path.to_path_buf();
     finish::finish(&mut snapshot);
@@ -250,6 +275,62 @@ pub fn read_bytes(path: &Path, bytes: &[u8]) -> Result<DumpLoad, Error> {
     })
 }
 
+/// Adds `later`'s records after `out`'s; the times and uptimes read first are kept.
+/// (Every field is named: a new one must be considered here.)
+fn append(out: &mut DumpSnapshot, later: DumpSnapshot) {
+    let DumpSnapshot {
+        session_time,
+        uptime_ms,
+        process_uptime_ms,
+        // Set when a snapshot is finished, from the joined records.
+        tick_ns: _,
+        tick_source: _,
+        mut processes,
+        mut threads,
+        mut critical_sections,
+        mut resources,
+        mut lpc_messages,
+        mut alpc_messages,
+        mut irps,
+        mut notes,
+        mut dump_files,
+        mut modules,
+        mut handles,
+        mut thread_details,
+        mut processors,
+        mut memory,
+        mut pool_tags,
+        mut irpfind,
+        mut handle_tables,
+        mut bugchecks,
+        mut read_notes,
+    } = later;
+    if out.session_time.is_none() {
+        out.session_time = session_time;
+    }
+    out.uptime_ms = out.uptime_ms.or(uptime_ms);
+    out.process_uptime_ms = out.process_uptime_ms.or(process_uptime_ms);
+    out.processes.append(&mut processes);
+    out.threads.append(&mut threads);
+    out.critical_sections.append(&mut critical_sections);
+    out.resources.append(&mut resources);
+    out.lpc_messages.append(&mut lpc_messages);
+    out.alpc_messages.append(&mut alpc_messages);
+    out.irps.append(&mut irps);
+    out.notes.append(&mut notes);
+    out.dump_files.append(&mut dump_files);
+    out.modules.append(&mut modules);
+    out.handles.append(&mut handles);
+    out.thread_details.append(&mut thread_details);
+    out.processors.append(&mut processors);
+    out.memory.append(&mut memory);
+    out.pool_tags.append(&mut pool_tags);
+    out.irpfind.append(&mut irpfind);
+    out.handle_tables.append(&mut handle_tables);
+    out.bugchecks.append(&mut bugchecks);
+    out.read_notes.append(&mut read_notes);
+}
+
 /// Joins the snapshots of several inputs of one incident into one.
 pub fn merge(mut parts: Vec<DumpSnapshot>) -> DumpSnapshot {
     let mut out = match parts.len() {
@@ -259,30 +340,7 @@ pub fn merge(mut parts: Vec<DumpSnapshot>) -> DumpSnapshot {
     };
     let joined = join::prepare(&mut parts);
     for p in parts {
-        if out.session_time.is_none() {
-            out.session_time = p.session_time;
-        }
-        out.uptime_ms = out.uptime_ms.or(p.uptime_ms);
-        out.processes.extend(p.processes);
-        out.threads.extend(p.threads);
-        out.critical_sections.extend(p.critical_sections);
-        out.resources.extend(p.resources);
-        out.lpc_messages.extend(p.lpc_messages);
-        out.alpc_messages.extend(p.alpc_messages);
-        out.irps.extend(p.irps);
-        out.notes.extend(p.notes);
-        out.dump_files.extend(p.dump_files);
-        out.modules.extend(p.modules);
-        out.handles.extend(p.handles);
-        out.thread_details.extend(p.thread_details);
-        out.process_uptime_ms = out.process_uptime_ms.or(p.process_uptime_ms);
-        out.processors.extend(p.processors);
-        out.memory.extend(p.memory);
-        out.pool_tags.extend(p.pool_tags);
-        out.irpfind.extend(p.irpfind);
-        out.handle_tables.extend(p.handle_tables);
-        out.bugchecks.extend(p.bugchecks);
-        out.read_notes.extend(p.read_notes);
+        append(&mut out, p);
     }
     finish::finish(&mut out);
     out.notes.extend(joined);

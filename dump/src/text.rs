@@ -5,6 +5,7 @@
 //! typography has been "improved". Everything here is about undoing that.
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 
 /// Decodes a whole log: UTF-16 LE/BE with or without BOM, UTF-8 with or without BOM.
 /// Invalid UTF-8 is replaced, never rejected: a log with a few corrupt bytes
@@ -54,7 +55,7 @@ pub(crate) fn for_each_line<R: std::io::Read>(
     loop {
         if end == buf.len() {
             // No newline in a whole buffer (CHUNK bytes): cut the line here.
-            emit(&buf[..end], &mut f);
+            f(&cut_line(&buf[..end]), false);
             end = 0;
         }
         let got = read_full(&mut r, &mut buf[end..])?;
@@ -82,7 +83,7 @@ pub(crate) fn for_each_line<R: std::io::Read>(
                     }
                 }
                 push_utf16(&mut text, &buf[start..even], conv);
-                let keep = emit_lines(text.as_bytes(), done, &mut f);
+                let keep = emit_all(text.as_bytes(), done, &mut f);
                 text.drain(..text.len() - keep);
                 if text.len() > CHUNK {
                     // The same cut for UTF-16 input without newlines.
@@ -91,7 +92,7 @@ pub(crate) fn for_each_line<R: std::io::Read>(
                 }
                 even
             }
-            None => end - emit_lines(&buf[start..end], done, &mut f),
+            None => end - emit_all(&buf[start..end], done, &mut f),
         };
         buf.copy_within(used..end, 0);
         end -= used;
@@ -101,37 +102,105 @@ pub(crate) fn for_each_line<R: std::io::Read>(
     }
 }
 
-/// [`for_each_line`] over a UTF-8 log already in memory (a map of the file): the same
-/// lines, cut the same way, without copying them into a buffer first. `read_up_to(end)`
-/// is called every [`RELEASE`] bytes with the offset before which every line was used,
-/// so the caller can let those pages of the map go.
+/// [`for_each_line`] over `bytes[range]` of a UTF-8 log already in memory (a map of the
+/// file): the same lines, cut the same way, without copying them into a buffer first.
+/// `range` starts at 0 (a BOM there is skipped) or at a line start, and ends at the end
+/// of `bytes` or just after a newline. `f` also gets the offset in `bytes` where its
+/// line starts, and may stop the reading before that line: the offset is then
+/// returned. `read(from, to)` is called every [`RELEASE`] bytes with the span of lines
+/// used since the last call, so the caller can let those pages of the map go.
 pub(crate) fn for_each_mapped_line(
     bytes: &[u8],
-    mut read_up_to: impl FnMut(usize),
-    mut f: impl FnMut(&str, bool),
-) {
-    let mut pos = if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        3
-    } else {
-        0
-    };
-    let mut reported = 0;
-    while pos < bytes.len() {
-        // At most CHUNK bytes at a time, as the streaming reader holds: a line with no
-        // newline in that many bytes is cut at the same place.
-        let window = &bytes[pos..bytes.len().min(pos + CHUNK)];
-        let last = pos + window.len() == bytes.len();
-        let mut used = window.len() - emit_lines(window, last, &mut f);
+    range: std::ops::Range<usize>,
+    mut read: impl FnMut(usize, usize),
+    mut f: impl FnMut(&str, bool, usize) -> ControlFlow<()>,
+) -> Option<usize> {
+    let end = range.end.min(bytes.len());
+    let mut pos = range.start + bom_at(bytes, range.start);
+    let mut reported = range.start;
+    while pos < end {
+        let (window, last) = window_at(bytes, pos, end);
+        let mut used = match emit_lines(window, last, pos, &mut f) {
+            Ok(rest) => window.len() - rest,
+            Err(stop) => return Some(stop),
+        };
         if used == 0 {
-            emit(window, &mut f);
+            if f(&cut_line(window), false, pos).is_break() {
+                return Some(pos);
+            }
             used = window.len();
         }
         pos += used;
         if pos - reported >= RELEASE {
-            read_up_to(pos);
+            read(reported, pos);
             reported = pos;
         }
     }
+    None
+}
+
+/// How many lines [`for_each_mapped_line`] gives for `bytes` (a log, or the part of one
+/// before a line start): the same windows and cuts, newlines counted.
+pub(crate) fn count_mapped_lines(bytes: &[u8]) -> u64 {
+    let newlines = count_newlines;
+    let mut pos = bom_at(bytes, 0);
+    let mut lines = 0;
+    while pos < bytes.len() {
+        let (window, last) = window_at(bytes, pos, bytes.len());
+        let used = if last {
+            // The last window gives all its lines, a last one without newline too.
+            lines += newlines(window) + u64::from(!window.ends_with(b"\n"));
+            window.len()
+        } else {
+            match memchr::memrchr(b'\n', window) {
+                Some(i) => {
+                    lines += newlines(&window[..i + 1]);
+                    i + 1
+                }
+                // A window without a newline is cut into one line.
+                None => {
+                    lines += 1;
+                    window.len()
+                }
+            }
+        };
+        pos += used;
+    }
+    lines
+}
+
+/// How many `\n` bytes `bytes` holds, eight bytes at a time: a byte of `w ^ 0x0a..0a` is
+/// zero where `w` has a newline, and adding 0x7f to each byte's low seven bits sets its
+/// high bit unless the byte is zero (the classic exact zero-byte test, no carries across
+/// bytes).
+fn count_newlines(bytes: &[u8]) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut words = bytes.chunks_exact(8);
+    let mut n = 0u64;
+    for w in words.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        let x = u64::from_le_bytes(word) ^ 0x0a0a_0a0a_0a0a_0a0a;
+        let nonzero = ((x & LOW7) + LOW7) | x;
+        n += u64::from((!nonzero & !LOW7).count_ones());
+    }
+    n + words.remainder().iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// The length of a UTF-8 BOM at `pos` when `pos` is the start of the log.
+fn bom_at(bytes: &[u8], pos: usize) -> usize {
+    if pos == 0 && bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        3
+    } else {
+        0
+    }
+}
+
+/// The window read at `pos`: at most CHUNK bytes, as the streaming reader holds (a line
+/// with no newline in that many bytes is cut at the same place); true when it is the last.
+fn window_at(bytes: &[u8], pos: usize, end: usize) -> (&[u8], bool) {
+    let stop = end.min(pos + CHUNK);
+    (&bytes[pos..stop], stop == end)
 }
 
 /// How often [`for_each_mapped_line`] reports progress.
@@ -151,52 +220,72 @@ fn read_full<R: std::io::Read>(r: &mut R, buf: &mut [u8]) -> std::io::Result<usi
     Ok(got)
 }
 
-/// Emits every complete line of `bytes` (all of them when `last`); returns how
-/// many bytes at the end belong to an unfinished line.
-fn emit_lines(bytes: &[u8], last: bool, f: &mut impl FnMut(&str, bool)) -> usize {
+/// Emits every complete line of `bytes` (all of them when `last`), each with its
+/// offset (`base` + its position in `bytes`); returns how many bytes at the end belong
+/// to an unfinished line, or the offset of the line `f` stopped before.
+fn emit_lines(
+    bytes: &[u8],
+    last: bool,
+    base: usize,
+    f: &mut impl FnMut(&str, bool, usize) -> ControlFlow<()>,
+) -> Result<usize, usize> {
     let complete = if last {
         bytes.len()
     } else {
         match memchr::memrchr(b'\n', bytes) {
             Some(i) => i + 1,
-            None => return bytes.len(),
+            None => return Ok(bytes.len()),
         }
     };
     let (lines, rest) = bytes.split_at(complete);
     if lines.is_empty() {
-        return rest.len();
+        return Ok(rest.len());
     }
+    let mut start = 0;
     match std::str::from_utf8(lines) {
         Ok(text) => {
             let ascii = text.is_ascii();
-            let mut start = 0;
             for i in memchr::memchr_iter(b'\n', lines) {
                 let line = &text[start..i];
-                f(line.strip_suffix('\r').unwrap_or(line), ascii);
+                if f(line.strip_suffix('\r').unwrap_or(line), ascii, base + start).is_break() {
+                    return Err(base + start);
+                }
                 start = i + 1;
             }
             if start < text.len() {
                 let line = &text[start..];
-                f(line.strip_suffix('\r').unwrap_or(line), ascii);
+                if f(line.strip_suffix('\r').unwrap_or(line), ascii, base + start).is_break() {
+                    return Err(base + start);
+                }
             }
         }
         // Some line is not UTF-8: replace in that line only.
         Err(_) => {
             let lines = lines.strip_suffix(b"\n").unwrap_or(lines);
             for line in lines.split(|&b| b == b'\n') {
-                emit(line, f);
+                if f(&cut_line(line), false, base + start).is_break() {
+                    return Err(base + start);
+                }
+                start += line.len() + 1;
             }
         }
     }
-    rest.len()
+    Ok(rest.len())
 }
 
-fn emit(line: &[u8], f: &mut impl FnMut(&str, bool)) {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    match std::str::from_utf8(line) {
-        Ok(s) => f(s, false),
-        Err(_) => f(&String::from_utf8_lossy(line), false),
-    }
+/// [`emit_lines`] for a reader that takes every line.
+fn emit_all(bytes: &[u8], last: bool, f: &mut impl FnMut(&str, bool)) -> usize {
+    let mut all = |line: &str, ascii: bool, _: usize| {
+        f(line, ascii);
+        ControlFlow::Continue(())
+    };
+    // `all` never stops, so there is no stop offset to lose.
+    emit_lines(bytes, last, 0, &mut all).unwrap_or_default()
+}
+
+/// One line's bytes as text: without its `\r`, invalid UTF-8 replaced.
+fn cut_line(line: &[u8]) -> Cow<'_, str> {
+    String::from_utf8_lossy(line.strip_suffix(b"\r").unwrap_or(line))
 }
 
 /// Undoes web typography in one line, allocating only when the line is not ASCII.
@@ -268,11 +357,21 @@ mod tests {
         if dumptrace_mapfile::utf16(bytes).is_none() {
             let mut mapped = Vec::new();
             let mut reported = vec![0];
-            for_each_mapped_line(
+            let mut starts = Vec::new();
+            let stop = for_each_mapped_line(
                 bytes,
-                |end| reported.push(end),
-                |l, ascii| mapped.push((l.to_string(), ascii)),
+                0..bytes.len(),
+                |from, to| {
+                    assert_eq!(reported.last(), Some(&from));
+                    reported.push(to)
+                },
+                |l, ascii, at| {
+                    mapped.push((l.to_string(), ascii));
+                    starts.push(at);
+                    ControlFlow::Continue(())
+                },
             );
+            assert_eq!(stop, None);
             let text = |v: &[(String, bool)]| v.iter().map(|l| l.0.clone()).collect::<Vec<_>>();
             assert_eq!(text(&mapped), text(&v));
             assert!(mapped
@@ -280,6 +379,38 @@ mod tests {
                 .chain(&v)
                 .all(|(l, ascii)| !ascii || l.is_ascii()));
             assert!(reported.windows(2).all(|w| w[1] >= w[0] + RELEASE));
+            assert_eq!(count_mapped_lines(bytes), mapped.len() as u64);
+            // Read again from each line start (every one for short inputs, some for long
+            // ones): the same lines from there on, and the same count before it; stopping
+            // before a line returns where it starts.
+            let step = (starts.len() / 50).max(1);
+            for (i, &at) in starts.iter().enumerate().step_by(step) {
+                assert_eq!(count_mapped_lines(&bytes[..at]), i as u64, "{at}");
+                let mut rest = Vec::new();
+                let stop = for_each_mapped_line(
+                    bytes,
+                    at..bytes.len(),
+                    |_, _| {},
+                    |l, _, _| {
+                        rest.push(l.to_string());
+                        ControlFlow::Continue(())
+                    },
+                );
+                assert_eq!((stop, &rest[..]), (None, &text(&mapped)[i..]), "{at}");
+                let stop = for_each_mapped_line(
+                    bytes,
+                    0..bytes.len(),
+                    |_, _| {},
+                    |_, _, s| {
+                        if s == at {
+                            ControlFlow::Break(())
+                        } else {
+                            ControlFlow::Continue(())
+                        }
+                    },
+                );
+                assert_eq!(stop, Some(at));
+            }
         }
         v.into_iter().map(|(l, _)| l).collect()
     }
@@ -329,10 +460,29 @@ mod tests {
         let got = lines_of(&long);
         assert!(got.len() >= 2 && got.iter().all(|l| l.len() <= CHUNK));
         assert_eq!(got.iter().map(String::len).sum::<usize>(), long.len());
+        // Short lines around a cut one: the reads from each line start agree.
+        let mut mixed = b"a\nbb\n".repeat(1000);
+        mixed.extend(std::iter::repeat_n(b'z', 5 * CHUNK / 2));
+        mixed.push(b'\n');
+        mixed.extend(b"c\r\nd\n".repeat(1000));
+        let got = lines_of(&mixed);
+        assert_eq!(got.len(), 2000 + 3 + 2000);
         let mut utf16 = vec![0xFF, 0xFE];
         utf16.extend(std::iter::repeat_n([b'y', 0], 3 * CHUNK / 2).flatten());
         let got = lines_of(&utf16);
         assert!(got.len() >= 2 && got.iter().all(|l| l.len() <= 2 * CHUNK));
+    }
+
+    #[test]
+    fn newlines_counted_as_bytes_are() {
+        // Every byte value next to newlines, at every alignment.
+        let mut bytes: Vec<u8> = (0..=255u8).flat_map(|b| [b, b'\n', b, b, b'\n']).collect();
+        bytes.extend(b"\n\n\n\x0b\x09\x8a\x0a");
+        for start in 0..9 {
+            let s = &bytes[start..];
+            let want = s.iter().filter(|&&b| b == b'\n').count() as u64;
+            assert_eq!(count_newlines(s), want, "from {start}");
+        }
     }
 
     #[test]

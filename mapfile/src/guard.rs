@@ -206,17 +206,22 @@ impl Guarded {
 
     /// Drops the pages wholly inside `bytes[..end]` from this process's memory; the page
     /// cache keeps them, and touching them again reads them back from the file.
-    pub(crate) fn release(&self, end: usize) {
+    pub(crate) fn release(&self, start: usize, end: usize) {
         if let Guarded::Mapped { ptr, len, .. } = *self {
             let page = page_size();
-            let n = end.min(len) / page * page;
-            if n > 0 {
-                // SAFETY: `ptr..ptr + n` lies inside our read-only private file mapping
-                // (page-aligned, since the mapping is); MADV_DONTNEED on it only drops
-                // page-table entries, and the next touch faults the file's bytes in again
-                // (or the handler's zero page, if the file has shrunk).
+            let first = start.min(len).div_ceil(page) * page;
+            let last = end.min(len) / page * page;
+            if last > first {
+                // SAFETY: `ptr + first..ptr + last` lies inside our read-only private file
+                // mapping (page-aligned, since the mapping is); MADV_DONTNEED on it only
+                // drops page-table entries, and the next touch faults the file's bytes in
+                // again (or the handler's zero page, if the file has shrunk).
                 unsafe {
-                    libc::madvise(ptr, n, libc::MADV_DONTNEED);
+                    libc::madvise(
+                        ptr.cast::<u8>().add(first).cast(),
+                        last - first,
+                        libc::MADV_DONTNEED,
+                    );
                 }
             }
         }

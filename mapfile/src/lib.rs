@@ -80,10 +80,16 @@ impl Map {
     /// reader going once through a file larger than the memory it may use calls this as
     /// it goes, so the file's pages do not all stay resident in the process at once.
     pub fn release(&self, end: usize) {
+        self.release_range(0, end);
+    }
+
+    /// [`Map::release`] for `self[start..end]` (the pages wholly inside it): for readers
+    /// that go through parts of one file at once, each releasing what it has read.
+    pub fn release_range(&self, start: usize, end: usize) {
         #[cfg(unix)]
-        self.inner.release(end);
+        self.inner.release(start, end);
         #[cfg(not(unix))]
-        let _ = end;
+        let _ = (start, end);
     }
 }
 

@@ -1,8 +1,9 @@
-//! Reads one WinDbg/kd log with `dumptrace_dump::read_path` (one thread,
-//! streamed) and prints throughput and peak memory against the input size.
+//! Reads one WinDbg/kd log with `dumptrace_dump::read_path_on` and prints throughput
+//! and peak memory against the input size. One thread unless `--threads N` says more
+//! (the log is then cut into N parts read at once, as `dumptrace dump` does on N cores).
 //!
 //! ```text
-//! bench-windbg FILE
+//! bench-windbg FILE [--threads N]
 //! ```
 //! Inputs come from `gen-windbg` (a `!process 0 ff` log of any size, fixed seed).
 
@@ -13,8 +14,22 @@ use dumptrace_bench::{measure, peak_rss_bytes};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(file) = args.get(1) else {
-        eprintln!("usage: bench-windbg FILE");
+        eprintln!("usage: bench-windbg FILE [--threads N]");
         std::process::exit(2);
+    };
+    let threads = match args.get(2).map(String::as_str) {
+        None => 1,
+        Some("--threads") => match args.get(3).and_then(|n| n.parse().ok()) {
+            Some(n) => n,
+            None => {
+                eprintln!("--threads takes a number");
+                std::process::exit(2);
+            }
+        },
+        Some(other) => {
+            eprintln!("unknown argument {other}");
+            std::process::exit(2);
+        }
     };
     let path = Path::new(file);
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -22,8 +37,10 @@ fn main() {
     // Kept past the measurement: freeing the snapshot is not part of reading it.
     let mut kept = None;
     let cpu_before = cpu_ns();
-    let figures = measure("bench-windbg", bytes, || {
-        match dumptrace_dump::read_path(path) {
+    let figures = measure(
+        "bench-windbg",
+        bytes,
+        || match dumptrace_dump::read_path_on(path, threads) {
             Ok(load) => {
                 let s = &load.snapshot;
                 let frames: usize = s.threads.iter().map(|t| t.stack.len()).sum();
@@ -43,13 +60,14 @@ fn main() {
                 eprintln!("{e}");
                 std::process::exit(1);
             }
-        }
-    });
+        },
+    );
     let cpu = cpu_ns().zip(cpu_before).map(|(a, b)| a.saturating_sub(b));
     eprintln!("{summary}");
     println!("{}", figures.line());
     // The machine may be shared: on-CPU time says what the parser itself costs.
-    if let Some(ns) = cpu {
+    // (Per thread: with more than one, the other threads' time is not in it.)
+    if let Some(ns) = cpu.filter(|_| threads == 1) {
         let secs = ns as f64 / 1e9;
         println!(
             "on-cpu {secs:.3} s: {:.1} MB/s of CPU time (wall {:.3} s)",

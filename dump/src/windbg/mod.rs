@@ -33,11 +33,13 @@ mod usermode;
 
 pub(crate) use grammar::dhms_ms;
 
+use std::ops::ControlFlow;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::model::{DumpSnapshot, Frame, Process, Thread};
 use crate::text;
-use crate::{InputReport, Skip};
+use crate::{InputReport, Skip, WINDBG_LOG};
 use grammar::hex_token;
 use thread::LineKind;
 
@@ -96,7 +98,7 @@ impl Out<'_> {
 }
 
 /// The debugger context at a line, as the session had it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Ctx {
     /// `.process` / `Implicit process is now`: an EPROCESS address.
     pub(crate) process: Option<u64>,
@@ -186,6 +188,14 @@ pub(crate) struct LogReader<'a> {
     /// The buffer THREAD blocks read their frames into (one allocation per
     /// thread then holds them, instead of a vector grown frame by frame).
     frames: Vec<Frame>,
+    /// Reading a part of a log from its middle (see [`read_parts`]): stop before the
+    /// first line whose meaning may depend on what came before the part.
+    part: bool,
+    /// Such a line was met; nothing more is read.
+    stopped: bool,
+    /// Processes a part's `.process` lines named but the part had not listed: the
+    /// lines before the part must not list them either.
+    missed: Vec<u64>,
 }
 
 impl<'a> LogReader<'a> {
@@ -207,12 +217,34 @@ impl<'a> LogReader<'a> {
             dt_cs: Vec::new(),
             user: usermode::UserThreads::default(),
             frames: Vec::new(),
+            part: false,
+            stopped: false,
+            missed: Vec::new(),
         }
+    }
+
+    /// A reader for a part of a log that starts at a `PROCESS` line, line `first` + 1.
+    fn part(label: &'a str, first: u64) -> Self {
+        LogReader {
+            lines: first,
+            part: true,
+            ..LogReader::new(label, WINDBG_LOG)
+        }
+    }
+
+    /// True (and the reader stops) when the reader reads a part and the line at hand
+    /// may mean something that depends on the lines before the part in a way the join
+    /// cannot check: the user-mode session's lines (thread lists, `!runaway`, the
+    /// current thread's stack), whose records refer to each other by thread number,
+    /// and the bugcheck culprit of a bugcheck line read before the part.
+    fn leave(&mut self) -> bool {
+        self.stopped = self.part;
+        self.stopped
     }
 
     /// Reads the next line of the log (`ascii`: known to be ASCII, so there
     /// is no web typography to undo).
-    pub(crate) fn feed(&mut self, raw: &str, ascii: bool) {
+    pub(crate) fn feed(&mut self, raw: &str, ascii: bool) -> ControlFlow<()> {
         self.lines += 1;
         let n = self.lines;
         if ascii {
@@ -221,6 +253,12 @@ impl<'a> LogReader<'a> {
             let line = text::normalize(raw);
             self.line(&line, n);
         }
+        if self.stopped {
+            // The line is left to the reader of what comes before.
+            self.lines -= 1;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
     }
 
     /// Ends the last block and command, and applies what was gathered under
@@ -253,6 +291,10 @@ impl<'a> LogReader<'a> {
             }
         }
         if let Some(p) = grammar::prompt(t) {
+            let (_, name) = command_name(p.command);
+            if (p.user_thread.is_some() || matches!(name, "|" | "runaway")) && self.leave() {
+                return;
+            }
             self.end_block();
             self.end_mode();
             self.ctx.wow64 = p.x86;
@@ -289,6 +331,9 @@ impl<'a> LogReader<'a> {
             return;
         }
         if let Some(h) = usermode::thread_line(t) {
+            if self.leave() {
+                return;
+            }
             self.end_block();
             self.ctx.user_pid.get_or_insert(h.pid);
             let mut th = self
@@ -379,98 +424,69 @@ impl<'a> LogReader<'a> {
     /// Lines that mean the same wherever they appear: session times, context
     /// switches, the commands `!for_each_thread` echoes without a prompt.
     fn global_line(&mut self, t: &str, n: u64) -> bool {
-        let Some(first) = t.bytes().next() else {
+        let Some(g) = Global::of(t) else {
             return false;
         };
-        match first {
-            b'D' => {
-                if let Some(rest) = t.strip_prefix("Debug session time:") {
-                    match session::session_time(rest) {
-                        Some(s) => {
-                            if self.out.snap.session_time.is_none() {
-                                self.out.record();
-                            }
-                            self.out.snap.session_time.get_or_insert(s);
-                        }
-                        None => self.out.skip(n, "Debug session time not understood", t),
+        if matches!(g, Global::Culprit(_)) && self.out.snap.bugchecks.is_empty() && self.leave() {
+            return true;
+        }
+        match g {
+            Global::SessionTime(rest) => match session::session_time(rest) {
+                Some(s) => {
+                    if self.out.snap.session_time.is_none() {
+                        self.out.record();
                     }
-                    return true;
+                    self.out.snap.session_time.get_or_insert(s);
+                }
+                None => self.out.skip(n, "Debug session time not understood", t),
+            },
+            Global::SystemUptime(rest) => {
+                if let Some(ms) = session::uptime_ms(rest) {
+                    self.out.snap.uptime_ms.get_or_insert(ms);
                 }
             }
-            b'S' => {
-                if let Some(rest) = t.strip_prefix("System Uptime:") {
-                    if let Some(ms) = session::uptime_ms(rest) {
-                        self.out.snap.uptime_ms.get_or_insert(ms);
-                    }
-                    return true;
+            Global::ProcessUptime(rest) => {
+                if let Some(ms) = session::uptime_ms(rest) {
+                    self.out.snap.process_uptime_ms.get_or_insert(ms);
                 }
             }
-            b'P' => {
-                if let Some(rest) = t.strip_prefix("Process Uptime:") {
-                    if let Some(ms) = session::uptime_ms(rest) {
-                        self.out.snap.process_uptime_ms.get_or_insert(ms);
-                    }
-                    return true;
-                }
-                // After the `BugCheck` banner: `Probably caused by : LiveKdD.SYS ( LiveKdD+12d1 )`.
-                if let Some(rest) = t.strip_prefix("Probably caused by") {
-                    if let Some(b) = self.out.snap.bugchecks.last_mut() {
-                        let culprit = rest.trim().trim_start_matches(':').trim();
-                        b.image_name.get_or_insert_with(|| culprit.to_string());
-                    }
-                    return true;
+            Global::Culprit(rest) => {
+                if let Some(b) = self.out.snap.bugchecks.last_mut() {
+                    let culprit = rest.trim().trim_start_matches(':').trim();
+                    b.image_name.get_or_insert_with(|| culprit.to_string());
                 }
             }
-            b'I' => {
-                if let Some(rest) = t
-                    .strip_prefix("Implicit process is now")
-                    .or_else(|| t.strip_prefix("Implicit thread is now"))
-                {
-                    let v = hex_token(rest.trim());
-                    if t.contains("process") {
-                        self.set_process(v);
-                    } else {
-                        self.ctx.thread = v;
-                    }
-                    return true;
+            Global::Implicit { process, rest } => {
+                let v = hex_token(rest.trim());
+                if process {
+                    self.set_process(v);
+                } else {
+                    self.ctx.thread = v;
                 }
             }
-            // `!for_each_thread "!thread @#Thread 1f;.thread /w @#Thread; .reload; kb 256"`
-            // echoes `.process /p /r X` without a prompt (seed: "Complete Stack
-            // Traces from x64 System"), and `.thread /w` answers `x86 context set`.
-            b'.' if t.starts_with(".process /") => {
+            Global::DotProcess => {
                 self.end_block();
                 self.end_mode();
                 self.command(t);
-                return true;
             }
-            b'x' if t == "x86 context set" => {
+            Global::X86Context => {
                 self.end_block();
                 self.end_mode();
                 self.ctx.wow64 = true;
-                return true;
             }
-            b'E' => {
-                if let Some(rest) = t.strip_prefix("Effective machine:") {
-                    self.end_mode();
-                    self.ctx.wow64 = rest.contains("(x86)");
-                    return true;
+            Global::EffectiveMachine(rest) => {
+                self.end_mode();
+                self.ctx.wow64 = rest.contains("(x86)");
+            }
+            Global::BugCheck => match analyze::banner(t, n) {
+                Some(b) => {
+                    self.out.record();
+                    self.out.snap.bugchecks.push(b);
                 }
-            }
-            // `BugCheck E2, {0, 0, 0, 0}` when the debugger opens a kernel dump.
-            b'B' if t.starts_with("BugCheck ") => {
-                match analyze::banner(t, n) {
-                    Some(b) => {
-                        self.out.record();
-                        self.out.snap.bugchecks.push(b);
-                    }
-                    None => self.out.skip(n, "BugCheck line not understood", t),
-                }
-                return true;
-            }
-            _ => {}
+                None => self.out.skip(n, "BugCheck line not understood", t),
+            },
         }
-        false
+        true
     }
 
     fn set_process(&mut self, address: Option<u64>) {
@@ -480,17 +496,15 @@ impl<'a> LogReader<'a> {
             .process
             .and_then(|a| self.process_index.get(&a))
             .map(|&i| self.out.snap.processes[i].pid);
+        if let (true, Some(a), None) = (self.part, self.ctx.process, self.ctx.process_pid) {
+            self.missed.push(a);
+        }
     }
 
     fn command(&mut self, cmd: &str) {
         let mut words = cmd.split_whitespace();
-        let first = words.next().unwrap_or("");
-        // `!ext.cmd` is `!cmd` from a named extension (`!ntsdexts.locks`, `!kdexts.handle`).
-        let name = match first.strip_prefix('!') {
-            Some(ext) => ext.rsplit('.').next().unwrap_or(ext),
-            None => first,
-        };
-        let bang = first.starts_with('!');
+        words.next();
+        let (bang, name) = command_name(cmd);
         self.mode = match (bang, name) {
             (false, ".process") => {
                 // `.process /r /p X`, `.process /p /r X`, `.process X`; `0` resets.
@@ -727,6 +741,193 @@ impl<'a> LogReader<'a> {
     }
 }
 
+impl<'a> LogReader<'a> {
+    /// Takes over what `part` read, as if this reader had read those lines itself;
+    /// `part` starts where this reader's lines end, on line `first` + 1. False (nothing
+    /// taken) when this reader's state there is not a fresh reader's, which the part
+    /// assumed: a command's output still open, a debugger context set, or a process
+    /// of the part (or one its `.process` lines looked for) already listed.
+    fn absorb(&mut self, part: LogReader<'a>, first: u64) -> bool {
+        // The part's first line is a `PROCESS` line: it would end the open block.
+        self.end_block();
+        let LogReader {
+            out: Out { snap, report, .. },
+            lines,
+            mode,
+            block,
+            pending_blank,
+            ctx,
+            process_index,
+            mut context_stacks,
+            mut dt_cs,
+            user,
+            frames: _,
+            part: _,
+            stopped: _,
+            missed,
+        } = part;
+        let known = |a: &u64| self.process_index.contains_key(a);
+        if self.lines != first
+            || !self.in_other_mode()
+            || self.ctx != Ctx::default()
+            || !user.is_empty()
+            || process_index.keys().any(known)
+            || missed.iter().any(known)
+        {
+            return false;
+        }
+        let base = self.out.snap.processes.len();
+        self.process_index
+            .extend(process_index.into_iter().map(|(a, i)| (a, base + i)));
+        // The session time is a record only where it is first read.
+        if self.out.snap.session_time.is_some() && snap.session_time.is_some() {
+            self.out.report.records -= 1;
+        }
+        crate::append(&mut self.out.snap, snap);
+        self.out.report.absorb(report);
+        self.lines = lines;
+        self.mode = mode;
+        self.block = match block {
+            Block::Process(i) => Block::Process(base + i),
+            b => b,
+        };
+        self.pending_blank = pending_blank;
+        self.ctx = ctx;
+        self.context_stacks.append(&mut context_stacks);
+        self.dt_cs.append(&mut dt_cs);
+        true
+    }
+}
+
+/// The smallest part [`part_starts`] makes: below this, starting threads costs more
+/// than it saves.
+const MIN_PART: usize = 16 << 20;
+
+/// Where a UTF-8 log may be cut into `parts` parts read at once: at a `PROCESS` line
+/// at the start of a line, near each equal share. Fewer cuts (none) for small logs.
+pub(crate) fn part_starts(bytes: &[u8], parts: usize) -> Vec<usize> {
+    let parts = parts.min(bytes.len() / MIN_PART).max(1);
+    let finder = memchr::memmem::Finder::new(b"\nPROCESS ");
+    let mut cuts: Vec<usize> = Vec::new();
+    for k in 1..parts {
+        let from = (bytes.len() / parts * k).max(cuts.last().copied().unwrap_or(0));
+        match finder.find(&bytes[from..]) {
+            Some(i) => cuts.push(from + i + 1),
+            None => break,
+        }
+    }
+    cuts
+}
+
+/// Reads a UTF-8 log in parts, one thread each: the first from the start, the others
+/// from each of `cuts` (line starts, ascending, each a `PROCESS` line). A part's reader
+/// stops before the first line that may depend on what came before it; the parts are
+/// then joined in order, and the reader of all that came before reads on from where a
+/// part stopped (or, when its state at the cut differs from a fresh reader's, the
+/// whole part again). The result is the one reader's result, line numbers included
+/// (tests compare both on every fixture, cut at every `PROCESS` line).
+/// `release(from, to)` is told which bytes have been read. Also returns how many parts
+/// were joined (not read again).
+pub(crate) fn read_parts(
+    label: &str,
+    bytes: &[u8],
+    cuts: &[usize],
+    release: &(dyn Fn(usize, usize) + Sync),
+) -> (DumpSnapshot, InputReport, usize) {
+    let ends: Vec<usize> = cuts.iter().copied().chain([bytes.len()]).collect();
+    let read = |reader: &mut LogReader, from: usize, to: usize| {
+        text::for_each_mapped_line(bytes, from..to, release, |line, ascii, _| {
+            reader.feed(line, ascii)
+        })
+    };
+    std::thread::scope(|s| {
+        let parts: Vec<_> = cuts
+            .iter()
+            .zip(&ends[1..])
+            .map(|(&from, &to)| {
+                s.spawn(move || {
+                    let first = text::count_mapped_lines(&bytes[..from]);
+                    let mut reader = LogReader::part(label, first);
+                    let stop = read(&mut reader, from, to);
+                    grammar::forget_symbols();
+                    (reader, first, stop.unwrap_or(to))
+                })
+            })
+            .collect();
+        let mut reader = LogReader::new(label, WINDBG_LOG);
+        read(&mut reader, 0, ends[0]);
+        let mut joined = 0;
+        for ((part, &from), &to) in parts.into_iter().zip(cuts).zip(&ends[1..]) {
+            let (part, first, stop) = match part.join() {
+                Ok(done) => done,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            let resume = if reader.absorb(part, first) {
+                joined += 1;
+                stop
+            } else {
+                from
+            };
+            read(&mut reader, resume, to);
+        }
+        let (snap, report) = reader.finish();
+        (snap, report, joined)
+    })
+}
+
+/// A line that means the same wherever it appears (see [`LogReader::global_line`]).
+enum Global<'a> {
+    /// `Debug session time: ...`
+    SessionTime(&'a str),
+    /// `System Uptime: ...`
+    SystemUptime(&'a str),
+    /// `Process Uptime: ...`
+    ProcessUptime(&'a str),
+    /// After the `BugCheck` banner: `Probably caused by : LiveKdD.SYS ( LiveKdD+12d1 )`.
+    Culprit(&'a str),
+    /// `Implicit process is now X` / `Implicit thread is now X`.
+    Implicit { process: bool, rest: &'a str },
+    /// `!for_each_thread "!thread @#Thread 1f;.thread /w @#Thread; .reload; kb 256"`
+    /// echoes `.process /p /r X` without a prompt (seed: "Complete Stack Traces from
+    /// x64 System").
+    DotProcess,
+    /// `.thread /w` answers `x86 context set`.
+    X86Context,
+    /// `Effective machine: x86 compatible (x86)`.
+    EffectiveMachine(&'a str),
+    /// `BugCheck E2, {0, 0, 0, 0}` when the debugger opens a kernel dump.
+    BugCheck,
+}
+
+impl<'a> Global<'a> {
+    fn of(t: &'a str) -> Option<Self> {
+        let first = *t.as_bytes().first()?;
+        Some(match first {
+            b'D' => Global::SessionTime(t.strip_prefix("Debug session time:")?),
+            b'S' => Global::SystemUptime(t.strip_prefix("System Uptime:")?),
+            b'P' => match t.strip_prefix("Process Uptime:") {
+                Some(rest) => Global::ProcessUptime(rest),
+                None => Global::Culprit(t.strip_prefix("Probably caused by")?),
+            },
+            b'I' => match t.strip_prefix("Implicit process is now") {
+                Some(rest) => Global::Implicit {
+                    process: true,
+                    rest,
+                },
+                None => Global::Implicit {
+                    process: false,
+                    rest: t.strip_prefix("Implicit thread is now")?,
+                },
+            },
+            b'.' if t.starts_with(".process /") => Global::DotProcess,
+            b'x' if t == "x86 context set" => Global::X86Context,
+            b'E' => Global::EffectiveMachine(t.strip_prefix("Effective machine:")?),
+            b'B' if t.starts_with("BugCheck ") => Global::BugCheck,
+            _ => return None,
+        })
+    }
+}
+
 /// A line of `k*` output: frames, and the noise between them; anything else
 /// after the first frame ends the stack.
 fn stack_line(frames: &mut Vec<Frame>, t: &str) -> Step {
@@ -781,6 +982,16 @@ fn process_field(p: &mut Process, t: &str) -> bool {
         return FIELDS.iter().any(|f| t.starts_with(f)) || text::is_elision(t);
     }
     true
+}
+
+/// A command's name, and whether it is an extension command: `!ext.cmd` is `!cmd` from
+/// a named extension (`!ntsdexts.locks`, `!kdexts.handle`).
+fn command_name(cmd: &str) -> (bool, &str) {
+    let first = cmd.split_whitespace().next().unwrap_or("");
+    match first.strip_prefix('!') {
+        Some(ext) => (true, ext.rsplit('.').next().unwrap_or(ext)),
+        None => (false, first),
+    }
 }
 
 /// `k`, `kb`, `kv`, `kL 100`, `kn`, `kp`, `kP`, `kc`, `kvn`...

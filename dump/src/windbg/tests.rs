@@ -607,3 +607,122 @@ ChildEBP RetAddr  Args to Child
     assert!(t0.stack.is_empty());
     assert_eq!(t0.state.name(), "UNKNOWN");
 }
+
+/// The logs the reader is tested on: the fixture cases, then all of them in one log (a
+/// user-mode session, prompts, `!cs`, `!locks`, `.process` between `PROCESS` blocks,
+/// and processes listed twice), and the seeds when ../shared is there.
+fn logs_to_cut() -> Vec<(String, Vec<u8>)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut logs = Vec::new();
+    let cases = std::fs::read_dir(root.join("fixtures/cases")).expect("fixtures");
+    let mut cases: Vec<_> = cases
+        .flatten()
+        .map(|e| e.path().join("memory.log"))
+        .collect();
+    cases.sort();
+    for p in cases.iter().filter(|p| p.exists()) {
+        logs.push((p.display().to_string(), std::fs::read(p).expect("fixture")));
+    }
+    let all = logs.iter().flat_map(|(_, b)| b.iter().copied()).collect();
+    logs.push(("all fixtures".into(), all));
+    if let Ok(dir) = std::fs::read_dir(root.join("../shared/seeds")) {
+        for e in dir.flatten() {
+            if let Ok(b) = std::fs::read(e.path()) {
+                logs.push((e.path().display().to_string(), b));
+            }
+        }
+    }
+    logs
+}
+
+/// Reads `bytes` cut at `cuts`; the snapshot and report as JSON, and the parts joined.
+fn read_cut(bytes: &[u8], cuts: &[usize]) -> (String, usize) {
+    let (snap, report, joined) = super::read_parts("t.log", bytes, cuts, &|_, _| {});
+    let json = serde_json::to_string(&(snap, report)).expect("json");
+    (json, joined)
+}
+
+#[test]
+fn parts_read_as_one() {
+    let mut joined = 0;
+    let mut cut = 0;
+    for (name, bytes) in logs_to_cut() {
+        let (whole, none) = read_cut(&bytes, &[]);
+        assert_eq!(none, 0);
+        let starts: Vec<usize> = memchr::memmem::find_iter(&bytes, b"\nPROCESS ")
+            .map(|i| i + 1)
+            .collect();
+        // One cut at each of some `PROCESS` lines, then many at once.
+        let step = (starts.len() / 12).max(1);
+        for &at in starts.iter().step_by(step) {
+            let (parts, j) = read_cut(&bytes, &[at]);
+            assert!(parts == whole, "{name}: cut at byte {at} reads differently");
+            joined += j;
+            cut += 1;
+        }
+        let many: Vec<usize> = starts.iter().copied().step_by(3).collect();
+        let (parts, j) = read_cut(&bytes, &many);
+        assert!(
+            parts == whole,
+            "{name}: {} cuts read differently",
+            many.len()
+        );
+        joined += j;
+        cut += many.len();
+    }
+    // Most parts start inside a `!process 0 ff` listing and are joined, not read again.
+    assert!(joined * 2 > cut, "{joined} of {cut} parts joined");
+}
+
+#[test]
+fn parts_join_only_when_they_read_alike() {
+    // b.exe's block is cut off from a.exe's; a context line follows inside the block.
+    let log = |implicit: &str, tail: &str| {
+        format!(
+            "0: kd> !process 0 ff\n\
+PROCESS 89c3e020  SessionId: 0  Cid: 0abc    Peb: 7ffd4000  ParentCid: 0204\n\
+    Image: a.exe\n\
+\n\
+PROCESS 89c3f020  SessionId: 0  Cid: 0def    Peb: 7ffd4000  ParentCid: 0204\n\
+    Image: b.exe\n\
+Implicit process is now {implicit}\n\
+    HandleCount: 99.\n\
+\n\
+0: kd> !cs -l -o -s\n\
+-----------------------------------------\n\
+Critical section   = 0x7c97e178 (ntdll!LdrpLoaderLock+0x0)\n\
+LOCKED\n\
+LockCount          = 0x2\n\
+OwningThread       = 0x00000a50\n\
+RecursionCount     = 0x1\n\
+{tail}"
+        )
+    };
+    let check = |log: &str, cut: &str, want_joined: usize| {
+        let at = log.rfind(cut).expect("cut");
+        let (whole, _) = read_cut(log.as_bytes(), &[]);
+        let (parts, joined) = read_cut(log.as_bytes(), &[at]);
+        assert!(parts == whole, "cut at {cut} reads differently");
+        assert_eq!(joined, want_joined, "cut at {cut}");
+        read(log).snapshot
+    };
+    let b = "PROCESS 89c3f020";
+    // The part selects its own process: joined; its `!cs` and the block's last line
+    // belong to b.exe.
+    let snap = check(&log("89c3f020", ""), b, 1);
+    assert_eq!(snap.critical_sections[0].pid, Some(0xdef));
+    let counts: Vec<_> = snap.processes.iter().map(|p| p.handle_count).collect();
+    assert_eq!(counts, [None, Some(99)]);
+    // It selects a process listed before it: read again (the `!cs` is a.exe's).
+    let snap = check(&log("89c3e020", ""), b, 0);
+    assert_eq!(snap.critical_sections[0].pid, Some(0xabc));
+    // A process listed again after the cut: read again.
+    let again = "PROCESS 89c3e020  SessionId: 0  Cid: 0abc    Peb: 7ffd4000  ParentCid: 0204\n";
+    let twice = log("89c3f020", &format!("\n0: kd> !process 0 ff\n{again}"));
+    check(&twice, "PROCESS 89c3e020", 0);
+    // A user-mode session in the part: the part stops there, what it read is joined.
+    let threads = "0:000> ~*k\n\n.  0  Id: 1c3c.1c40 Suspend: 1 Teb: 7ffdf000 Unfrozen\n";
+    assert_eq!(check(&log("89c3f020", threads), b, 1).processes.len(), 2);
+    let stack = "0:000> kv\nChildEBP RetAddr\n0012f8d4 7c90e9ab ntdll!KiFastSystemCallRet\n0:000> vertarget\n";
+    assert_eq!(check(&log("89c3f020", stack), b, 1).processes.len(), 2);
+}

@@ -95,6 +95,22 @@ pub(crate) struct UserThreads {
 }
 
 impl UserThreads {
+    /// Nothing gathered yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        let UserThreads {
+            by_cid,
+            details,
+            by_num,
+            runaway,
+            stacks,
+        } = self;
+        by_cid.is_empty()
+            && details.is_empty()
+            && by_num.is_empty()
+            && runaway.is_empty()
+            && stacks.is_empty()
+    }
+
     /// A thread record for a `~` line; its stack follows.
     pub(crate) fn start(
         &mut self,
