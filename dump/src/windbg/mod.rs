@@ -770,6 +770,8 @@ impl<'a> LogReader<'a> {
         if self.lines != first
             || !self.in_other_mode()
             || self.ctx != Ctx::default()
+            // (The part stops before user-mode lines, so this holds; it is checked so
+            // that a new user-mode path cannot slip through.)
             || !user.is_empty()
             || process_index.keys().any(known)
             || missed.iter().any(known)

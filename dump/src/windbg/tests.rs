@@ -726,3 +726,47 @@ RecursionCount     = 0x1\n\
     let stack = "0:000> kv\nChildEBP RetAddr\n0012f8d4 7c90e9ab ntdll!KiFastSystemCallRet\n0:000> vertarget\n";
     assert_eq!(check(&log("89c3f020", stack), b, 1).processes.len(), 2);
 }
+
+#[test]
+fn shuffled_logs_cut_anywhere_read_as_one() {
+    // Logs stitched from random runs of the fixtures' lines (a cut then lands inside
+    // `!cs` output, user-mode sessions, `.process` contexts, THREAD blocks and stacks),
+    // some with CRLF line ends and a BOM, cut at random `PROCESS` lines.
+    let all = logs_to_cut()
+        .into_iter()
+        .find(|(name, _)| name == "all fixtures")
+        .map(|(_, b)| String::from_utf8_lossy(&b).into_owned())
+        .expect("fixtures");
+    let lines: Vec<&str> = all.lines().collect();
+    let mut rng = crate::synth::XorShift::new(0x5eed);
+    for round in 0..48 {
+        let mut log = String::new();
+        if round % 4 == 3 {
+            log.push('\u{feff}');
+        }
+        let end = if round % 2 == 1 { "\r\n" } else { "\n" };
+        while log.len() < 200_000 {
+            let from = rng.below(lines.len() as u64) as usize;
+            let n = 1 + rng.below(300) as usize;
+            for l in lines.iter().skip(from).take(n) {
+                log.push_str(l);
+                log.push_str(end);
+            }
+        }
+        let bytes = log.as_bytes();
+        let starts: Vec<usize> = memchr::memmem::find_iter(bytes, b"\nPROCESS ")
+            .map(|i| i + 1)
+            .collect();
+        let mut cuts: Vec<usize> = (0..1 + rng.below(4))
+            .filter_map(|_| starts.get(rng.below(starts.len() as u64) as usize).copied())
+            .collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let (whole, _) = read_cut(bytes, &[]);
+        let (parts, _) = read_cut(bytes, &cuts);
+        assert!(
+            parts == whole,
+            "round {round}: cuts {cuts:?} read differently"
+        );
+    }
+}
