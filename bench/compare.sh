@@ -8,7 +8,12 @@
 # Environment: BENCH_DIR (inputs and results, default /tmp/dumptrace-bench; needs about
 # 8 GB), LOG_SIZE (default 1G), TRACE_SIZE (2G), CSV_SIZE (2G), ETL_MB (3072),
 # ETL_PEER_MB (the file both ETL readers get, default 16: the pure-Python peer reads
-# about 0.5 MB/s).
+# about 0.5 MB/s), ROUNDS (default 3).
+#
+# Shared virtual machines change speed by a third within minutes, so every tool runs once
+# per round, all tools in each round one after the other, and the table gives each tool's
+# median over the rounds and each ratio from the medians, with the ratios of single rounds
+# beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,6 +24,7 @@ TRACE_SIZE=${TRACE_SIZE:-2G}
 CSV_SIZE=${CSV_SIZE:-2G}
 ETL_MB=${ETL_MB:-3072}
 ETL_PEER_MB=${ETL_PEER_MB:-16}
+ROUNDS=${ROUNDS:-3}
 mkdir -p "$DIR"
 
 echo "== tools (from Debian's packages and PyPI)"
@@ -46,7 +52,7 @@ echo "== inputs in $DIR"
 [ -s "$DIR/peer.etl" ] || "$BIN/gen-etl" "$DIR/peer.etl" "$ETL_PEER_MB" 1
 
 RESULTS=$DIR/results.tsv
-printf 'group\ttool\tinput\tbytes\twall_s\tpeak_kb\trecords\tpeer\n' > "$RESULTS"
+printf 'group\ttool\tinput\tbytes\twall_s\tpeak_kb\trecords\tpeer\tround\n' > "$RESULTS"
 rm -f "$RESULTS.more"
 
 # measure GROUP TOOL INPUT_FILE PEER -- COMMAND...: wall time and peak RSS by GNU time;
@@ -68,8 +74,8 @@ measure() {
     # bench binaries print `records=N`; other tools print their count first.
     records=$(grep -oE 'records=[0-9]+' "$o" | head -1 | cut -d= -f2 || true)
     [ -n "$records" ] || records=$(grep -oE '[0-9]+' "$o" | head -1 || true)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$tool" "$(basename "$input")" \
-        "$(stat -c %s "$input")" "$wall" "$peak" "${records:-}" "$peer" >> "$RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$group" "$tool" "$(basename "$input")" \
+        "$(stat -c %s "$input")" "$wall" "$peak" "${records:-}" "$peer" "$ROUND" >> "$RESULTS"
     printf '  %-34s %8s s %8s KB  %s\n' "$tool" "$wall" "$peak" "${records:-}"
 }
 
@@ -80,43 +86,6 @@ again() {
         $1==g && $2==t {$2=a; $8=p; print}' "$RESULTS" >> "$RESULTS.more"
 }
 
-G="WinDbg log: !process 0 ff, $LOG_SIZE"
-echo "== $G"
-measure "$G" "rg -c THREAD (scan)" "$DIR/process.log" "" -- rg -c '^\s*THREAD ' "$DIR/process.log"
-measure "$G" "python regex parser" "$DIR/process.log" "" -- python3 bench/py/thread_blocks.py "$DIR/process.log"
-# The timed run writes the JSON to /dev/null (a counter in the pipe would share the second
-# core); the thread count printed with it is taken from an untimed run of the same command.
-THREADS=$("$BIN/dumptrace" dump --json "$DIR/process.log" | tr , '\n' | grep -c '^"tid":')
-measure "$G" "dumptrace dump --json" "$DIR/process.log" "rg -c THREAD (scan)" -- \
-    sh -c "'$BIN/dumptrace' dump --json '$DIR/process.log' > /dev/null && echo $THREADS"
-again "$G" "dumptrace dump --json" "dumptrace dump --json " "python regex parser"
-measure "$G" "bench-windbg (parse only, one thread)" "$DIR/process.log" "rg -c THREAD (scan)" -- "$BIN/bench-windbg" "$DIR/process.log"
-CORES=$(nproc)
-measure "$G" "bench-windbg --threads $CORES (parse only)" "$DIR/process.log" "rg -c THREAD (scan)" -- \
-    "$BIN/bench-windbg" "$DIR/process.log" --threads "$CORES"
-
-G="Tracefmt text, $TRACE_SIZE"
-echo "== $G"
-measure "$G" "bench-trace (load only)" "$DIR/tracefmt.txt" "" -- "$BIN/bench-trace" "$DIR/tracefmt.txt"
-measure "$G" "dumptrace trace (load + summary)" "$DIR/tracefmt.txt" "" -- \
-    "$BIN/dumptrace" trace --trace-date 2024-01-13 --trace-tz UTC "$DIR/tracefmt.txt"
-
-G="tracerpt -of CSV, $CSV_SIZE"
-echo "== $G"
-measure "$G" "DuckDB read_csv count(*)" "$DIR/tracerpt.csv" "" -- python3 -c \
-    "import duckdb,sys; duckdb.sql('SET enable_progress_bar=false'); print(duckdb.sql(\"select count(*) from read_csv('$DIR/tracerpt.csv', null_padding=true, ignore_errors=true)\").fetchall()[0][0])"
-measure "$G" "polars read_csv (Rust)" "$DIR/tracerpt.csv" "" -- "$BIN/bench-trace" "$DIR/tracerpt.csv" --polars
-measure "$G" "bench-trace (load only)" "$DIR/tracerpt.csv" "DuckDB read_csv count(*)" -- "$BIN/bench-trace" "$DIR/tracerpt.csv"
-again "$G" "bench-trace (load only)" "bench-trace (load only) " "polars read_csv (Rust)"
-measure "$G" "dumptrace trace (load + summary)" "$DIR/tracerpt.csv" "DuckDB read_csv count(*)" -- \
-    "$BIN/dumptrace" trace "$DIR/tracerpt.csv"
-
-G="ETL"
-echo "== $G"
-measure "$G" "etl-parser (Python)" "$DIR/peer.etl" "" -- python3 bench/py/etl_count.py "$DIR/peer.etl"
-measure "$G" "dumptrace trace" "$DIR/peer.etl" "etl-parser (Python)" -- "$BIN/dumptrace" trace "$DIR/peer.etl"
-measure "$G" "bench-etl (load only)" "$DIR/big.etl" "" -- "$BIN/bench-etl" "$DIR/big.etl"
-
 # frame TOOL PEER MARKER -- COMMAND...: seconds until MARKER is on a 120x40 tmux screen.
 frame() {
     local tool=$1 peer=$2 marker=$3
@@ -124,16 +93,62 @@ frame() {
     local s
     cat "$DIR/tracefmt.txt" > /dev/null
     s=$(python3 bench/py/first_frame.py "$marker" 600 "$@")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$G" "$tool" "$(basename "$DIR/tracefmt.txt")" \
-        "$(stat -c %s "$DIR/tracefmt.txt")" "$s" 0 "" "$peer" >> "$RESULTS"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$G" "$tool" "$(basename "$DIR/tracefmt.txt")" \
+        "$(stat -c %s "$DIR/tracefmt.txt")" "$s" 0 "" "$peer" "$ROUND" >> "$RESULTS"
     printf '  %-34s %8s s\n' "$tool" "$s"
 }
 
-G="TUI: start to first frame, Tracefmt $TRACE_SIZE"
-echo "== $G"
-frame "lnav" "" "DbClient" -- lnav "$DIR/tracefmt.txt"
-frame "dumptrace tui" "lnav" "Findings" -- \
-    "$BIN/dumptrace" tui --trace-date 2024-01-13 --trace-tz UTC "$DIR/tracefmt.txt"
+# The timed run writes the JSON to /dev/null (a counter in the pipe would share the second
+# core); the thread count printed with it is taken from an untimed run of the same command.
+THREADS=$("$BIN/dumptrace" dump --json "$DIR/process.log" | tr , '\n' | grep -c '^"tid":')
+CORES=$(nproc)
+
+one_round() {
+    G="WinDbg log: !process 0 ff, $LOG_SIZE"
+    echo "== $G"
+    measure "$G" "rg -c THREAD (scan)" "$DIR/process.log" "" -- rg -c '^\s*THREAD ' "$DIR/process.log"
+    measure "$G" "python regex parser" "$DIR/process.log" "" -- python3 bench/py/thread_blocks.py "$DIR/process.log"
+    measure "$G" "dumptrace dump --json" "$DIR/process.log" "rg -c THREAD (scan)" -- \
+        sh -c "'$BIN/dumptrace' dump --json '$DIR/process.log' > /dev/null && echo $THREADS"
+    measure "$G" "bench-windbg (parse only, one thread)" "$DIR/process.log" "rg -c THREAD (scan)" -- "$BIN/bench-windbg" "$DIR/process.log"
+    measure "$G" "bench-windbg --threads $CORES (parse only)" "$DIR/process.log" "rg -c THREAD (scan)" -- \
+        "$BIN/bench-windbg" "$DIR/process.log" --threads "$CORES"
+
+    G="Tracefmt text, $TRACE_SIZE"
+    echo "== $G"
+    measure "$G" "bench-trace (load only)" "$DIR/tracefmt.txt" "" -- "$BIN/bench-trace" "$DIR/tracefmt.txt"
+    measure "$G" "dumptrace trace (load + summary)" "$DIR/tracefmt.txt" "" -- \
+        "$BIN/dumptrace" trace --trace-date 2024-01-13 --trace-tz UTC "$DIR/tracefmt.txt"
+
+    G="tracerpt -of CSV, $CSV_SIZE"
+    echo "== $G"
+    measure "$G" "DuckDB read_csv count(*)" "$DIR/tracerpt.csv" "" -- python3 -c \
+        "import duckdb,sys; duckdb.sql('SET enable_progress_bar=false'); print(duckdb.sql(\"select count(*) from read_csv('$DIR/tracerpt.csv', null_padding=true, ignore_errors=true)\").fetchall()[0][0])"
+    measure "$G" "polars read_csv (Rust)" "$DIR/tracerpt.csv" "" -- "$BIN/bench-trace" "$DIR/tracerpt.csv" --polars
+    measure "$G" "bench-trace (load only)" "$DIR/tracerpt.csv" "DuckDB read_csv count(*)" -- "$BIN/bench-trace" "$DIR/tracerpt.csv"
+    measure "$G" "dumptrace trace (load + summary)" "$DIR/tracerpt.csv" "DuckDB read_csv count(*)" -- \
+        "$BIN/dumptrace" trace "$DIR/tracerpt.csv"
+
+    G="ETL"
+    echo "== $G"
+    measure "$G" "etl-parser (Python)" "$DIR/peer.etl" "" -- python3 bench/py/etl_count.py "$DIR/peer.etl"
+    measure "$G" "dumptrace trace" "$DIR/peer.etl" "etl-parser (Python)" -- "$BIN/dumptrace" trace "$DIR/peer.etl"
+    measure "$G" "bench-etl (load only)" "$DIR/big.etl" "" -- "$BIN/bench-etl" "$DIR/big.etl"
+
+    G="TUI: start to first frame, Tracefmt $TRACE_SIZE"
+    echo "== $G"
+    frame "lnav" "" "DbClient" -- lnav "$DIR/tracefmt.txt"
+    frame "dumptrace tui" "lnav" "Findings" -- \
+        "$BIN/dumptrace" tui --trace-date 2024-01-13 --trace-tz UTC "$DIR/tracefmt.txt"
+}
+
+for ROUND in $(seq "$ROUNDS"); do
+    echo "== round $ROUND of $ROUNDS"
+    one_round
+done
+# Rows measured once and compared with two peers.
+again "WinDbg log: !process 0 ff, $LOG_SIZE" "dumptrace dump --json" "dumptrace dump --json " "python regex parser"
+again "tracerpt -of CSV, $CSV_SIZE" "bench-trace (load only)" "bench-trace (load only) " "polars read_csv (Rust)"
 
 [ -s "$RESULTS.more" ] && cat "$RESULTS.more" >> "$RESULTS" && rm -f "$RESULTS.more"
 # Fresh memory is where every reader writes its output; some virtual machines back it

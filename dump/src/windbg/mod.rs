@@ -16,6 +16,10 @@
 //! `!running`), `memory` (`!vm`, `!poolused`), `handles` (`!handle`), `modules`
 //! (`lm`), `analyze` (`!analyze -v`, the `BugCheck` banner) and `usermode` (`~`
 //! lines, `!runaway`, `|`, wait states of user-mode threads).
+//!
+//! A large log is read in parts at once ([`read_parts`]): a part starts at a `PROCESS`
+//! line with a fresh reader, and is joined to the reader of everything before it only
+//! where that reader's state is a fresh one's, so the joined result is the one reader's.
 
 mod analyze;
 mod cs;
@@ -188,8 +192,9 @@ pub(crate) struct LogReader<'a> {
     /// The buffer THREAD blocks read their frames into (one allocation per
     /// thread then holds them, instead of a vector grown frame by frame).
     frames: Vec<Frame>,
-    /// Reading a part of a log from its middle (see [`read_parts`]): stop before the
-    /// first line whose meaning may depend on what came before the part.
+    /// Reading a part of a log from its middle (see [`read_parts`]): stop before a line
+    /// whose meaning depends on the lines before the part in a way the join cannot
+    /// check ([`LogReader::leave`]).
     part: bool,
     /// Such a line was met; nothing more is read.
     stopped: bool,
@@ -502,9 +507,10 @@ impl<'a> LogReader<'a> {
     }
 
     fn command(&mut self, cmd: &str) {
+        let (bang, name) = command_name(cmd);
+        // The arguments, after the name.
         let mut words = cmd.split_whitespace();
         words.next();
-        let (bang, name) = command_name(cmd);
         self.mode = match (bang, name) {
             (false, ".process") => {
                 // `.process /r /p X`, `.process /p /r X`, `.process X`; `0` resets.
@@ -827,7 +833,8 @@ pub(crate) fn part_starts(bytes: &[u8], parts: usize) -> Vec<usize> {
 /// then joined in order, and the reader of all that came before reads on from where a
 /// part stopped (or, when its state at the cut differs from a fresh reader's, the
 /// whole part again). The result is the one reader's result, line numbers included
-/// (tests compare both on every fixture, cut at every `PROCESS` line).
+/// (tests compare both on the fixtures, the seeds and logs stitched from random runs of
+/// their lines, cut at `PROCESS` lines).
 /// `release(from, to)` is told which bytes have been read. Also returns how many parts
 /// were joined (not read again).
 pub(crate) fn read_parts(
