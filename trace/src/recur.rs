@@ -71,6 +71,12 @@ pub struct Templates {
 
 /// The frame's [`Templates`]; `min_count` as for [`recurring`].
 pub fn templates(frame: &DataFrame, min_count: usize) -> Result<Templates, Error> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    templates_in(frame, min_count, cores)
+}
+
+/// [`templates`] with the rows masked in at most `stretches` stretches at once.
+fn templates_in(frame: &DataFrame, min_count: usize, stretches: usize) -> Result<Templates, Error> {
     let column = |name: &'static str| {
         frame.column(name).map_err(|e| Error::Column {
             column: name,
@@ -103,41 +109,70 @@ pub fn templates(frame: &DataFrame, min_count: usize) -> Result<Templates, Error
         .str()
         .map_err(|_| wrong_type(MESSAGE, "String", msg_col.dtype()))?;
 
-    // Templates are numbered as they are first seen, so a row costs one lookup by &str
-    // and no allocation.
+    // Stretches of rows are masked on every core; each numbers its templates as it first
+    // sees them (a row costs one lookup by &str and no allocation), and the stretches are
+    // joined in row order, so the numbering is the one a single pass gives.
+    let rows = time.len();
+    let n = stretches.min(rows / MIN_STRETCH).max(1);
+    let step = rows.div_ceil(n);
+    let stretches: Vec<Stretch> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|k| {
+                let (from, len) = (k * step, step.min(rows.saturating_sub(k * step)));
+                let at = |c: usize| i64::try_from(c).unwrap_or(i64::MAX);
+                let slice = (at(from), len);
+                let time = time.physical().slice(slice.0, slice.1);
+                let pid = pid.slice(slice.0, slice.1);
+                let tid = tid.slice(slice.0, slice.1);
+                let message = message.slice(slice.0, slice.1);
+                s.spawn(move || {
+                    let rows = time
+                        .iter()
+                        .zip(pid.iter())
+                        .zip(tid.iter())
+                        .zip(message.iter());
+                    stretch(rows, from, scale)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
     let mut ids: HashMap<String, u32> = HashMap::default();
     let mut names: Vec<String> = Vec::new();
     let mut counts: Vec<u64> = Vec::new();
-    let mut buf = String::new();
     let mut groups: HashMap<(u32, u32), Vec<Event>> = HashMap::default();
-    let rows = time
-        .physical()
-        .iter()
-        .zip(pid.iter())
-        .zip(tid.iter())
-        .zip(message.iter());
-    for (row, (((t, p), tid), m)) in rows.enumerate() {
-        template_into(m.unwrap_or(""), &mut buf);
-        let id = match ids.get(buf.as_str()) {
-            Some(&id) => id,
-            None => {
-                let id = names.len() as u32;
-                ids.insert(buf.clone(), id);
-                names.push(buf.clone());
-                counts.push(0);
+    for st in stretches {
+        let global: Vec<u32> = st
+            .names
+            .into_iter()
+            .zip(st.counts)
+            .map(|(name, count)| {
+                let id = *ids.entry(name).or_insert_with_key(|name| {
+                    names.push(name.clone());
+                    counts.push(0);
+                    (names.len() - 1) as u32
+                });
+                if let Some(c) = counts.get_mut(id as usize) {
+                    *c += count;
+                }
                 id
+            })
+            .collect();
+        for ((pid, local), events) in st.groups {
+            let id = global.get(local as usize).copied().unwrap_or(local);
+            match groups.entry((pid, id)) {
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().extend(events),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(events);
+                }
             }
-        };
-        if let Some(n) = counts.get_mut(id as usize) {
-            *n += 1;
         }
-        let (Some(ns), Some(p), Some(_)) = (t.and_then(|t| t.checked_mul(scale)), p, m) else {
-            continue;
-        };
-        groups
-            .entry((p, id))
-            .or_default()
-            .push(Event { ns, row, tid });
     }
 
     let mut found = Vec::new();
@@ -165,6 +200,58 @@ pub fn templates(frame: &DataFrame, min_count: usize) -> Result<Templates, Error
         counts: names.into_iter().zip(counts).collect(),
         recurring: found,
     })
+}
+
+/// Fewest rows a stretch of [`templates`] gets: below this a thread costs more than it
+/// saves. (Tests take every frame through the joining of stretches.)
+const MIN_STRETCH: usize = if cfg!(test) { 1 } else { 1 << 20 };
+
+/// What one stretch of rows gives: its templates in order of first appearance with their
+/// event counts, and its events by (pid, template number in `names`).
+struct Stretch {
+    names: Vec<String>,
+    counts: Vec<u64>,
+    groups: HashMap<(u32, u32), Vec<Event>>,
+}
+
+/// Masks the messages of the rows (time, pid, tid, message) that start at row `first`.
+fn stretch<'a>(
+    rows: impl Iterator<Item = (((Option<i64>, Option<u32>), Option<u32>), Option<&'a str>)>,
+    first: usize,
+    scale: i64,
+) -> Stretch {
+    let mut ids: HashMap<String, u32> = HashMap::default();
+    let mut st = Stretch {
+        names: Vec::new(),
+        counts: Vec::new(),
+        groups: HashMap::default(),
+    };
+    let mut buf = String::new();
+    for (row, (((t, p), tid), m)) in rows.enumerate() {
+        template_into(m.unwrap_or(""), &mut buf);
+        let id = match ids.get(buf.as_str()) {
+            Some(&id) => id,
+            None => {
+                let id = st.names.len() as u32;
+                ids.insert(buf.clone(), id);
+                st.names.push(buf.clone());
+                st.counts.push(0);
+                id
+            }
+        };
+        if let Some(n) = st.counts.get_mut(id as usize) {
+            *n += 1;
+        }
+        let (Some(ns), Some(p), Some(_)) = (t.and_then(|t| t.checked_mul(scale)), p, m) else {
+            continue;
+        };
+        st.groups.entry((p, id)).or_default().push(Event {
+            ns,
+            row: first + row,
+            tid,
+        });
+    }
+    st
 }
 
 fn judge(pid: u32, template: String, events: &[Event], min_count: usize) -> Option<Recurrence> {

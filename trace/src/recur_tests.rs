@@ -149,3 +149,31 @@ fn template_counts_match_masking_each_message() {
     assert_eq!(found.recurring, recurring(&df, 3).expect("recurring"));
     assert_eq!(found.recurring[0].template, "Error: retry # on disk");
 }
+
+/// Masking in stretches on several threads gives what one pass gives: the same counts in
+/// the same order of first appearance, the same recurrences with the same rows.
+#[test]
+fn stretches_join_into_one_pass() {
+    let mut events = Vec::new();
+    for i in 0..500i64 {
+        // Templates first seen late, in several processes, periodic and not.
+        let pid = 100 + (i % 7) as u32;
+        let msg = match i % 5 {
+            0 => format!("Error: retry {i} on disk"),
+            1 => format!("poll {} of queue {}", i, i % 3),
+            2 if i > 300 => format!("late template {}", i % 4),
+            _ => format!("handle 0x{i:08x} opened by {pid}"),
+        };
+        events.push(((i % 50) * 2 * S + i, pid, (i % 11) as u32, msg));
+    }
+    let df = frame(&events);
+    let one = templates_in(&df, 3, 1).expect("one pass");
+    assert!(!one.recurring.is_empty());
+    for n in [2, 3, 7, 64, 1000] {
+        assert_eq!(
+            templates_in(&df, 3, n).expect("stretches"),
+            one,
+            "{n} stretches"
+        );
+    }
+}
