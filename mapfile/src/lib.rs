@@ -210,6 +210,29 @@ mod tests {
     }
 
     #[test]
+    fn released_ranges_read_back_the_file() {
+        let bytes: Vec<u8> = (0..64 * 4096).map(|i| (i % 251) as u8).collect();
+        let (path, f) = temp("release", &bytes);
+        let map = Map::new(&f).expect("map");
+        assert_eq!(&map[..], &bytes[..]);
+        // Unaligned, empty, reversed and out-of-range spans: only whole pages inside go.
+        for (start, end) in [
+            (4097, 20 * 4096 + 5),
+            (0, 0),
+            (9000, 100),
+            (60 * 4096, 1 << 40),
+        ] {
+            map.release_range(start, end);
+            assert_eq!(&map[..], &bytes[..], "after releasing {start}..{end}");
+        }
+        map.release(usize::MAX);
+        assert_eq!(&map[..], &bytes[..]);
+        assert!(!map.truncated());
+        drop(map);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
     fn many_maps_at_once() {
         let files: Vec<_> = (0..80)
             .map(|i| temp(&format!("many{i}"), &[i as u8; 8192]))

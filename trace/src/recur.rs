@@ -115,34 +115,43 @@ fn templates_in(frame: &DataFrame, min_count: usize, stretches: usize) -> Result
     let rows = time.len();
     let n = stretches.min(rows / MIN_STRETCH).max(1);
     let step = rows.div_ceil(n);
-    let stretches: Vec<Stretch> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|k| {
-                let (from, len) = (k * step, step.min(rows.saturating_sub(k * step)));
-                let at = |c: usize| i64::try_from(c).unwrap_or(i64::MAX);
-                let slice = (at(from), len);
-                let time = time.physical().slice(slice.0, slice.1);
-                let pid = pid.slice(slice.0, slice.1);
-                let tid = tid.slice(slice.0, slice.1);
-                let message = message.slice(slice.0, slice.1);
-                s.spawn(move || {
-                    let rows = time
-                        .iter()
-                        .zip(pid.iter())
-                        .zip(tid.iter())
-                        .zip(message.iter());
-                    stretch(rows, from, scale)
+    let masked = |from: usize, len: usize| {
+        let at = i64::try_from(from).unwrap_or(i64::MAX);
+        let time = time.physical().slice(at, len);
+        let (pid, tid, message) = (
+            pid.slice(at, len),
+            tid.slice(at, len),
+            message.slice(at, len),
+        );
+        move || {
+            let rows = time
+                .iter()
+                .zip(pid.iter())
+                .zip(tid.iter())
+                .zip(message.iter());
+            stretch(rows, from, scale)
+        }
+    };
+    // Frames of one process (the correlation asks for many) take one stretch, no thread.
+    let stretches: Vec<Stretch> = if n == 1 {
+        vec![masked(0, rows)()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..n)
+                .map(|k| {
+                    let from = k * step;
+                    s.spawn(masked(from, step.min(rows.saturating_sub(from))))
                 })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    };
     let mut ids: HashMap<String, u32> = HashMap::default();
     let mut names: Vec<String> = Vec::new();
     let mut counts: Vec<u64> = Vec::new();
