@@ -205,11 +205,9 @@ pub fn read_path_on(path: &Path, threads: usize) -> Result<DumpLoad, Error> {
         let label = path.display().to_string();
         let cuts = windbg::part_starts(&map, threads);
         let release = |from, to| map.release_range(from, to);
-        let (mut snapshot, mut report, _) = windbg::read_parts(&label, &map, &cuts, &release);
+        let (snapshot, report, _) = windbg::read_parts(&label, &map, &cuts, &release);
         if !map.truncated() {
-            report.path = path.to_path_buf();
-            finish::finish(&mut snapshot);
-            return Ok(DumpLoad { snapshot, report });
+            return Ok(finished(path, snapshot, report));
         }
     }
     file.seek(SeekFrom::Start(0)).map_err(io)?;
@@ -235,10 +233,16 @@ fn read_lines(
         // A reader of a whole log takes every line.
         let _ = reader.feed(line, ascii);
     })?;
-    let (mut snapshot, mut report) = reader.finish();
+    let (snapshot, report) = reader.finish();
+    Ok(finished(path, snapshot, report))
+}
+
+/// A reader's snapshot made consistent ([`finish::finish`]), with the report of the
+/// input it came from.
+fn finished(path: &Path, mut snapshot: DumpSnapshot, mut report: InputReport) -> DumpLoad {
     report.path = path.to_path_buf();
     finish::finish(&mut snapshot);
-    Ok(DumpLoad { snapshot, report })
+    DumpLoad { snapshot, report }
 }
 
 /// Reads one dump-side input from bytes already in memory. The format is
@@ -254,14 +258,12 @@ pub fn read_bytes(path: &Path, bytes: &[u8]) -> Result<DumpLoad, Error> {
     };
     if let Some((format, read)) = binary {
         let label = path.display().to_string();
-        let (mut snapshot, mut report) = read(&label, bytes).map_err(|source| Error::Corrupt {
+        let (snapshot, report) = read(&label, bytes).map_err(|source| Error::Corrupt {
             path: path.to_path_buf(),
             format,
             source,
         })?;
-        report.path = path.to_path_buf();
-        finish::finish(&mut snapshot);
-        return Ok(DumpLoad { snapshot, report });
+        return Ok(finished(path, snapshot, report));
     }
     let head = &bytes[..bytes.len().min(HEAD)];
     if !windbg::looks_like_log(&text::decode(head)) {
