@@ -729,14 +729,19 @@ impl<'a> LogReader<'a> {
     /// and gives user-mode records their process.
     fn merge_context(&mut self) {
         let snap = &mut self.out.snap;
-        let by_address: HashMap<u64, usize> = snap
-            .threads
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.address != 0)
-            .map(|(i, t)| (t.address, i))
-            .collect();
-        for (addr, frames, wow64) in std::mem::take(&mut self.context_stacks) {
+        let stacks = std::mem::take(&mut self.context_stacks);
+        // A `!process 0 ff` log has no `kv` after `.thread`: no index of its threads.
+        let by_address: HashMap<u64, usize> = if stacks.is_empty() {
+            HashMap::default()
+        } else {
+            snap.threads
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.address != 0)
+                .map(|(i, t)| (t.address, i))
+                .collect()
+        };
+        for (addr, frames, wow64) in stacks {
             let Some(&i) = by_address.get(&addr) else {
                 continue;
             };
