@@ -395,13 +395,11 @@ mod tests {
             let ns = (ticks - FILETIME_UNIX_EPOCH).checked_mul(100)?;
             i64::try_from(ns).ok()
         };
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = crate::test_util::xorshift(0x9e37_79b9_7f4a_7c15);
         let (mut checked, mut in_range) = (0, 0);
         for len in 1..=24usize {
             for _ in 0..40 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
+                let seed = rng();
                 let digits: String = (0..len)
                     .map(|i| char::from(b'0' + ((seed >> (i % 60)) % 10) as u8))
                     .collect();

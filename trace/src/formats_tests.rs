@@ -351,13 +351,7 @@ fn no_panics_on_any_input() {
         mapping("%d.%m.%Y %H:%M:%S,%3f"),
         mapping("unix"),
     ];
-    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::test_util::xorshift(0x2545_F491_4F6C_DD1D);
     let alphabet = b",;\"\r\n 0123456789.:/-()[]=xe+EAMP\xC3\xA9\xFF";
     for name in names {
         let bytes = std::fs::read(fixture(name)).expect("fixture");

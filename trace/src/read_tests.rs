@@ -275,13 +275,7 @@ fn files_empty_missing_and_not_traces() {
 fn arbitrary_input_never_panics() {
     let c = ctx(Some((2024, 1, 1)), 13 * 60);
     let none = ctx(None, -12 * 60);
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = crate::test_util::xorshift(0x9E37_79B9_7F4A_7C15);
     let alphabet = b"[]0123456789ABCDEF.:/- \t\r\n#xPIDT\xC2\xA0\xFF\xFE\x00";
     for round in 0..3000 {
         let len = (next() % 300) as usize;

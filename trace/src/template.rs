@@ -184,13 +184,8 @@ mod tests {
     fn ascii_and_char_templates_agree() {
         // Random ASCII text from the characters the rules look at.
         let alphabet = b"0123456789abcdefABCDEFxXgz_-{} .,:()#";
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut rng = crate::test_util::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = move |n: usize| (rng() % n as u64) as usize;
         let guid = "d3dd3dd4-aac2-4e2a-8dd4-a8fb61b77615";
         for round in 0..20_000 {
             let mut m = String::new();

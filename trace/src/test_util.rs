@@ -4,6 +4,17 @@ use chrono::{DateTime, Utc};
 
 use crate::{schema, Trace};
 
+/// A small deterministic generator (xorshift64) for the robustness tests: each call
+/// steps it and returns the new state.
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 /// The `time` column as RFC 3339 UTC text.
 pub(crate) fn times(t: &Trace) -> Vec<String> {
     let col = t.frame.column(schema::TIME).expect("time");
