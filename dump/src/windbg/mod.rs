@@ -273,6 +273,10 @@ impl<'a> LogReader<'a> {
         self.end_block();
         self.end_mode();
         self.out.report.lines = self.lines;
+        // The session time is one record, however many times the log prints it.
+        if self.out.snap.session_time.is_some() {
+            self.out.record();
+        }
         self.merge_context();
         (self.out.snap, self.out.report)
     }
@@ -436,11 +440,9 @@ impl<'a> LogReader<'a> {
             return true;
         }
         match g {
+            // The first one read is kept (and counted as a record in `finish`).
             Global::SessionTime(rest) => match session::session_time(rest) {
                 Some(s) => {
-                    if self.out.snap.session_time.is_none() {
-                        self.out.record();
-                    }
                     self.out.snap.session_time.get_or_insert(s);
                 }
                 None => self.out.skip(n, "Debug session time not understood", t),
@@ -792,10 +794,6 @@ impl<'a> LogReader<'a> {
         let base = self.out.snap.processes.len();
         self.process_index
             .extend(process_index.into_iter().map(|(a, i)| (a, base + i)));
-        // The session time is a record only where it is first read.
-        if self.out.snap.session_time.is_some() && snap.session_time.is_some() {
-            self.out.report.records -= 1;
-        }
         crate::append(&mut self.out.snap, snap);
         self.out.report.absorb(report);
         self.lines = lines;
