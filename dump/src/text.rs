@@ -139,14 +139,16 @@ pub(crate) fn for_each_mapped_line(
     None
 }
 
-/// How many lines [`for_each_mapped_line`] gives for `bytes` (a log, or the part of one
-/// before a line start): the same windows and cuts, newlines counted.
-pub(crate) fn count_mapped_lines(bytes: &[u8]) -> u64 {
+/// How many lines [`for_each_mapped_line`] gives for `bytes[range]` (the same range rules:
+/// from the start of the log or a line start, to the end or a line start): the same
+/// windows and cuts, newlines counted.
+pub(crate) fn count_mapped_lines(bytes: &[u8], range: std::ops::Range<usize>) -> u64 {
     let newlines = count_newlines;
-    let mut pos = bom_at(bytes, 0);
+    let end = range.end.min(bytes.len());
+    let mut pos = range.start + bom_at(bytes, range.start);
     let mut lines = 0;
-    while pos < bytes.len() {
-        let (window, last) = window_at(bytes, pos, bytes.len());
+    while pos < end {
+        let (window, last) = window_at(bytes, pos, end);
         let used = if last {
             // The last window gives all its lines, a last one without newline too.
             lines += newlines(window) + u64::from(!window.ends_with(b"\n"));
@@ -379,13 +381,18 @@ mod tests {
                 .chain(&v)
                 .all(|(l, ascii)| !ascii || l.is_ascii()));
             assert!(reported.windows(2).all(|w| w[1] >= w[0] + RELEASE));
-            assert_eq!(count_mapped_lines(bytes), mapped.len() as u64);
+            assert_eq!(
+                count_mapped_lines(bytes, 0..bytes.len()),
+                mapped.len() as u64
+            );
             // Read again from each line start (every one for short inputs, some for long
             // ones): the same lines from there on, and the same count before it; stopping
             // before a line returns where it starts.
             let step = (starts.len() / 50).max(1);
             for (i, &at) in starts.iter().enumerate().step_by(step) {
-                assert_eq!(count_mapped_lines(&bytes[..at]), i as u64, "{at}");
+                assert_eq!(count_mapped_lines(bytes, 0..at), i as u64, "{at}");
+                let rest = count_mapped_lines(bytes, at..bytes.len());
+                assert_eq!(rest, (mapped.len() - i) as u64, "{at}..");
                 let mut rest = Vec::new();
                 let stop = for_each_mapped_line(
                     bytes,

@@ -38,6 +38,7 @@ mod usermode;
 pub(crate) use grammar::dhms_ms;
 
 use std::ops::ControlFlow;
+use std::sync::mpsc;
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -300,8 +301,10 @@ impl<'a> LogReader<'a> {
             }
         }
         if let Some(p) = grammar::prompt(t) {
-            let (_, name) = command_name(p.command);
-            if (p.user_thread.is_some() || matches!(name, "|" | "runaway")) && self.leave() {
+            let user_mode = |p: &grammar::Prompt| {
+                p.user_thread.is_some() || matches!(command_name(p.command).1, "|" | "runaway")
+            };
+            if self.part && user_mode(&p) && self.leave() {
                 return;
             }
             self.end_block();
@@ -853,12 +856,22 @@ pub(crate) fn read_parts(
         })
     };
     std::thread::scope(|s| {
+        // Each part counts the lines of the span before its cut and adds the count the
+        // part before it passes on, so every line is counted once. (A count lost to a
+        // panic leaves a wrong `first`, and the join then reads that part again.)
+        let mut before: Option<mpsc::Receiver<u64>> = None;
         let parts: Vec<_> = cuts
             .iter()
             .zip(&ends[1..])
-            .map(|(&from, &to)| {
+            .enumerate()
+            .map(|(k, (&from, &to))| {
+                let span = k.checked_sub(1).and_then(|p| cuts.get(p)).map_or(0, |&c| c)..from;
+                let (pass_on, next) = mpsc::channel();
+                let earlier = before.replace(next);
                 s.spawn(move || {
-                    let first = text::count_mapped_lines(&bytes[..from]);
+                    let lines = text::count_mapped_lines(bytes, span);
+                    let first = earlier.map_or(0, |e| e.recv().unwrap_or(0)) + lines;
+                    let _ = pass_on.send(first);
                     let mut reader = LogReader::part(label, first);
                     let stop = read(&mut reader, from, to);
                     grammar::forget_symbols();
