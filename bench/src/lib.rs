@@ -66,28 +66,37 @@ pub fn parse_size(s: &str) -> Option<u64> {
 }
 
 /// Appends one Tracefmt line with the default prefix (formats.md §5):
-/// `[CPU]PID.TID::MM/DD/YYYY-HH:MM:SS.mmm [Provider]message`, PID and TID in hex.
+/// `[CPU]PID.TID::MM/DD/YYYY-HH:MM:SS.mmm [Provider]message`, PID and TID in hex. `ms` counts
+/// from midnight of `start`; a trace running past midnight goes on with the next date, as
+/// Tracefmt prints it.
 #[allow(clippy::too_many_arguments)]
 pub fn tracefmt_line(
     line: &mut String,
     cpu: u64,
     pid: u64,
     tid: u64,
-    (month, day, year): (u32, u32, i32),
-    ms_of_day: u64,
+    start: chrono::NaiveDate,
+    ms: u64,
     provider: &str,
     message: &str,
 ) {
+    use chrono::Datelike;
     use std::fmt::Write as _;
+    let date = start
+        .checked_add_days(chrono::Days::new(ms / 86_400_000))
+        .unwrap_or(start);
     let (h, m, s, f) = (
-        ms_of_day / 3_600_000 % 24,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000,
+        ms / 3_600_000 % 24,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000,
     );
     let _ = writeln!(
         line,
-        "[{cpu}]{pid:04X}.{tid:04X}::{month:02}/{day:02}/{year}-{h:02}:{m:02}:{s:02}.{f:03} [{provider}]{message}"
+        "[{cpu}]{pid:04X}.{tid:04X}::{:02}/{:02}/{}-{h:02}:{m:02}:{s:02}.{f:03} [{provider}]{message}",
+        date.month(),
+        date.day(),
+        date.year()
     );
 }
 

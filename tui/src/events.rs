@@ -106,30 +106,7 @@ impl Events {
                 Err(e) => notes.push(format!("{}: left out of the timeline: {e}", t.label)),
             }
         }
-        let mut keyed: Vec<(i64, u64)> = Vec::new();
-        for (src, s) in sources.iter().enumerate() {
-            keyed.reserve(s.time.len());
-            let mut row = 0u64;
-            for arr in s.time.downcast_iter() {
-                for (i, v) in arr.values().iter().enumerate() {
-                    if arr.validity().is_none_or(|b| b.get_bit(i)) {
-                        keyed.push((*v, (src as u64) << 32 | (row + i as u64)));
-                    }
-                }
-                row += arr.len() as u64;
-            }
-        }
-        // One input in time order with no null times (the common case): the
-        // position is the row, so no order needs keeping.
-        let identity = sources.len() == 1
-            && keyed.len() == sources[0].time.len()
-            && keyed.windows(2).all(|w| w[0].0 <= w[1].0);
-        if !identity {
-            // Stable: equal times keep input order, then row order.
-            keyed.sort_by_key(|k| *k);
-        }
-        let times: Vec<i64> = keyed.iter().map(|k| k.0).collect();
-        let order = (!identity).then(|| keyed.into_iter().map(|k| k.1).collect());
+        let (times, order) = time_order(&sources);
         let bins = histogram(&times);
         Events {
             sources,
@@ -239,6 +216,170 @@ impl Events {
     }
 }
 
+/// More runs than this and the index is sorted instead of merged.
+const MAX_RUNS: usize = 1024;
+
+/// One chunk of one input's time column.
+struct Segment<'a> {
+    times: &'a [i64],
+    valid: Option<&'a polars_arrow::bitmap::Bitmap>,
+    /// `src << 32 | row` of the chunk's first row.
+    key: u64,
+}
+
+impl Segment<'_> {
+    fn valid(&self, i: usize) -> bool {
+        self.valid.is_none_or(|b| b.get_bit(i))
+    }
+}
+
+/// A place in the inputs' rows taken one after the other: segment, then index in it.
+type At = (usize, usize);
+
+/// Every event with a time, as (time, `src << 32 | row`) sorted by time, equal times in
+/// input order, then row order: the times, and the keys unless they are the positions
+/// (one input, no null times, already in time order).
+///
+/// An input is in time order or falls into a few runs of it: several inputs recorded over
+/// the same minutes, or one whose clock went back (a trace of three days printed with one
+/// date: three runs over the same hours). The runs are merged stretch by stretch, each
+/// stretch copied while it stays at or below every other run's next time, so a run in
+/// order costs one heap operation, interleaved runs one per stretch. Sorting 16-byte pairs
+/// of all events instead wrote three copies of the index to fresh memory: 2.0 s against
+/// 0.75-0.9 s for the merge on 23.9 million events in three interleaved runs.
+fn time_order(sources: &[Source]) -> (Vec<i64>, Option<Vec<u64>>) {
+    let segs: Vec<Segment> = sources
+        .iter()
+        .enumerate()
+        .flat_map(|(src, s)| {
+            let mut row = 0u64;
+            s.time.downcast_iter().map(move |arr| {
+                let seg = Segment {
+                    times: arr.values(),
+                    valid: arr.validity(),
+                    key: (src as u64) << 32 | row,
+                };
+                row += arr.len() as u64;
+                seg
+            })
+        })
+        .collect();
+    // Where each run starts; None once there are too many to merge.
+    let mut starts: Option<Vec<At>> = Some(Vec::new());
+    let mut n = 0usize;
+    let mut prev = i64::MIN;
+    for (si, seg) in segs.iter().enumerate() {
+        for (i, &t) in seg.times.iter().enumerate() {
+            if !seg.valid(i) {
+                continue;
+            }
+            if n == 0 || t < prev {
+                if let Some(s) = starts.as_mut() {
+                    s.push((si, i));
+                    if s.len() > MAX_RUNS {
+                        starts = None;
+                    }
+                }
+            }
+            prev = t;
+            n += 1;
+        }
+    }
+    let rows: usize = sources.iter().map(|s| s.time.len()).sum();
+    match starts {
+        Some(s) if s.len() <= 1 && sources.len() == 1 && n == rows => {
+            let times = segs.iter().flat_map(|g| g.times.iter().copied()).collect();
+            (times, None)
+        }
+        Some(s) => merge_runs(&segs, &s, n),
+        None => sort_keys(&segs, n),
+    }
+}
+
+/// Merges the runs starting at `starts` (each ends where the next starts).
+fn merge_runs(segs: &[Segment], starts: &[At], n: usize) -> (Vec<i64>, Option<Vec<u64>>) {
+    use std::cmp::Reverse;
+    let mut times = Vec::with_capacity(n);
+    let mut keys = Vec::with_capacity(n);
+    let end_of = |r: usize| starts.get(r + 1).copied().unwrap_or((segs.len(), 0));
+    // Each run's next valid place before its end, if any.
+    let next_valid = |mut at: At, end: At| {
+        while at < end {
+            match segs.get(at.0) {
+                Some(g) if at.1 < g.times.len() => {
+                    if g.valid(at.1) {
+                        return Some(at);
+                    }
+                    at.1 += 1;
+                }
+                _ => at = (at.0 + 1, 0),
+            }
+        }
+        None
+    };
+    let time_at = |at: At| segs[at.0].times[at.1];
+    let mut cursor: Vec<At> = starts.to_vec();
+    // (next time, run): equal times go to the earlier run, which is earlier in the input.
+    let mut heap: std::collections::BinaryHeap<Reverse<(i64, usize)>> = starts
+        .iter()
+        .enumerate()
+        .filter_map(|(r, &at)| next_valid(at, end_of(r)).map(|a| Reverse((time_at(a), r))))
+        .collect();
+    while let Some(Reverse((_, r))) = heap.pop() {
+        // The last time this run may give before another run's next event comes first.
+        let cap = match heap.peek() {
+            None => i64::MAX,
+            Some(Reverse((t, other))) if r < *other => *t,
+            Some(Reverse((t, _))) => t.saturating_sub(1),
+        };
+        let end = end_of(r);
+        let mut at = next_valid(cursor[r], end);
+        while let Some((si, from)) = at {
+            let g = &segs[si];
+            let stop = if end.0 == si { end.1 } else { g.times.len() };
+            let mut i = from;
+            let mut capped = false;
+            while i < stop {
+                if g.valid(i) {
+                    let t = g.times[i];
+                    if t > cap {
+                        capped = true;
+                        break;
+                    }
+                    times.push(t);
+                    keys.push(g.key + i as u64);
+                }
+                i += 1;
+            }
+            if capped {
+                at = Some((si, i));
+                break;
+            }
+            at = next_valid((si, stop), end);
+        }
+        if let Some(a) = at {
+            cursor[r] = a;
+            heap.push(Reverse((time_at(a), r)));
+        }
+    }
+    (times, Some(keys))
+}
+
+/// The index of inputs far from time order: every key sorted (stable).
+fn sort_keys(segs: &[Segment], n: usize) -> (Vec<i64>, Option<Vec<u64>>) {
+    let mut keyed: Vec<(i64, u64)> = Vec::with_capacity(n);
+    for g in segs {
+        for (i, &t) in g.times.iter().enumerate() {
+            if g.valid(i) {
+                keyed.push((t, g.key + i as u64));
+            }
+        }
+    }
+    keyed.sort_by_key(|k| *k);
+    let times = keyed.iter().map(|k| k.0).collect();
+    (times, Some(keyed.into_iter().map(|k| k.1).collect()))
+}
+
 fn histogram(times: &[i64]) -> Vec<u32> {
     let mut bins = vec![0u32; BINS];
     let (Some(&lo), Some(&hi)) = (times.first(), times.last()) else {
@@ -332,5 +473,102 @@ mod tests {
         assert_eq!(e.bin_of(0), Some(0));
         assert_eq!(e.bin_of(9999 * 9999), Some(BINS - 1));
         assert_eq!(e.bin_of(-1), None);
+    }
+
+    /// A time column in `chunks` pieces, with nulls where `times` has None.
+    fn chunked(times: &[Option<i64>], chunks: usize) -> TraceSource {
+        let per = times.len().div_ceil(chunks.max(1)).max(1);
+        let mut pieces = times
+            .chunks(per)
+            .map(|c| Int64Chunked::from_iter_options(schema::TIME.into(), c.iter().copied()));
+        let mut time = pieces
+            .next()
+            .unwrap_or_else(|| Int64Chunked::from_vec(schema::TIME.into(), vec![]));
+        for p in pieces {
+            time.append(&p).expect("append");
+        }
+        let n = times.len();
+        let frame = DataFrame::new_infer_height(vec![
+            time.into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+                .into_column(),
+            UInt32Chunked::from_vec(schema::PID.into(), vec![7; n]).into_column(),
+            UInt32Chunked::from_vec(schema::TID.into(), vec![1; n]).into_column(),
+            StringChunked::from_iter_values(schema::MESSAGE.into(), (0..n).map(|i| i.to_string()))
+                .into_column(),
+        ])
+        .expect("frame");
+        TraceSource {
+            label: "t.txt".into(),
+            frame,
+        }
+    }
+
+    #[test]
+    fn runs_merge_as_a_stable_sort_orders() {
+        // Inputs nearly in time order (a few events out of place, ties, nulls, several
+        // chunks), far from it (more runs than are merged), and sorted; one to three
+        // inputs. Oracle: every (time, input, row) with a time, sorted stably by time.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n.max(1)
+        };
+        let (mut merged, mut sorted) = (0, 0);
+        for case in 0..300 {
+            let inputs = 1 + rnd(3) as usize;
+            let traces: Vec<TraceSource> = (0..inputs)
+                .map(|_| {
+                    let n = rnd(if case % 10 == 0 { 3000 } else { 200 }) as usize;
+                    let shuffled = rnd(4) == 0;
+                    let mut t = 0i64;
+                    let times: Vec<Option<i64>> = (0..n)
+                        .map(|_| {
+                            t += rnd(3) as i64;
+                            let v = match rnd(50) {
+                                _ if shuffled => rnd(1000) as i64,
+                                0 => t - rnd(20) as i64,
+                                _ => t,
+                            };
+                            (rnd(40) != 0).then_some(v)
+                        })
+                        .collect();
+                    chunked(&times, 1 + rnd(4) as usize)
+                })
+                .collect();
+            let mut oracle: Vec<(i64, u64)> = Vec::new();
+            for (src, tr) in traces.iter().enumerate() {
+                let col = tr.frame.column(schema::TIME).expect("time");
+                let ca = col.datetime().expect("datetime").physical();
+                for (row, v) in ca.iter().enumerate() {
+                    if let Some(v) = v {
+                        oracle.push((v, (src as u64) << 32 | row as u64));
+                    }
+                }
+            }
+            // Input order here: each descent starts a run.
+            let descents = oracle.windows(2).filter(|w| w[1].0 < w[0].0).count();
+            oracle.sort_by_key(|k| k.0);
+            let e = Events::new(&traces);
+            let times: Vec<i64> = oracle.iter().map(|k| k.0).collect();
+            assert_eq!(e.times, times, "case {case}");
+            let keys: Vec<u64> = (0..e.len())
+                .map(|i| match &e.order {
+                    Some(o) => o[i],
+                    None => i as u64,
+                })
+                .collect();
+            let want: Vec<u64> = oracle.iter().map(|k| k.1).collect();
+            assert_eq!(keys, want, "case {case}");
+            merged += usize::from(e.order.is_some());
+            sorted += usize::from(descents >= MAX_RUNS);
+        }
+        // Both ways were taken: runs merged, and inputs too far from order sorted.
+        assert!(merged > 100, "only {merged} cases needed an order");
+        assert!(
+            sorted > 3,
+            "only {sorted} cases had more runs than are merged"
+        );
     }
 }

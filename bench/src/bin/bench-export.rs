@@ -80,6 +80,7 @@ fn generate(path: &Path, events: u64, threads: &[(u64, u64)]) -> std::io::Result
         "Request 0x# from client #: Search order:#",
         "Connection # to 10.0.0.# closed after # ms",
     ];
+    let start = chrono::NaiveDate::from_ymd_opt(2009, 10, 9).unwrap_or_default();
     let span_ms: u64 = 6 * 60 * 1000;
     let start_ms: u64 = 10 * 3_600_000 + 2 * 60_000;
     let mut line = String::with_capacity(256);
@@ -102,7 +103,7 @@ fn generate(path: &Path, events: u64, threads: &[(u64, u64)]) -> std::io::Result
             rng.range(0, 2),
             pid,
             tid,
-            (10, 9, 2009),
+            start,
             ms,
             "DbClient",
             &msg,

@@ -32,6 +32,7 @@ fn main() -> std::io::Result<()> {
         "Hello, # Hi",
         "Connection # to 10.0.0.# closed after # ms",
     ];
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 13).unwrap_or_default();
     let mut ms: u64 = 0; // since 2024-01-13 00:00:00 local
     let mut written = 0u64;
     let mut rows = 0u64;
@@ -48,7 +49,7 @@ fn main() -> std::io::Result<()> {
             2000 + 4 * rng.range(0, 400),
         );
         let provider = rng.pick(&providers);
-        tracefmt_line(&mut line, cpu, pid, tid, (1, 13, 2024), ms, provider, &msg);
+        tracefmt_line(&mut line, cpu, pid, tid, start, ms, provider, &msg);
         written += line.len() as u64;
         rows += 1;
         w.write_all(line.as_bytes())?;
