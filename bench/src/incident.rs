@@ -26,7 +26,6 @@ fn frame(symbol: &str, args: Vec<u64>) -> Frame {
         ret: 0x7c90_e514,
         args: args.into(),
         symbol: symbol.into(),
-        note: None,
     }
 }
 

@@ -44,7 +44,7 @@ pub use dumpfile::{
 pub use json::write_json;
 pub use model::{
     AlpcMessage, AlpcWait, Args, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage, Process,
-    Resource, SessionTime, Thread, ThreadOrigin, ThreadState, WaitObject,
+    Resource, SessionTime, Symbol, Thread, ThreadOrigin, ThreadState, WaitObject,
 };
 pub use system::{
     Bugcheck, HandleTable, IrpRow, PageFile, PoolCounts, PoolTag, ProcessCommit, Processor,

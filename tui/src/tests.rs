@@ -514,7 +514,6 @@ fn frame(symbol: &str, args: Vec<u64>) -> dumptrace_dump::Frame {
         ret: 0x7c90_e514,
         args: args.into(),
         symbol: symbol.into(),
-        note: None,
     }
 }
 

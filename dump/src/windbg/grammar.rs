@@ -12,9 +12,8 @@ use winnow::Parser;
 
 use compact_str::CompactString;
 use std::cell::RefCell;
-use std::sync::Arc;
 
-use crate::model::{Args, Frame, ThreadState};
+use crate::model::{Args, Frame, Symbol, ThreadState};
 
 type In<'a> = &'a str;
 type PResult<O> = winnow::Result<O, ContextError>;
@@ -502,20 +501,19 @@ fn token_len(b: &[u8]) -> usize {
 /// The frame from its columns and the text after the symbol (a trailing note).
 fn finish_frame(frame: u64, ret: u64, args: Args, symbol: &str, rest: &str) -> Frame {
     let rest = rest.trim_ascii();
-    let note = (!rest.is_empty()).then(|| {
-        if rest.bytes().any(|c| c.is_ascii_whitespace() && c != b' ') || rest.contains("  ") {
-            let words: Vec<&str> = rest.split_ascii_whitespace().collect();
-            words.join(" ").into_boxed_str()
-        } else {
-            Box::from(rest)
-        }
-    });
+    let symbol = if rest.is_empty() {
+        intern(symbol)
+    } else if rest.bytes().any(|c| c.is_ascii_whitespace() && c != b' ') || rest.contains("  ") {
+        let words: Vec<&str> = rest.split_ascii_whitespace().collect();
+        Symbol::new(symbol, Some(&words.join(" ")))
+    } else {
+        Symbol::new(symbol, Some(rest))
+    };
     Frame {
         frame,
         ret,
         args,
-        symbol: intern(symbol),
-        note,
+        symbol,
     }
 }
 
@@ -610,17 +608,40 @@ thread_local! {
     static SYMBOLS: RefCell<SymbolSet> = RefCell::new(SymbolSet::default());
 }
 
-type SymbolSet = rustc_hash::FxHashSet<Arc<str>>;
+type SymbolSet = rustc_hash::FxHashSet<Interned>;
 
-/// The shared copy of `symbol`.
-pub(crate) fn intern(symbol: &str) -> Arc<str> {
+/// A note-less symbol in the set, found by its text.
+struct Interned(Symbol);
+
+impl std::borrow::Borrow<str> for Interned {
+    fn borrow(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::hash::Hash for Interned {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.as_str().hash(h);
+    }
+}
+
+impl PartialEq for Interned {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for Interned {}
+
+/// The shared copy of `symbol` (a frame without a note).
+pub(crate) fn intern(symbol: &str) -> Symbol {
     SYMBOLS.with(|set| {
         let mut set = set.borrow_mut();
         if let Some(s) = set.get(symbol) {
-            return Arc::clone(s);
+            return s.0.clone();
         }
-        let s: Arc<str> = Arc::from(symbol);
-        set.insert(Arc::clone(&s));
+        let s = Symbol::from(symbol);
+        set.insert(Interned(s.clone()));
         s
     })
 }
@@ -829,6 +850,33 @@ mod tests {
     }
 
     #[test]
+    fn frames_share_symbols_and_keep_their_notes() {
+        let f = |line: &str| frame(line).expect(line);
+        let a = f("b3a43c18 80892e9b nt!KiSwapContext+0x7a");
+        let b = f("b3a43c20 80892e9c nt!KiSwapContext+0x7a");
+        let noted = f("b3a43c28 80892e9d nt!KiSwapContext+0x7a (TrapFrame @ b88a0d64)");
+        // One copy of a symbol for every frame without a note.
+        assert!(std::ptr::eq(a.symbol.as_str(), b.symbol.as_str()));
+        assert_eq!(&*noted.symbol, "nt!KiSwapContext+0x7a");
+        assert_eq!(noted.symbol.note(), Some("(TrapFrame @ b88a0d64)"));
+        assert_ne!(a.symbol, noted.symbol);
+        // The noted frame's symbol did not become the shared copy.
+        let later = f("b3a43c30 80892e9e nt!KiSwapContext+0x7a");
+        assert_eq!(later.symbol.note(), None);
+        assert!(std::ptr::eq(a.symbol.as_str(), later.symbol.as_str()));
+        assert_eq!(
+            serde_json::to_string(&noted).expect("json"),
+            r#"{"frame":3013884968,"ret":2156474013,"args":[],"symbol":"nt!KiSwapContext+0x7a","note":"(TrapFrame @ b88a0d64)"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&a).expect("json"),
+            r#"{"frame":3013884952,"ret":2156474011,"args":[],"symbol":"nt!KiSwapContext+0x7a","note":null}"#
+        );
+        // Millions of frames: keep one at 64 bytes.
+        assert_eq!(std::mem::size_of::<Frame>(), 64);
+    }
+
+    #[test]
     fn frames_x86_x64_with_and_without_args() {
         let f = frame(
             "029ef3b8 7c910435 7c980600 00000000 00000000 ntdll!RtlEnterCriticalSection+0x46",
@@ -838,7 +886,7 @@ mod tests {
         assert_eq!(f.function(), "ntdll!RtlEnterCriticalSection");
         let f = frame("b88a0d50 7c90e514 nt!KiFastCallEntry+0xfc (TrapFrame @ b88a0d64)").unwrap();
         assert!(f.args.is_empty());
-        assert_eq!(f.note.as_deref(), Some("(TrapFrame @ b88a0d64)"));
+        assert_eq!(f.symbol.note(), Some("(TrapFrame @ b88a0d64)"));
         let f = frame(
             "fffffad8`67f5a990 fffff800`01027752 : fffffa80`071181f0 : nt!KiSwapContext+0x85",
         )

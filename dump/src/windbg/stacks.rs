@@ -201,7 +201,6 @@ fn symbol_frame(symbol: &str) -> Frame {
         ret: 0,
         args: Args::default(),
         symbol: grammar::intern(symbol),
-        note: None,
     }
 }
 
