@@ -109,3 +109,80 @@ fn relative_times_without_a_start_say_so() {
     let note = s["inputs"][0]["time_note"].as_str().unwrap_or_default();
     assert!(note.contains("pass --trace-start"), "{note}");
 }
+
+#[test]
+fn several_inputs_summarise_as_the_sum_of_each() {
+    // Oracle: each input's own summary. Together, counts add up per provider, level and
+    // thread, and a thread's span is the union of its spans.
+    let names = ["tracerpt.csv", "tracefmt-custom.txt", "wpa.csv"];
+    let one = |p: &str| json(&["trace", "--json", TZ[0], TZ[1], START[0], START[1], p]);
+    let paths: Vec<String> = names.iter().map(|n| path(n)).collect();
+    let mut args = vec!["trace", "--json", TZ[0], TZ[1], START[0], START[1]];
+    args.extend(paths.iter().map(String::as_str));
+    let all = json(&args);
+    let singles: Vec<serde_json::Value> = paths.iter().map(|p| one(p)).collect();
+    let sum = |f: &dyn Fn(&serde_json::Value) -> u64| singles.iter().map(f).sum::<u64>();
+    assert_eq!(
+        all["events"].as_u64(),
+        Some(sum(&|s| s["events"].as_u64().unwrap_or(0)))
+    );
+    for key in ["providers", "levels"] {
+        let mut want = std::collections::BTreeMap::<String, u64>::new();
+        for s in &singles {
+            for (k, v) in s[key].as_object().into_iter().flatten() {
+                *want.entry(k.clone()).or_default() += v.as_u64().unwrap_or(0);
+            }
+        }
+        let got: std::collections::BTreeMap<String, u64> = all[key]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+            .collect();
+        assert_eq!(got, want, "{key}");
+        assert!(want.len() > 1, "{key}: {want:?}");
+        // Every event has one provider and one level (or is counted under "(none)").
+        for s in singles.iter().chain([&all]) {
+            let n: u64 = s[key]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, v)| v.as_u64())
+                .sum();
+            assert_eq!(Some(n), s["events"].as_u64(), "{key}");
+        }
+    }
+    let thread = |s: &serde_json::Value, pid: u64, tid: u64| {
+        s["threads"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| t["pid"].as_u64() == Some(pid) && t["tid"].as_u64() == Some(tid))
+            .cloned()
+    };
+    let parts: Vec<serde_json::Value> = singles
+        .iter()
+        .filter_map(|s| thread(s, 2780, 3292))
+        .collect();
+    assert_eq!(
+        parts.len(),
+        names.len(),
+        "the periodic-error thread is in every input"
+    );
+    let t = thread(&all, 2780, 3292).expect("thread 2780.3292");
+    assert_eq!(
+        t["events"].as_u64(),
+        Some(
+            parts
+                .iter()
+                .map(|p| p["events"].as_u64().unwrap_or(0))
+                .sum()
+        )
+    );
+    let first = parts.iter().filter_map(|p| p["first"].as_str()).min();
+    let last = parts.iter().filter_map(|p| p["last"].as_str()).max();
+    assert_eq!(t["first"].as_str(), first);
+    assert_eq!(t["last"].as_str(), last);
+    let firsts = singles.iter().filter_map(|s| s["first"].as_str()).min();
+    assert_eq!(all["first"].as_str(), firsts);
+}
