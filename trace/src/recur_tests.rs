@@ -177,3 +177,31 @@ fn stretches_join_into_one_pass() {
         );
     }
 }
+
+#[test]
+fn median_by_selection_is_the_sorted_median() {
+    // Oracle: sort, then the middle value or the mean of the two middle values.
+    let mut next = crate::test_util::xorshift(0x51_7cc1_b727_220a);
+    for n in 0..200usize {
+        let v: Vec<f64> = (0..n)
+            .map(|_| match next() % 4 {
+                0 => (next() % 5) as f64,             // many equal values
+                1 => -((next() % 1000) as f64) / 7.0, // negative
+                2 => 0.0,
+                _ => (next() % 1_000_000) as f64 / 1e3,
+            })
+            .collect();
+        let mut sorted = v.clone();
+        sorted.sort_by(f64::total_cmp);
+        let want = match n {
+            0 => None,
+            n if n % 2 == 1 => Some(sorted[n / 2]),
+            n => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+        };
+        assert_eq!(
+            median(v).map(f64::to_bits),
+            want.map(f64::to_bits),
+            "n = {n}"
+        );
+    }
+}
