@@ -193,30 +193,38 @@ impl Serialize for Frame {
 /// A shared `Arc<str>` and an `Option<Box<str>>` took 32 bytes of every frame; this takes 8,
 /// and a frame 64 bytes instead of 88 (6.29 million frames in the 1 GB `gen-windbg` log:
 /// 150 MB less to write into fresh memory). Frames without a note share one copy per symbol;
-/// a frame with a note (rare: trap frames, FPO data) has its own.
+/// a frame with a note has its own (in a kernel stack, typically the one trap frame of each
+/// thread), symbol and note in one string.
 #[derive(Clone)]
 pub struct Symbol(Arc<SymbolText>);
 
 struct SymbolText {
-    text: Box<str>,
-    note: Option<Box<str>>,
+    /// The symbol, then the note if any: a note is never empty, so the two are told apart
+    /// by `split` alone.
+    joined: Box<str>,
+    split: usize,
 }
 
 impl Symbol {
+    /// `text` with `note` after it (an empty note is no note).
     pub fn new(text: &str, note: Option<&str>) -> Self {
+        let joined = match note {
+            Some(note) => [text, note].concat().into_boxed_str(),
+            None => Box::from(text),
+        };
         Symbol(Arc::new(SymbolText {
-            text: Box::from(text),
-            note: note.map(Box::from),
+            joined,
+            split: text.len(),
         }))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0.text
+        self.0.joined.get(..self.0.split).unwrap_or_default()
     }
 
     /// Trailing notes such as `(TrapFrame @ b88a0d64)` or `(FPO: [1,0,0])`.
     pub fn note(&self) -> Option<&str> {
-        self.0.note.as_deref()
+        self.0.joined.get(self.0.split..).filter(|n| !n.is_empty())
     }
 }
 
@@ -236,7 +244,7 @@ impl From<&str> for Symbol {
 impl PartialEq for Symbol {
     fn eq(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
-            || (self.0.text == other.0.text && self.0.note == other.0.note)
+            || (self.0.split == other.0.split && self.0.joined == other.0.joined)
     }
 }
 
