@@ -84,6 +84,13 @@ fn add(map: &mut BTreeMap<String, usize>, key: &str, n: usize) {
     }
 }
 
+/// Adds `more`'s events to `span` and widens it to cover `more`'s times.
+fn widen(span: &mut Span, more: Span) {
+    span.0 += more.0;
+    span.1 = span.1.min(more.1);
+    span.2 = span.2.max(more.2);
+}
+
 /// What one pass over a frame's rows counts: events, providers and levels (None: the row
 /// has none), the time span and each thread's events and span.
 struct RowCounts<'a> {
@@ -127,10 +134,7 @@ impl<'a> RowCounts<'a> {
             let Some(t) = t else { continue };
             lo = lo.min(t);
             hi = hi.max(t);
-            let e = c.spans.entry((p, d)).or_insert((0, t, t));
-            e.0 += 1;
-            e.1 = e.1.min(t);
-            e.2 = e.2.max(t);
+            widen(c.spans.entry((p, d)).or_insert((0, t, t)), (1, t, t));
         }
         if lo <= hi {
             (c.first, c.last) = (Some(lo), Some(hi));
@@ -188,11 +192,8 @@ pub fn summarize(loaded: &Loaded) -> Result<Summary> {
         }
         first = first.into_iter().chain(rows.first).min();
         last = last.into_iter().chain(rows.last).max();
-        for (key, (n, f, l)) in rows.spans {
-            let e = spans.entry(key).or_insert((0, f, l));
-            e.0 += n;
-            e.1 = e.1.min(f);
-            e.2 = e.2.max(l);
+        for (key, span) in rows.spans {
+            widen(spans.entry(key).or_insert((0, span.1, span.2)), span);
         }
         for (template, n) in found.counts {
             *templates.entry(template).or_default() += n as usize;
