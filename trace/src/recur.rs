@@ -152,26 +152,14 @@ fn templates_in(frame: &DataFrame, min_count: usize, stretches: usize) -> Result
                 .collect()
         })
     };
-    let mut ids: HashMap<String, u32> = HashMap::default();
-    let mut names: Vec<String> = Vec::new();
-    let mut counts: Vec<u64> = Vec::new();
+    let mut all = Numbering::default();
     let mut groups: HashMap<(u32, u32), Vec<Event>> = HashMap::default();
     for st in stretches {
-        let global: Vec<u32> = st
-            .names
-            .into_iter()
-            .zip(st.counts)
-            .map(|(name, count)| {
-                let id = *ids.entry(name).or_insert_with_key(|name| {
-                    names.push(name.clone());
-                    counts.push(0);
-                    (names.len() - 1) as u32
-                });
-                if let Some(c) = counts.get_mut(id as usize) {
-                    *c += count;
-                }
-                id
-            })
+        let Numbering { names, counts, .. } = st.templates;
+        let global: Vec<u32> = names
+            .iter()
+            .zip(counts)
+            .map(|(name, count)| all.count(name, count))
             .collect();
         for ((pid, local), events) in st.groups {
             let id = global.get(local as usize).copied().unwrap_or(local);
@@ -186,7 +174,7 @@ fn templates_in(frame: &DataFrame, min_count: usize, stretches: usize) -> Result
 
     let mut found = Vec::new();
     for ((pid, id), mut events) in groups {
-        let template = names.get(id as usize).cloned().unwrap_or_default();
+        let template = all.names.get(id as usize).cloned().unwrap_or_default();
         events.sort_by_key(|e| (e.ns, e.row));
         if let Some(r) = judge(pid, template, &events, min_count.max(2)) {
             found.push(r);
@@ -206,7 +194,7 @@ fn templates_in(frame: &DataFrame, min_count: usize, stretches: usize) -> Result
             .then_with(|| a.template.cmp(&b.template))
     });
     Ok(Templates {
-        counts: names.into_iter().zip(counts).collect(),
+        counts: all.names.into_iter().zip(all.counts).collect(),
         recurring: found,
     })
 }
@@ -215,11 +203,39 @@ fn templates_in(frame: &DataFrame, min_count: usize, stretches: usize) -> Result
 /// saves. (Tests take every frame through the joining of stretches.)
 const MIN_STRETCH: usize = if cfg!(test) { 1 } else { 1 << 20 };
 
-/// What one stretch of rows gives: its templates in order of first appearance with their
-/// event counts, and its events by (pid, template number in `names`).
-struct Stretch {
+/// Templates numbered in order of first appearance, each with its event count.
+#[derive(Default)]
+struct Numbering {
+    ids: HashMap<String, u32>,
     names: Vec<String>,
     counts: Vec<u64>,
+}
+
+impl Numbering {
+    /// Adds `n` events to `template`'s count; its number (a lookup by &str, and an
+    /// allocation only the first time it is seen).
+    fn count(&mut self, template: &str, n: u64) -> u32 {
+        let id = match self.ids.get(template) {
+            Some(&id) => id,
+            None => {
+                let id = self.names.len() as u32;
+                self.ids.insert(template.to_owned(), id);
+                self.names.push(template.to_owned());
+                self.counts.push(0);
+                id
+            }
+        };
+        if let Some(c) = self.counts.get_mut(id as usize) {
+            *c += n;
+        }
+        id
+    }
+}
+
+/// What one stretch of rows gives: its templates, and its events by (pid, template
+/// number in `templates`).
+struct Stretch {
+    templates: Numbering,
     groups: HashMap<(u32, u32), Vec<Event>>,
 }
 
@@ -229,28 +245,14 @@ fn stretch<'a>(
     first: usize,
     scale: i64,
 ) -> Stretch {
-    let mut ids: HashMap<String, u32> = HashMap::default();
     let mut st = Stretch {
-        names: Vec::new(),
-        counts: Vec::new(),
+        templates: Numbering::default(),
         groups: HashMap::default(),
     };
     let mut buf = String::new();
     for (row, (((t, p), tid), m)) in rows.enumerate() {
         template_into(m.unwrap_or(""), &mut buf);
-        let id = match ids.get(buf.as_str()) {
-            Some(&id) => id,
-            None => {
-                let id = st.names.len() as u32;
-                ids.insert(buf.clone(), id);
-                st.names.push(buf.clone());
-                st.counts.push(0);
-                id
-            }
-        };
-        if let Some(n) = st.counts.get_mut(id as usize) {
-            *n += 1;
-        }
+        let id = st.templates.count(&buf, 1);
         let (Some(ns), Some(p), Some(_)) = (t.and_then(|t| t.checked_mul(scale)), p, m) else {
             continue;
         };
