@@ -60,6 +60,7 @@ mod read;
 mod recur;
 pub mod schema;
 mod stream;
+mod strings;
 mod table;
 mod template;
 #[cfg(test)]

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use polars::prelude::{DataFrame, DataType, TimeUnit};
 
 use crate::schema::{MESSAGE, PID, TID, TIME};
+use crate::strings::Strings;
 use crate::{template_into, Error};
 
 /// Events of one template closer than this to the first of a burst are one occurrence
@@ -155,11 +156,10 @@ fn templates_in(frame: &DataFrame, min_count: usize, stretches: usize) -> Result
     let mut all = Numbering::default();
     let mut groups: HashMap<(u32, u32), Vec<Event>> = HashMap::default();
     for st in stretches {
-        let Numbering { names, counts, .. } = st.templates;
-        let global: Vec<u32> = names
-            .iter()
-            .zip(counts)
-            .map(|(name, count)| all.count(name, count))
+        let global: Vec<u32> = st
+            .templates
+            .into_counts()
+            .map(|(name, count)| all.count(&name, count))
             .collect();
         for ((pid, local), events) in st.groups {
             let id = global.get(local as usize).copied().unwrap_or(local);
@@ -174,7 +174,7 @@ fn templates_in(frame: &DataFrame, min_count: usize, stretches: usize) -> Result
 
     let mut found = Vec::new();
     for ((pid, id), mut events) in groups {
-        let template = all.names.get(id as usize).cloned().unwrap_or_default();
+        let template = all.names.get(id).unwrap_or_default().to_owned();
         events.sort_by_key(|e| (e.ns, e.row));
         if let Some(r) = judge(pid, template, &events, min_count.max(2)) {
             found.push(r);
@@ -194,7 +194,7 @@ fn templates_in(frame: &DataFrame, min_count: usize, stretches: usize) -> Result
             .then_with(|| a.template.cmp(&b.template))
     });
     Ok(Templates {
-        counts: all.names.into_iter().zip(all.counts).collect(),
+        counts: all.into_counts().collect(),
         recurring: found,
     })
 }
@@ -206,29 +206,26 @@ const MIN_STRETCH: usize = if cfg!(test) { 1 } else { 1 << 20 };
 /// Templates numbered in order of first appearance, each with its event count.
 #[derive(Default)]
 struct Numbering {
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
+    names: Strings,
     counts: Vec<u64>,
 }
 
 impl Numbering {
-    /// Adds `n` events to `template`'s count; its number (a lookup by &str, and an
-    /// allocation only the first time it is seen).
+    /// Adds `n` events to `template`'s count; its number.
     fn count(&mut self, template: &str, n: u64) -> u32 {
-        let id = match self.ids.get(template) {
-            Some(&id) => id,
-            None => {
-                let id = self.names.len() as u32;
-                self.ids.insert(template.to_owned(), id);
-                self.names.push(template.to_owned());
-                self.counts.push(0);
-                id
-            }
-        };
+        let id = self.names.id(template);
+        if id as usize == self.counts.len() {
+            self.counts.push(0);
+        }
         if let Some(c) = self.counts.get_mut(id as usize) {
             *c += n;
         }
         id
+    }
+
+    /// Each template with its count, in number order.
+    fn into_counts(self) -> impl Iterator<Item = (String, u64)> {
+        self.names.into_vec().into_iter().zip(self.counts)
     }
 }
 

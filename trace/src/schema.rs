@@ -33,9 +33,8 @@ use polars::prelude::{
 };
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
-use rustc_hash::FxHashMap as HashMap;
-
 use crate::read::Row;
+use crate::strings::Strings;
 
 /// Event time in UTC, nanoseconds.
 pub const TIME: &str = "time";
@@ -181,20 +180,18 @@ impl Columns {
 /// go straight into the index the gather reads, with a validity mask made at the first null.
 struct DictStr {
     name: &'static str,
-    ids: HashMap<String, IdxSize>,
-    values: Vec<String>,
+    values: Strings,
     rows: Vec<IdxSize>,
     validity: Option<MutableBitmap>,
     /// The last row's id: consecutive rows mostly repeat it.
-    last: IdxSize,
+    last: u32,
 }
 
 impl DictStr {
     fn new(name: &'static str, capacity: usize) -> Self {
         DictStr {
             name,
-            ids: HashMap::default(),
-            values: Vec::new(),
+            values: Strings::default(),
             rows: Vec::with_capacity(capacity),
             validity: None,
             last: 0,
@@ -207,35 +204,25 @@ impl DictStr {
             self.rows.push(0);
             return;
         };
-        let id = if self.values.get(self.last as usize).is_some_and(|s| s == v) {
+        let id = if self.values.get(self.last) == Some(v) {
             self.last
         } else {
-            let id = match self.ids.get(v) {
-                Some(&id) => id,
-                None => {
-                    let id = self.values.len() as IdxSize;
-                    self.ids.insert(v.to_string(), id);
-                    self.values.push(v.to_string());
-                    id
-                }
-            };
-            self.last = id;
-            id
+            self.last = self.values.id(v);
+            self.last
         };
         if let Some(validity) = &mut self.validity {
             validity.push(true);
         }
-        self.rows.push(id);
+        self.rows.push(IdxSize::from(id));
     }
 
     fn finish(self, n: usize) -> PolarsResult<Column> {
         if self.values.is_empty() {
             return Ok(Column::full_null(self.name.into(), n, &DataType::String));
         }
-        let dict = StringChunked::from_iter_values(
-            self.name.into(),
-            self.values.iter().map(String::as_str),
-        );
+        let values = self.values.into_vec();
+        let dict =
+            StringChunked::from_iter_values(self.name.into(), values.iter().map(String::as_str));
         let validity = self.validity.map(Bitmap::from);
         let idx = IdxCa::from_vec_validity(self.name.into(), self.rows, validity);
         Ok(dict.take(&idx)?.into_column())
@@ -415,7 +402,8 @@ mod tests {
         for v in pushed {
             d.push(v);
         }
-        assert_eq!(d.values.len(), 2);
+        // Two distinct values, kept once each.
+        assert!(d.values.get(1).is_some() && d.values.get(2).is_none());
         let col = d.finish(pushed.len()).expect("column");
         let got: Vec<Option<&str>> = col.str().expect("strings").iter().collect();
         assert_eq!(got, pushed);
