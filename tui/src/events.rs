@@ -508,13 +508,8 @@ mod tests {
         // Inputs nearly in time order (a few events out of place, ties, nulls, several
         // chunks), far from it (more runs than are merged), and sorted; one to three
         // inputs. Oracle: every (time, input, row) with a time, sorted stably by time.
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n.max(1)
-        };
+        let mut rng = dumptrace_dump::synth::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut rnd = |n: u64| rng.below(n);
         let (mut merged, mut sorted) = (0, 0);
         for case in 0..300 {
             let inputs = 1 + rnd(3) as usize;
