@@ -143,7 +143,6 @@ pub(crate) fn for_each_mapped_line(
 /// from the start of the log or a line start, to the end or a line start): the same
 /// windows and cuts, newlines counted.
 pub(crate) fn count_mapped_lines(bytes: &[u8], range: std::ops::Range<usize>) -> u64 {
-    let newlines = count_newlines;
     let end = range.end.min(bytes.len());
     let mut pos = range.start + bom_at(bytes, range.start);
     let mut lines = 0;
@@ -151,12 +150,12 @@ pub(crate) fn count_mapped_lines(bytes: &[u8], range: std::ops::Range<usize>) ->
         let (window, last) = window_at(bytes, pos, end);
         let used = if last {
             // The last window gives all its lines, a last one without newline too.
-            lines += newlines(window) + u64::from(!window.ends_with(b"\n"));
+            lines += count_newlines(window) + u64::from(!window.ends_with(b"\n"));
             window.len()
         } else {
             match memchr::memrchr(b'\n', window) {
                 Some(i) => {
-                    lines += newlines(&window[..i + 1]);
+                    lines += count_newlines(&window[..i + 1]);
                     i + 1
                 }
                 // A window without a newline is cut into one line.

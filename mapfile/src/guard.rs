@@ -204,7 +204,7 @@ impl Guarded {
         }
     }
 
-    /// Drops the pages wholly inside `bytes[..end]` from this process's memory; the page
+    /// Drops the pages wholly inside `bytes[start..end]` from this process's memory; the page
     /// cache keeps them, and touching them again reads them back from the file.
     pub(crate) fn release(&self, start: usize, end: usize) {
         if let Guarded::Mapped { ptr, len, .. } = *self {
