@@ -44,6 +44,13 @@ impl Rng {
     }
 }
 
+/// Prints `usage: TEXT` and exits with status 2: what every bench binary does when its
+/// arguments are missing or do not parse.
+pub fn usage(text: &str) -> ! {
+    eprintln!("usage: {text}");
+    std::process::exit(2);
+}
+
 /// The number after `name` in `args` (`--events 10000000`), or `default`.
 pub fn arg(args: &[String], name: &str, default: u64) -> u64 {
     args.iter()

@@ -50,11 +50,14 @@ fn digest(frame: &DataFrame, report: &str) -> String {
 }
 
 fn main() {
-    let path = std::env::args()
-        .nth(1)
-        .expect("usage: bench-etl FILE.etl [--digest]");
+    let Some(path) = std::env::args().nth(1) else {
+        dumptrace_bench::usage("bench-etl FILE.etl [--digest]")
+    };
     let want_digest = std::env::args().any(|a| a == "--digest");
-    let size = std::fs::metadata(&path).expect("input file").len();
+    let size = match std::fs::metadata(&path) {
+        Ok(m) => m.len(),
+        Err(e) => fail(&format!("{path}: {e}")),
+    };
     let ctx = TimeContext {
         date: None,
         offset: chrono::FixedOffset::east_opt(0).expect("zero offset"),
@@ -63,7 +66,7 @@ fn main() {
     let mut skipped = 0;
     let mut trace = None;
     let figures = dumptrace_bench::measure("bench-etl", size, || {
-        let t = read_path(Path::new(&path), &ctx).expect("ETL reads");
+        let t = read_path(Path::new(&path), &ctx).unwrap_or_else(|e| fail(&e.to_string()));
         skipped = t.report.skipped;
         let records = t.report.records;
         trace = Some(t);
@@ -81,4 +84,9 @@ fn main() {
         );
         println!("digest {}", digest(&t.frame, &report));
     }
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("bench-etl: {message}");
+    std::process::exit(1);
 }

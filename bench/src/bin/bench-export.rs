@@ -22,8 +22,7 @@ const SEED: u64 = 7;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let Some(dir) = args.get(1).map(PathBuf::from) else {
-        eprintln!("usage: bench-export DIR [EVENTS] [FORMAT]");
-        std::process::exit(2);
+        dumptrace_bench::usage("bench-export DIR [EVENTS] [FORMAT]")
     };
     let events: u64 = args
         .get(2)

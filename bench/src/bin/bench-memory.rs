@@ -16,7 +16,10 @@ use std::time::Instant;
 fn main() {
     let mib: usize = std::env::args()
         .nth(1)
-        .map(|a| a.parse().unwrap_or_else(|_| usage()))
+        .map(|a| {
+            a.parse()
+                .unwrap_or_else(|_| dumptrace_bench::usage("bench-memory [MiB]"))
+        })
         .unwrap_or(1024);
     let bytes = mib << 20;
     let mut first_touch = Vec::new();
@@ -42,9 +45,4 @@ fn main() {
     println!(
         "first_touch={lo:.2}-{hi:.2} GB/s rewrite={best_rewrite:.2} GB/s ({mib} MiB, 3 rounds)"
     );
-}
-
-fn usage() -> ! {
-    eprintln!("usage: bench-memory [MiB]");
-    std::process::exit(2);
 }

@@ -16,8 +16,7 @@ use polars::prelude::{CsvReadOptions, SerReader};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(file) = args.get(1) else {
-        eprintln!("usage: bench-trace FILE [--polars]");
-        std::process::exit(2);
+        dumptrace_bench::usage("bench-trace FILE [--polars]")
     };
     let path = Path::new(file);
     eprintln!(

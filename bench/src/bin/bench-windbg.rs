@@ -14,8 +14,7 @@ use dumptrace_bench::{measure, peak_rss_bytes};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let Some(file) = args.get(1) else {
-        eprintln!("usage: bench-windbg FILE [--threads N]");
-        std::process::exit(2);
+        dumptrace_bench::usage("bench-windbg FILE [--threads N]")
     };
     let threads = match args.get(2).map(String::as_str) {
         None => 1,

@@ -16,11 +16,17 @@ const BUFFER: usize = 64 * 1024;
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let out = args
-        .next()
-        .expect("usage: gen-etl OUTPUT [MEGABYTES] [SEED]");
-    let megabytes: u64 = args.next().map_or(2048, |s| s.parse().expect("MEGABYTES"));
-    let seed: u64 = args.next().map_or(1, |s| s.parse().expect("SEED"));
+    const USAGE: &str = "gen-etl OUTPUT [MEGABYTES] [SEED]";
+    let Some(out) = args.next() else {
+        dumptrace_bench::usage(USAGE)
+    };
+    let mut number = |default: u64| match args.next().map(|s| s.parse()) {
+        None => default,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => dumptrace_bench::usage(USAGE),
+    };
+    let megabytes = number(2048);
+    let seed = number(1);
     let mut rng = Rng::new(seed);
     let mut w = BufWriter::with_capacity(1 << 20, File::create(&out)?);
     let h = Header {

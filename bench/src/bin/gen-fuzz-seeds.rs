@@ -10,7 +10,9 @@ use dumptrace_dump::synth::{self as dsynth, KernelSpec};
 use dumptrace_trace::etl_synth::{self as esynth, BufferSpec, Header};
 
 fn main() -> std::io::Result<()> {
-    let dir = std::env::args().nth(1).expect("usage: gen-fuzz-seeds DIR");
+    let Some(dir) = std::env::args().nth(1) else {
+        dumptrace_bench::usage("gen-fuzz-seeds DIR")
+    };
     let dir = Path::new(&dir);
     let write = |sub: &str, name: &str, bytes: &[u8]| -> std::io::Result<()> {
         fs::create_dir_all(dir.join(sub))?;

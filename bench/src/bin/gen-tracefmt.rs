@@ -13,8 +13,7 @@ use dumptrace_bench::{parse_size, tracefmt_line, Rng};
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(out), Some(size)) = (args.get(1), args.get(2).and_then(|s| parse_size(s))) else {
-        eprintln!("usage: gen-tracefmt OUT SIZE [SEED]   (SIZE like 200M, 2G)");
-        std::process::exit(2);
+        dumptrace_bench::usage("gen-tracefmt OUT SIZE [SEED]   (SIZE like 200M, 2G)")
     };
     let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let mut rng = Rng::new(seed);

@@ -425,8 +425,7 @@ fn bt(v: u64) -> String {
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(out), Some(size)) = (args.get(1), args.get(2).and_then(|s| parse_size(s))) else {
-        eprintln!("usage: gen-windbg OUT SIZE [SEED]   (SIZE like 200M, 1G)");
-        std::process::exit(2);
+        dumptrace_bench::usage("gen-windbg OUT SIZE [SEED]   (SIZE like 200M, 1G)")
     };
     let seed = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
     let mut w = BufWriter::with_capacity(1 << 20, File::create(out)?);
