@@ -17,12 +17,15 @@ def median(values):
 
 def main(path, note):
     rows = list(csv.DictReader(open(path), delimiter="\t"))
-    # One entry per (group, tool): its measurements by round, in the order first measured.
+    # One entry per (group, tool, peer): its measurements by round, in the order first
+    # measured. A tool compared with two peers has two entries with the same measurements.
     tools = {}
+    measured = {}
     for r in rows:
-        t = tools.setdefault((r["group"], r["tool"]), {"row": r, "wall": {}, "peak": {}})
+        t = tools.setdefault((r["group"], r["tool"], r["peer"]), {"row": r, "wall": {}, "peak": {}})
         t["wall"][r.get("round", "1")] = float(r["wall_s"])
         t["peak"][r.get("round", "1")] = int(r["peak_kb"]) / 1024
+        measured.setdefault((r["group"], r["tool"]), t)
     rounds = max(len(t["wall"]) for t in tools.values()) if tools else 0
     out = [
         "# Benchmarks",
@@ -38,12 +41,12 @@ def main(path, note):
         "",
     ]
     groups = []
-    for g, _ in tools:
+    for g, _, _ in tools:
         if g not in groups:
             groups.append(g)
     for g in groups:
         out += [f"## {g}", "", "| tool | input | MB/s | wall s | peak MB | records | vs peer | wall ratio | memory ratio |", "|---|---|---|---|---|---|---|---|---|"]
-        for (tg, _), t in tools.items():
+        for (tg, _, _), t in tools.items():
             if tg != g:
                 continue
             r = t["row"]
@@ -51,7 +54,7 @@ def main(path, note):
             wall = median(t["wall"].values())
             spread = f" ({min(t['wall'].values()):.2f}-{max(t['wall'].values()):.2f})" if len(t["wall"]) > 1 else ""
             peak = median(t["peak"].values())
-            peer = tools.get((g, r["peer"])) if r["peer"] else None
+            peer = measured.get((g, r["peer"])) if r["peer"] else None
             if peer:
                 pw = median(peer["wall"].values())
                 each = sorted(peer["wall"][k] / max(v, 1e-9) for k, v in t["wall"].items() if k in peer["wall"])
