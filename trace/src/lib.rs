@@ -71,6 +71,13 @@ mod winevent;
 mod wpa;
 mod xperf;
 
+/// The cores this process may use, found once: finding it reads cgroup files, and the
+/// template pass runs for every frame the correlation asks about.
+pub(crate) fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 pub use detect::{detect, TraceFormat};
 pub use error::Error;
 /// The ETL test-data writer, for generators outside this crate (feature `synth`).

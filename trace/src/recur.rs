@@ -72,8 +72,7 @@ pub struct Templates {
 
 /// The frame's [`Templates`]; `min_count` as for [`recurring`].
 pub fn templates(frame: &DataFrame, min_count: usize) -> Result<Templates, Error> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    templates_in(frame, min_count, cores)
+    templates_in(frame, min_count, crate::cores())
 }
 
 /// [`templates`] with the rows masked in at most `stretches` stretches at once.

@@ -191,7 +191,8 @@ pub(crate) fn read<'p>(
         tmf,
         mut merger,
     } = open(path, file, tmf_dir)?;
-    let threads = threads();
+    // Decoding threads: one per core.
+    let threads = crate::cores().min(MAX_THREADS);
     let window_rows = if sink.is_some() {
         STREAM_ROWS
     } else {
@@ -279,16 +280,6 @@ pub(crate) fn read<'p>(
         etl: Some(info),
     };
     Ok(Trace { frame, report })
-}
-
-/// Decoding threads: one per core, found once (finding it reads cgroup files).
-fn threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_THREADS)
-    })
 }
 
 /// Decodes a window into one frame: its slots are split into consecutive parts, each
