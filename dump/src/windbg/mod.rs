@@ -301,10 +301,9 @@ impl<'a> LogReader<'a> {
             }
         }
         if let Some(p) = grammar::prompt(t) {
-            let user_mode = |p: &grammar::Prompt| {
-                p.user_thread.is_some() || matches!(command_name(p.command).1, "|" | "runaway")
-            };
-            if self.part && user_mode(&p) && self.leave() {
+            let user_mode =
+                p.user_thread.is_some() || matches!(command_name(p.command).1, "|" | "runaway");
+            if user_mode && self.leave() {
                 return;
             }
             self.end_block();
