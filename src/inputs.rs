@@ -19,7 +19,14 @@ pub struct ClockArgs {
     #[arg(long, value_name = "DATE", help_heading = "Clocks")]
     pub trace_date: Option<NaiveDate>,
     /// Zone of trace times that carry none (`UTC-4`, `-04:00`, `+05:30`, `UTC`); default: the dump's zone.
-    #[arg(long, value_name = "ZONE", value_parser = parse_zone, help_heading = "Clocks")]
+    /// Negative offsets are values, not flags: `--trace-tz -04:00` works as well as `=-04:00`.
+    #[arg(
+        long,
+        value_name = "ZONE",
+        value_parser = parse_zone,
+        allow_hyphen_values = true,
+        help_heading = "Clocks"
+    )]
     pub trace_tz: Option<FixedOffset>,
     /// Start of the trace, for exports whose times are relative to it (PerfView, WPA):
     /// `2009-10-09T14:05:09.005Z`, or without a zone in the trace's zone (--trace-tz).

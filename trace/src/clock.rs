@@ -107,6 +107,8 @@ pub(crate) struct Clock<'c> {
     anchor: Option<DateTime<Utc>>,
     utc_rows: u64,
     relative_rows: u64,
+    /// Rows whose text gave their own zone: (offset in seconds east of UTC, rows).
+    zones: Vec<(i32, u64)>,
     /// A time-of-day row took its day from the caller rather than from an earlier row.
     pub(crate) took_callers_day: bool,
 }
@@ -128,6 +130,7 @@ impl<'c> Clock<'c> {
             anchor: None,
             utc_rows: 0,
             relative_rows: 0,
+            zones: Vec::new(),
             took_callers_day: false,
         }
     }
@@ -141,6 +144,9 @@ impl<'c> Clock<'c> {
         self.two_digit_years |= later.two_digit_years;
         self.utc_rows += later.utc_rows;
         self.relative_rows += later.relative_rows;
+        for (offset, n) in later.zones {
+            self.count_zone(offset, n);
+        }
         if self.first_dateless_day.is_none() {
             self.first_dateless_day = later.first_dateless_day;
         }
@@ -178,11 +184,22 @@ impl<'c> Clock<'c> {
                 self.utc_rows += 1;
                 Ok(Some(ns))
             }
+            When::Zoned { ns, offset_s } => {
+                self.count_zone(offset_s, 1);
+                Ok(Some(ns))
+            }
             When::Relative(ns) => {
                 self.relative_rows += 1;
                 let start = self.anchor.map_or(Some(0), |a| a.timestamp_nanos_opt());
                 Ok(start.and_then(|s| s.checked_add(ns)))
             }
+        }
+    }
+
+    fn count_zone(&mut self, offset_s: i32, n: u64) {
+        match self.zones.iter_mut().find(|z| z.0 == offset_s) {
+            Some(z) => z.1 += n,
+            None => self.zones.push((offset_s, n)),
         }
     }
 
@@ -267,6 +284,13 @@ impl<'c> Clock<'c> {
             parts.push(format!(
                 "{} rows carry UTC instants (FILETIME or zoned times; no zone applied)",
                 self.utc_rows
+            ));
+        }
+        for (offset, n) in &self.zones {
+            let zone = chrono::FixedOffset::east_opt(*offset)
+                .map_or_else(|| format!("{offset} s"), |o| o.to_string());
+            parts.push(format!(
+                "{n} rows with zone taken from the text: {zone} (UTC = local - offset)"
             ));
         }
         if self.relative_rows > 0 {

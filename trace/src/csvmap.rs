@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, NaiveDateTime, NaiveTime};
 
+use crate::timeforms::{DayOrder, DayScan};
+
 use crate::cells::{
     decimal_ns, decimal_u32, filetime_ns, grouped_u32, level_name, process_pid, trim,
 };
@@ -23,7 +25,8 @@ pub(crate) enum TimeCell {
     Filetime,
     /// Units of `unit_ns` after the trace start, decimal mark per the separator.
     Relative { unit_ns: i64 },
-    /// The exporting machine's local date and time in its culture's format.
+    /// A date and time in any form Windows tools write ([`crate::timeforms`]): culture
+    /// formats of the exporting machine's local time, or round-trip times with an offset.
     LocalText,
     /// A user-mapped column: None = ISO 8601.
     Mapped(Option<TimeFormat>),
@@ -109,6 +112,12 @@ pub(crate) struct CsvReader {
     scratch: String,
     bad_time: Option<String>,
     note: Option<&'static str>,
+    /// Day/month order of slash dates, decided from the start of the column ([`Self::prime`]).
+    order: DayOrder,
+    /// What decided it, for the report.
+    order_note: Option<String>,
+    /// While priming: the column's slash dates seen so far (rows are only looked at).
+    scan: Option<DayScan>,
 }
 
 impl CsvReader {
@@ -129,6 +138,32 @@ impl CsvReader {
             scratch: String::new(),
             bad_time: None,
             note,
+            order: DayOrder::default(),
+            order_note: None,
+            scan: None,
+        }
+    }
+
+    /// Reads the time cells of the records in `head` (the start of the input) to decide
+    /// whether slash dates put the day or the month first: a first field above 12 anywhere
+    /// there means day first; otherwise month first (the US form), and the report says so.
+    pub(crate) fn prime(&mut self, head: &str) {
+        let mut r = self.clone();
+        r.scan = Some(DayScan::default());
+        let bytes = head.as_bytes();
+        let mut pos = 0usize;
+        while let Some(end) = bytes.get(pos..).and_then(|rest| r.record(rest, true)) {
+            if let Some(rec) = head.get(pos..pos + end.len) {
+                let _ = r.parse(rec, true);
+            }
+            pos += end.step.max(1);
+            if pos >= bytes.len() {
+                break;
+            }
+        }
+        if let Some(scan) = r.scan.take() {
+            self.order = scan.order();
+            self.order_note = scan.note();
         }
     }
 
@@ -182,7 +217,11 @@ impl Format for CsvReader {
             })
         };
         let time_raw = cell(roles.time.0).ok_or(TOO_FEW_FIELDS)?;
-        let when = match time_of(&roles.time.1, time_raw, decimal) {
+        if let Some(scan) = self.scan.as_mut() {
+            scan.see(time_raw);
+            return Err(NOT_A_ROW);
+        }
+        let when = match time_of(&roles.time.1, time_raw, decimal, self.order) {
             Some(w) => w,
             None if matches!(roles.time.1, TimeCell::Mapped(_)) => {
                 if self.bad_time.is_none() {
@@ -272,7 +311,11 @@ impl Format for CsvReader {
     }
 
     fn note(&self) -> Option<String> {
-        self.note.map(str::to_owned)
+        match (self.note, &self.order_note) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (Some(a), None) => Some(a.to_owned()),
+            (None, b) => b.clone(),
+        }
     }
 
     fn fork(&self) -> Option<Box<dyn Format>> {
@@ -286,7 +329,10 @@ impl Format for CsvReader {
     fn bad_time(&self) -> Option<(String, String)> {
         let format = match &self.roles.as_ref()?.time.1 {
             TimeCell::Mapped(Some(f)) => f.to_string(),
-            TimeCell::Mapped(None) => "ISO 8601 (the default)".to_owned(),
+            TimeCell::Mapped(None) => format!(
+                "(none given; read as any of: {})",
+                crate::timeforms::form_names()
+            ),
             _ => return None,
         };
         Some((self.bad_time.clone()?, format))
@@ -349,27 +395,23 @@ fn id_of(kind: IdCell, text: &str) -> Option<u32> {
     }
 }
 
-fn time_of(kind: &TimeCell, t: &str, decimal: u8) -> Option<When> {
+fn time_of(kind: &TimeCell, t: &str, decimal: u8, order: DayOrder) -> Option<When> {
     match kind {
-        TimeCell::Filetime => {
-            // A Clock-Time before 1970 is no wall-clock FILETIME (a raw QPC or cycle count).
-            filetime_ns(t).filter(|ns| *ns >= 0).map(When::Utc)
-        }
+        // A Clock-Time before 1970 is no wall-clock FILETIME (a raw QPC or cycle count).
+        // One in another form (an export re-saved by a spreadsheet) is read in that form.
+        TimeCell::Filetime => filetime_ns(t)
+            .filter(|ns| *ns >= 0)
+            .map(When::Utc)
+            .or_else(|| any_form(t, order)),
         TimeCell::Relative { unit_ns } => decimal_ns(t, *unit_ns, decimal).map(When::Relative),
-        TimeCell::LocalText => crate::winevent::local_time(t),
-        TimeCell::Mapped(None) => iso(t),
+        TimeCell::LocalText | TimeCell::Mapped(None) => any_form(t, order),
         TimeCell::Mapped(Some(f)) => mapped(f, t),
     }
 }
 
-fn iso(t: &str) -> Option<When> {
-    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
-        return dt.timestamp_nanos_opt().map(When::Utc);
-    }
-    ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
-        .iter()
-        .find_map(|p| NaiveDateTime::parse_from_str(t, p).ok())
-        .map(local)
+/// A time in any form of [`crate::timeforms`].
+fn any_form(t: &str, order: DayOrder) -> Option<When> {
+    crate::timeforms::parse(t, order).map(|(when, _)| when)
 }
 
 fn local(dt: NaiveDateTime) -> When {
@@ -387,7 +429,10 @@ fn mapped(f: &TimeFormat, t: &str) -> Option<When> {
         TimeFormat::UnixMs => decimal_ns(t, 1_000_000, b'.').map(When::Utc),
         TimeFormat::Strftime(p) => {
             if let Ok(dt) = DateTime::parse_from_str(t, p) {
-                return dt.timestamp_nanos_opt().map(When::Utc);
+                return dt.timestamp_nanos_opt().map(|ns| When::Zoned {
+                    ns,
+                    offset_s: dt.offset().local_minus_utc(),
+                });
             }
             if let Ok(dt) = NaiveDateTime::parse_from_str(t, p) {
                 return Some(local(dt));
@@ -516,8 +561,21 @@ mod tests {
             Some(When::Local { date: None, .. })
         ));
         let f = TimeFormat::Strftime("%Y-%m-%d %H:%M:%S %z".into());
-        assert_eq!(mapped(&f, "1970-01-01 01:00:00 +0100"), Some(When::Utc(0)));
-        assert_eq!(iso("1970-01-01T00:00:01Z"), Some(When::Utc(1_000_000_000)));
+        assert_eq!(
+            mapped(&f, "1970-01-01 01:00:00 +0100"),
+            Some(When::Zoned {
+                ns: 0,
+                offset_s: 3600
+            })
+        );
+        let iso = |t| any_form(t, DayOrder::MonthFirst);
+        assert_eq!(
+            iso("1970-01-01T00:00:01Z"),
+            Some(When::Zoned {
+                ns: 1_000_000_000,
+                offset_s: 0
+            })
+        );
         assert!(matches!(
             iso("2024-01-13 23:31:07"),
             Some(When::Local { .. })

@@ -39,7 +39,9 @@ pub(crate) fn open(format: TraceFormat, head: &str, opts: &ReadOptions) -> Box<d
                 TraceFormat::WinEventCsv => (crate::winevent::roles as _, Some(winevent::NOTE)),
                 _ => (crate::csvmap::mapped_roles as _, None),
             };
-            Box::new(CsvReader::new(separator(head, opts), roles_of, opts, note))
+            let mut reader = CsvReader::new(separator(head, opts), roles_of, opts, note);
+            reader.prime(head);
+            Box::new(reader)
         }
     }
 }

@@ -65,6 +65,7 @@ mod table;
 mod template;
 #[cfg(test)]
 mod test_util;
+mod timeforms;
 mod tracefmt;
 mod tracerpt;
 mod winevent;

@@ -39,6 +39,9 @@ pub(crate) enum When {
     },
     /// An instant: nanoseconds since 1970-01-01 UTC (FILETIMEs, zoned times).
     Utc(i64),
+    /// An instant written with its own zone: nanoseconds since 1970-01-01 UTC and the
+    /// offset the text gave (seconds east of UTC), for the report.
+    Zoned { ns: i64, offset_s: i32 },
     /// Nanoseconds after the start of the trace (PerfView, WPA).
     Relative(i64),
 }

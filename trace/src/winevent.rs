@@ -7,19 +7,21 @@
 //! * every cell is quoted and `Message` spans several lines (CRLF inside the quotes);
 //! * `TimeCreated` is the exporting machine's **local** time in its culture's format, with no
 //!   zone: `10/9/2009 10:05:11 AM` (en-US), `09.10.2009 10:05:11` (de-DE), `09/10/2009
-//!   10:05:11` (en-GB, fr-FR), `2009-10-09 10:05:11` (sv-SE). Slash dates with AM/PM are read
-//!   month first, 24-hour slash dates day first; the zone must come from `--trace-tz`.
-
-use chrono::NaiveDateTime;
+//!   10:05:11` (en-GB, fr-FR), `2009-10-09 10:05:11` (sv-SE); the zone must come from
+//!   `--trace-tz`. Slash dates are read day first if a first field above 12 is in the
+//!   column, month first otherwise ([`crate::timeforms::DayScan`]);
+//! * exported with `Select-Object @{n='TimeCreated';e={$_.TimeCreated.ToString('o')}}` (or
+//!   converted by PowerShell 7 with `-Format o`), it is the round-trip form
+//!   `2024-06-04T09:33:22.2003060-07:00`, whose offset is used. Every form is read by
+//!   [`crate::timeforms::parse`].
 
 use crate::csvmap::{col, IdCell, Part, Roles, TimeCell};
-use crate::read::When;
 use crate::ReadOptions;
 
 /// Note for the report.
-pub(crate) const NOTE: &str = "Get-WinEvent TimeCreated is the exporting machine's local \
-    time without a zone: give that machine's zone with --trace-tz (slash dates with AM/PM \
-    are read month/day, 24-hour slash dates day/month)";
+pub(crate) const NOTE: &str = "Get-WinEvent TimeCreated in a culture format is the \
+    exporting machine's local time without a zone (give that machine's zone with \
+    --trace-tz); a round-trip time (-Format o) carries its own offset";
 
 pub(crate) fn roles(header: &[String], _: &ReadOptions) -> Option<Roles> {
     let time = col(header, &["TimeCreated"])?;
@@ -35,48 +37,4 @@ pub(crate) fn roles(header: &[String], _: &ReadOptions) -> Option<Roles> {
         event_id: Some(id),
         message: vec![Part::Cell(message)],
     })
-}
-
-/// A `TimeCreated` cell in one of the culture formats above, as local time.
-pub(crate) fn local_time(t: &str) -> Option<When> {
-    const FORMATS: [&str; 6] = [
-        "%m/%d/%Y %I:%M:%S %p",
-        "%d/%m/%Y %H:%M:%S",
-        "%d.%m.%Y %H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y/%m/%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S%.f",
-    ];
-    let dt = FORMATS
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())?;
-    Some(When::Local {
-        date: Some(dt.date()),
-        two_digit_year: false,
-        tod: dt.time(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::{NaiveDate, NaiveTime};
-
-    #[test]
-    fn culture_formats() {
-        let want = When::Local {
-            date: NaiveDate::from_ymd_opt(2009, 10, 9),
-            two_digit_year: false,
-            tod: NaiveTime::from_hms_opt(22, 5, 11).expect("t"),
-        };
-        for t in [
-            "10/9/2009 10:05:11 PM",
-            "09/10/2009 22:05:11",
-            "09.10.2009 22:05:11",
-            "2009-10-09 22:05:11",
-        ] {
-            assert_eq!(local_time(t), Some(want), "{t}");
-        }
-        assert_eq!(local_time("13/13/2009 22:05:11"), None);
-    }
 }
