@@ -351,11 +351,7 @@ pub fn export(args: &ExportArgs, filters: &Filters, stdout: &mut impl Write) -> 
         ProgressBar::new_spinner()
     };
     let (analysis, read_rows) = analyse(&plan, args.input.offset, &progress)?;
-    let labels: Vec<String> = plan
-        .trace_files
-        .iter()
-        .map(|f| f.display().to_string())
-        .collect();
+    let labels: Vec<String> = plan.trace_files.iter().map(|f| inputs::label(f)).collect();
     let joins = Joins::new(&plan.snapshot, &analysis, &labels);
     let dump = dump_rows(&plan.snapshot, &analysis, &joins);
     progress.set_style(
@@ -426,7 +422,7 @@ fn analyse(plan: &Plan, offset: Option<f64>, progress: &ProgressBar) -> Result<(
     let mut readable = Vec::new();
     for (i, f) in plan.trace_files.iter().enumerate() {
         let mut failed = None;
-        let result = dumptrace_trace::read_path_chunks(f, &plan.ctx, &plan.opts, &mut |df| {
+        let result = inputs::read_trace_chunks(f, &plan.ctx, &plan.opts, &mut |df| {
             read_rows += df.height() as u64;
             progress.set_position(read_rows);
             match of_processes(&df, &known) {
@@ -452,7 +448,7 @@ fn analyse(plan: &Plan, offset: Option<f64>, progress: &ProgressBar) -> Result<(
             ControlFlow::Continue(())
         });
         if let Some(e) = failed {
-            bail!("{}: reading trace columns: {e}", f.display());
+            bail!("{}: reading trace columns: {e}", inputs::label(f));
         }
         match result {
             Ok(report) => {
@@ -475,7 +471,7 @@ fn analyse(plan: &Plan, offset: Option<f64>, progress: &ProgressBar) -> Result<(
         }
         if let Some(frame) = frame {
             sources.push(TraceSource {
-                label: plan.trace_files[i].display().to_string(),
+                label: inputs::label(&plan.trace_files[i]),
                 frame,
             });
         }
@@ -562,7 +558,7 @@ fn timeline(
             scope.spawn(move || {
                 // Errors were reported by the first pass; a file that failed there fails
                 // again here and simply yields no rows.
-                let _ = dumptrace_trace::read_path_chunks(f, ctx, opts, &mut |df| match tx
+                let _ = inputs::read_trace_chunks(f, ctx, opts, &mut |df| match tx
                     .send(single_chunk(df))
                 {
                     Ok(()) => ControlFlow::Continue(()),

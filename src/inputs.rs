@@ -170,10 +170,89 @@ enum Kind {
     Trace,
 }
 
-/// Expands folders (every regular, non-hidden file in them, sorted) and keeps files.
+/// How standard input is named in reports and messages.
+pub const STDIN_LABEL: &str = "<stdin>";
+
+/// Whether a path argument is `-`, standard input.
+pub fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// An input's name in reports: its path, or `<stdin>`.
+pub fn label(p: &Path) -> String {
+    if is_stdin(p) {
+        STDIN_LABEL.to_string()
+    } else {
+        p.display().to_string()
+    }
+}
+
+/// Standard input, read whole the first time it is asked for (it can be read only once,
+/// and an input is looked at twice: to tell its kind, then to read it).
+fn stdin_bytes() -> std::io::Result<&'static [u8]> {
+    static STDIN: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+    STDIN
+        .get_or_init(|| {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .lock()
+                .read_to_end(&mut buf)
+                .map(|_| buf)
+                .map_err(|e| e.to_string())
+        })
+        .as_deref()
+        .map_err(|e| std::io::Error::other(e.clone()))
+}
+
+/// Reads one dump-side input: a file, or standard input for `-`.
+pub fn read_dump(f: &Path) -> Result<dumptrace_dump::DumpLoad, String> {
+    if !is_stdin(f) {
+        return dumptrace_dump::read_path(f).map_err(|e| e.to_string());
+    }
+    let bytes = stdin_bytes().map_err(|e| format!("{STDIN_LABEL}: cannot read: {e}"))?;
+    dumptrace_dump::read_bytes(Path::new(STDIN_LABEL), bytes).map_err(|e| e.to_string())
+}
+
+/// Reads one trace input whole: a file, or standard input for `-`.
+pub fn read_trace(
+    f: &Path,
+    ctx: &TimeContext,
+    opts: &ReadOptions,
+) -> Result<dumptrace_trace::Trace, String> {
+    if !is_stdin(f) {
+        return dumptrace_trace::read_path_with(f, ctx, opts).map_err(|e| e.to_string());
+    }
+    let bytes = stdin_bytes().map_err(|e| format!("{STDIN_LABEL}: cannot read: {e}"))?;
+    dumptrace_trace::read_bytes_with(Path::new(STDIN_LABEL), bytes, ctx, opts)
+        .map_err(|e| e.to_string())
+}
+
+/// Reads one trace input in chunks handed to `sink` (see
+/// [`dumptrace_trace::read_path_chunks`]); standard input, already in memory, is
+/// handed over as one chunk.
+pub fn read_trace_chunks(
+    f: &Path,
+    ctx: &TimeContext,
+    opts: &ReadOptions,
+    sink: &mut (dyn FnMut(polars::prelude::DataFrame) -> std::ops::ControlFlow<()> + Send),
+) -> Result<dumptrace_trace::TraceReport, String> {
+    if !is_stdin(f) {
+        return dumptrace_trace::read_path_chunks(f, ctx, opts, sink).map_err(|e| e.to_string());
+    }
+    let t = read_trace(f, ctx, opts)?;
+    let _ = sink(t.frame);
+    Ok(t.report)
+}
+
+/// Expands folders (every regular, non-hidden file in them, sorted) and keeps files;
+/// `-` stays, for standard input.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
+        if is_stdin(p) {
+            out.push(p.clone());
+            continue;
+        }
         let meta = std::fs::metadata(p).with_context(|| format!("{}: cannot read", p.display()))?;
         if meta.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(p)
@@ -197,6 +276,10 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 fn head(path: &Path) -> std::io::Result<Vec<u8>> {
+    if is_stdin(path) {
+        let all = stdin_bytes()?;
+        return Ok(all[..all.len().min(256 * 1024)].to_vec());
+    }
     let mut buf = Vec::with_capacity(256 * 1024);
     std::fs::File::open(path)?
         .take(256 * 1024)
@@ -205,9 +288,10 @@ fn head(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 fn classify(path: &Path, opts: &ReadOptions) -> Result<Kind, String> {
-    let bytes = head(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+    let name = label(path);
+    let bytes = head(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
     if bytes.is_empty() {
-        return Err(format!("{}: empty file", path.display()));
+        return Err(format!("{name}: empty file"));
     }
     if dumptrace_dump::detect(&bytes).is_some() {
         return Ok(Kind::Dump);
@@ -219,7 +303,7 @@ fn classify(path: &Path, opts: &ReadOptions) -> Result<Kind, String> {
         "{}: not a dump or trace input this version reads (tried: WinDbg/kd log, Tracefmt text, \
          trace viewer table, binary .etl, tracerpt -of CSV, xperf -a dumper text, PerfView CSV, WPA CSV, \
          Get-WinEvent | Export-Csv{})",
-        path.display(),
+        name,
         if opts.csv.is_some() {
             ", a CSV with the --time-col columns"
         } else {
@@ -257,7 +341,7 @@ pub fn plan(paths: &[PathBuf], clock: &ClockArgs) -> Result<Plan> {
     let mut inputs = Vec::new();
     let mut parts = Vec::new();
     for f in &dumps {
-        match dumptrace_dump::read_path(f) {
+        match read_dump(f) {
             Ok(load) => {
                 inputs.push(dump_input(&load.report));
                 parts.push(load.snapshot);
@@ -296,14 +380,14 @@ pub fn load(paths: &[PathBuf], clock: &ClockArgs) -> Result<Loaded> {
     let mut sources = Vec::new();
     let mut etl = Vec::new();
     for f in &trace_files {
-        match dumptrace_trace::read_path_with(f, &ctx, &opts) {
+        match read_trace(f, &ctx, &opts) {
             Ok(t) => {
                 inputs.push(trace_input(&t.report));
                 if let Some(info) = &t.report.etl {
-                    etl.push((f.display().to_string(), info.clone()));
+                    etl.push((label(f), info.clone()));
                 }
                 sources.push(TraceSource {
-                    label: f.display().to_string(),
+                    label: label(f),
                     frame: t.frame,
                 });
             }

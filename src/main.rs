@@ -12,16 +12,34 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use inputs::ClockArgs;
 
 #[derive(Parser)]
-#[command(name = "dumptrace", version, about, long_about = None)]
+#[command(name = "dumptrace", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// The end of `--help`: standard input and the exit status (also in README.md, "Using it").
+const AFTER_HELP: &str = "\
+A PATH of `-` reads standard input (its kind is detected from its content, as for a file;
+reports name it <stdin>).
+
+Exit status:
+  0  done; for `analyze`, at least one wait chain or finding was reported
+  1  `analyze` read its inputs but found no wait chain and no finding
+  2  nothing usable was read (every input unreadable or unrecognised), or the output
+     could not be written; usage errors (unknown flag, missing argument) exit 2 too,
+     from the argument parser
+A closed pipe (`dumptrace analyze ... | head -1`) is not an error: exit 0, nothing on stderr.
+
+Colour: the `analyze` report is coloured at a terminal only; NO_COLOR turns it off.";
+
+/// Exit status 1: `analyze` read its inputs and found nothing to report.
+const NOTHING_FOUND: u8 = 1;
 
 #[derive(Subcommand)]
 enum Command {
@@ -35,12 +53,17 @@ enum Command {
     Tui(AnalyzeArgs),
     /// Write the correlated timeline (trace events and dump events) to a file.
     Export(ExportArgs),
+    /// Print a shell completion script (e.g. `dumptrace completions bash > /etc/bash_completion.d/dumptrace`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// The inputs of an analysis and how to put their clocks together.
 #[derive(clap::Args)]
 struct InputArgs {
-    /// Input files, or case folders (every file in them); kinds are detected from content.
+    /// Input files, or case folders (every file in them), or `-` for standard input; kinds are detected from content.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Seconds added to trace times to put them on the dump's clock.
@@ -203,14 +226,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
     // snapshot of a 1 GB log is half the size without the indentation.
     let pretty = stdout.is_terminal();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut code = ExitCode::SUCCESS;
     match cli.command {
         Command::Analyze(args) => {
             let a = analysis(&args.input)?;
+            if a.chains.is_empty() && a.findings.is_empty() {
+                code = ExitCode::from(NOTHING_FOUND);
+            }
             if args.json {
                 write_json(&mut out, &a, pretty)?;
             } else {
-                render::analysis(&mut render::Escaping::new(&mut out), &a)?;
+                let color = render::color_wanted(pretty, std::env::var_os("NO_COLOR").as_deref());
+                render::analysis(&mut render::Escaping::new(&mut out).with_color(color), &a)?;
             }
+        }
+        Command::Completions { shell } => {
+            // Generated into memory first: the generator panics on a write error, and a
+            // closed pipe must stay quiet.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "dumptrace", &mut script);
+            out.write_all(&script)?;
         }
         Command::Dump(args) => {
             let mut loaded = inputs::load(&args.paths, &ClockArgs::default())?;
@@ -244,7 +279,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// One JSON document and a newline: indented when `pretty`, compact otherwise.

@@ -21,6 +21,53 @@ pub struct Escaping<W: Write> {
     inner: W,
     /// A `C2` byte whose follower has not been written yet.
     pending_c2: bool,
+    /// Whether [`Escaping::paint`] writes colours (a terminal that wants them).
+    color: bool,
+}
+
+/// What a coloured piece of the report is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paint {
+    /// A deadlock or a wait chain: the hang itself.
+    Severe,
+    /// A finding that explains or backs one (trace evidence, contention).
+    Warning,
+    /// A note about the dump or the inputs.
+    Note,
+    /// A thread, process or chain id.
+    Id,
+}
+
+impl Paint {
+    /// The severity colour of a finding's kind.
+    pub fn of_kind(kind: &str) -> Paint {
+        match kind {
+            "deadlock" | "wait-chain" | "periodic-error" | "blocked-exit" => Paint::Severe,
+            "trace-discontinuity"
+            | "errors-near-wait"
+            | "high-contention"
+            | "spiking-thread"
+            | "pending-irp"
+            | "message-box"
+            | "handle-leak" => Paint::Warning,
+            _ => Paint::Note,
+        }
+    }
+
+    fn sgr(self) -> &'static str {
+        match self {
+            Paint::Severe => "\x1b[1;31m",
+            Paint::Warning => "\x1b[33m",
+            Paint::Note => "\x1b[2m",
+            Paint::Id => "\x1b[36m",
+        }
+    }
+}
+
+/// Colour for a report written to a terminal, unless `NO_COLOR` is set to anything but
+/// the empty string (no-color.org).
+pub fn color_wanted(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// Prints `dumptrace: {msg}` on standard error, escaped like the report (messages quote
@@ -35,7 +82,35 @@ impl<W: Write> Escaping<W> {
         Escaping {
             inner,
             pending_c2: false,
+            color: false,
         }
+    }
+
+    /// Colours [`Escaping::paint`] writes: on only at a terminal that wants them.
+    pub fn with_color(mut self, color: bool) -> Self {
+        self.color = color;
+        self
+    }
+
+    /// Writes `text` (escaped like the rest) in the colour of `p`, when colour is on. The
+    /// colour codes themselves are the only control characters that pass.
+    pub fn paint(&mut self, p: Paint, text: impl std::fmt::Display) -> io::Result<()> {
+        if !self.color {
+            return write!(self, "{text}");
+        }
+        self.flush_pending()?;
+        self.inner.write_all(p.sgr().as_bytes())?;
+        write!(self, "{text}")?;
+        self.flush_pending()?;
+        self.inner.write_all(b"\x1b[0m")
+    }
+
+    /// Writes a held-back `C2` byte as the text it turned out to be.
+    fn flush_pending(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.pending_c2) {
+            self.inner.write_all(&[0xC2])?;
+        }
+        Ok(())
     }
 }
 
@@ -70,9 +145,7 @@ impl<W: Write> Write for Escaping<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        if std::mem::take(&mut self.pending_c2) {
-            self.inner.write_all(&[0xC2])?;
-        }
+        self.flush_pending()?;
         self.inner.flush()
     }
 }
@@ -106,7 +179,7 @@ pub fn inputs(out: &mut impl Write, a: &Analysis) -> io::Result<()> {
     Ok(())
 }
 
-pub fn analysis(out: &mut impl Write, a: &Analysis) -> io::Result<()> {
+pub fn analysis<W: Write>(out: &mut Escaping<W>, a: &Analysis) -> io::Result<()> {
     inputs(out, a)?;
     writeln!(out)?;
     match (&a.dump_time, &a.dump_time_raw) {
@@ -145,14 +218,12 @@ pub fn analysis(out: &mut impl Write, a: &Analysis) -> io::Result<()> {
         writeln!(out, "  none: no wait chain was found in the dump")?;
     }
     for f in &a.findings {
-        writeln!(
-            out,
-            "  {}. [{} {:.2}] {}",
-            f.rank,
-            f.kind,
-            f.confidence,
-            esc(&f.summary)
+        write!(out, "  {}. ", f.rank)?;
+        out.paint(
+            Paint::of_kind(&f.kind),
+            format_args!("[{} {:.2}]", f.kind, f.confidence),
         )?;
+        writeln!(out, " {}", esc(&f.summary))?;
         for e in &f.evidence {
             writeln!(
                 out,
@@ -202,7 +273,7 @@ fn wait_text(t: &ThreadOut) -> String {
     format!("{}{reason}{secs}{since}", t.state)
 }
 
-fn chain(out: &mut impl Write, a: &Analysis, c: &ChainOut) -> io::Result<()> {
+fn chain<W: Write>(out: &mut Escaping<W>, a: &Analysis, c: &ChainOut) -> io::Result<()> {
     let root = find(a, c.root.pid, c.root.tid);
     let image = root
         .and_then(|t| t.process.as_deref())
@@ -213,12 +284,19 @@ fn chain(out: &mut impl Write, a: &Analysis, c: &ChainOut) -> io::Result<()> {
     } else {
         format!("{:04x}.{:04x}", c.root.pid, c.root.tid)
     };
+    write!(out, "  ")?;
+    out.paint(Paint::Id, format_args!("Chain {}", c.id))?;
+    write!(out, ": root ")?;
+    out.paint(Paint::Id, &root_text)?;
+    if c.deadlock {
+        write!(out, " ({}), ", esc(image))?;
+        out.paint(Paint::Severe, "DEADLOCK")?;
+    } else {
+        write!(out, " ({})", esc(image))?;
+    }
     writeln!(
         out,
-        "  Chain {}: root {root_text} ({}){}, {} blocked ({} directly) in {} process(es)",
-        c.id,
-        esc(image),
-        if c.deadlock { ", DEADLOCK" } else { "" },
+        ", {} blocked ({} directly) in {} process(es)",
         c.blocked_threads,
         c.direct_waiters,
         c.processes.len()
@@ -783,5 +861,24 @@ mod tests {
         out.flush().expect("flush");
         let s = String::from_utf8(out.inner).expect("utf-8");
         assert_eq!(s, "a\tb\n\\u{1b}[2J\\u{7}\\u{7f} é \u{a0}\\u{9b}m");
+    }
+
+    #[test]
+    fn paint_colours_only_when_on_and_still_escapes_the_text() {
+        let mut plain = Escaping::new(Vec::new());
+        plain.paint(Paint::Id, "0adc.1c64\x1b").expect("write");
+        assert_eq!(plain.inner, b"0adc.1c64\\u{1b}");
+        let mut on = Escaping::new(Vec::new()).with_color(true);
+        on.paint(Paint::Severe, "x\x07").expect("write");
+        assert_eq!(on.inner, b"\x1b[1;31mx\\u{7}\x1b[0m");
+    }
+
+    #[test]
+    fn colour_only_at_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(color_wanted(true, None));
+        assert!(color_wanted(true, Some(OsStr::new(""))));
+        assert!(!color_wanted(true, Some(OsStr::new("1"))));
+        assert!(!color_wanted(false, None));
     }
 }

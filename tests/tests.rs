@@ -23,6 +23,8 @@ mod cli {
     mod trace_formats;
     /// `tui` in a real terminal (tmux): the walk to the chain root, quitting.
     mod tui;
+    /// Unix conventions: closed pipes, `-` for stdin, completions, exit codes, colour.
+    mod unix;
     /// The user-mode case: `~` threads, `!locks`, `!handle` mutant owners, WOW64 stacks.
     mod user_mode;
     /// Shared helpers: running the binary, reading fixtures.
