@@ -204,12 +204,17 @@ fn stdin_bytes() -> std::io::Result<&'static [u8]> {
         .map_err(|e| std::io::Error::other(e.clone()))
 }
 
+/// Standard input's bytes, or the message that names it.
+fn stdin_or_message() -> Result<&'static [u8], String> {
+    stdin_bytes().map_err(|e| format!("{STDIN_LABEL}: cannot read: {e}"))
+}
+
 /// Reads one dump-side input: a file, or standard input for `-`.
 pub fn read_dump(f: &Path) -> Result<dumptrace_dump::DumpLoad, String> {
     if !is_stdin(f) {
         return dumptrace_dump::read_path(f).map_err(|e| e.to_string());
     }
-    let bytes = stdin_bytes().map_err(|e| format!("{STDIN_LABEL}: cannot read: {e}"))?;
+    let bytes = stdin_or_message()?;
     dumptrace_dump::read_bytes(Path::new(STDIN_LABEL), bytes).map_err(|e| e.to_string())
 }
 
@@ -222,7 +227,7 @@ pub fn read_trace(
     if !is_stdin(f) {
         return dumptrace_trace::read_path_with(f, ctx, opts).map_err(|e| e.to_string());
     }
-    let bytes = stdin_bytes().map_err(|e| format!("{STDIN_LABEL}: cannot read: {e}"))?;
+    let bytes = stdin_or_message()?;
     dumptrace_trace::read_bytes_with(Path::new(STDIN_LABEL), bytes, ctx, opts)
         .map_err(|e| e.to_string())
 }

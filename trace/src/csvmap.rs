@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, NaiveDateTime, NaiveTime};
 
-use crate::timeforms::{DayOrder, DayScan};
+use crate::timeforms::{local, DayOrder, DayScan};
 
 use crate::cells::{
     decimal_ns, decimal_u32, filetime_ns, grouped_u32, level_name, process_pid, trim,
@@ -414,14 +414,6 @@ fn any_form(t: &str, order: DayOrder) -> Option<When> {
     crate::timeforms::parse(t, order).map(|(when, _)| when)
 }
 
-fn local(dt: NaiveDateTime) -> When {
-    When::Local {
-        date: Some(dt.date()),
-        two_digit_year: false,
-        tod: dt.time(),
-    }
-}
-
 fn mapped(f: &TimeFormat, t: &str) -> Option<When> {
     match f {
         TimeFormat::Filetime => filetime_ns(t).map(When::Utc),
@@ -429,10 +421,7 @@ fn mapped(f: &TimeFormat, t: &str) -> Option<When> {
         TimeFormat::UnixMs => decimal_ns(t, 1_000_000, b'.').map(When::Utc),
         TimeFormat::Strftime(p) => {
             if let Ok(dt) = DateTime::parse_from_str(t, p) {
-                return dt.timestamp_nanos_opt().map(|ns| When::Zoned {
-                    ns,
-                    offset_s: dt.offset().local_minus_utc(),
-                });
+                return crate::timeforms::instant(dt);
             }
             if let Ok(dt) = NaiveDateTime::parse_from_str(t, p) {
                 return Some(local(dt));

@@ -37,7 +37,7 @@ pub(crate) enum When {
         two_digit_year: bool,
         tod: NaiveTime,
     },
-    /// An instant: nanoseconds since 1970-01-01 UTC (FILETIMEs, zoned times).
+    /// An instant: nanoseconds since 1970-01-01 UTC (FILETIMEs, Unix epoch numbers).
     Utc(i64),
     /// An instant written with its own zone: nanoseconds since 1970-01-01 UTC and the
     /// offset the text gave (seconds east of UTC), for the report.

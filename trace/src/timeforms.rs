@@ -21,7 +21,7 @@
 //! A time with its own zone (`Z`, `±hh:mm`, `GMT`) is a [`When::Zoned`] instant; one
 //! without is [`When::Local`] and takes the caller's zone.
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
 use crate::cells::{decimal_ns, filetime_ns};
 use crate::read::When;
@@ -90,7 +90,8 @@ pub(crate) fn form_names() -> String {
     FORMS.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
 }
 
-fn local(dt: NaiveDateTime) -> When {
+/// A date and time without a zone, as the local time it is.
+pub(crate) fn local(dt: NaiveDateTime) -> When {
     When::Local {
         date: Some(dt.date()),
         two_digit_year: false,
@@ -174,7 +175,11 @@ fn rfc1123(t: &str, _: DayOrder) -> Option<When> {
     if !t.as_bytes().first()?.is_ascii_alphabetic() {
         return None;
     }
-    let dt = DateTime::parse_from_rfc2822(t).ok()?;
+    instant(DateTime::parse_from_rfc2822(t).ok()?)
+}
+
+/// A time read with its own offset, as an instant that remembers the offset.
+pub(crate) fn instant(dt: DateTime<FixedOffset>) -> Option<When> {
     Some(When::Zoned {
         ns: dt.timestamp_nanos_opt()?,
         offset_s: dt.offset().local_minus_utc(),
