@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use dumptrace_correlate::{Analysis, ChainOut, ThreadOut};
+use dumptrace_correlate::{Analysis, ChainOut, ThreadOut, TreeNode};
 use dumptrace_dump::escape_control as esc;
 
 use crate::inputs::Loaded;
@@ -273,6 +273,109 @@ fn wait_text(t: &ThreadOut) -> String {
     format!("{}{reason}{secs}{since}", t.state)
 }
 
+/// Leaf waiters shown under one resource before the rest are counted.
+const TREE_LEAVES: usize = 8;
+
+/// How long a thread has waited, or why that is not known.
+fn waited(t: &ThreadOut) -> String {
+    match t.wait_seconds {
+        Some(s) => format!("{s:.3} s"),
+        // User-mode `~*k` output and minidumps carry no tick counts.
+        None => "wait time unknown (the output gives no Ticks)".into(),
+    }
+}
+
+/// The chain as the TUI draws it: hop by hop, resource, thread, state and wait,
+/// a thread met again marked as a cycle; long runs of waiters with nobody behind
+/// them are cut after [`TREE_LEAVES`] and counted.
+fn chain_tree<W: Write>(out: &mut Escaping<W>, a: &Analysis, ci: usize) -> io::Result<()> {
+    let rows = dumptrace_correlate::chain_tree(a, ci);
+    writeln!(out, "    tree")?;
+    let mut run: Option<(String, usize)> = None;
+    let mut hidden = 0usize;
+    let flush =
+        |out: &mut Escaping<W>, run: &Option<(String, usize)>, hidden: usize| match (run, hidden) {
+            (Some((lead, _)), n) if n > 0 => {
+                writeln!(
+                    out,
+                    "      {lead}└─ ... and {n} more waiting (shorter waits)"
+                )
+            }
+            _ => Ok(()),
+        };
+    for (k, r) in rows.iter().enumerate() {
+        let leaf = matches!(r.node, TreeNode::Thread { .. })
+            && rows
+                .get(k + 1)
+                .is_none_or(|n| n.prefix.chars().count() <= r.prefix.chars().count());
+        let lead: String = {
+            let n = r.prefix.chars().count().saturating_sub(3);
+            r.prefix.chars().take(n).collect()
+        };
+        if leaf {
+            match &mut run {
+                Some((l, n)) if *l == lead => {
+                    *n += 1;
+                    if *n > TREE_LEAVES {
+                        hidden += 1;
+                        continue;
+                    }
+                }
+                _ => {
+                    flush(out, &run, hidden)?;
+                    hidden = 0;
+                    run = Some((lead, 1));
+                }
+            }
+        } else {
+            flush(out, &run, hidden)?;
+            hidden = 0;
+            run = None;
+        }
+        write!(out, "      {}", r.prefix)?;
+        match &r.node {
+            TreeNode::Thread { thread, cycle } => {
+                let Some(t) = a.threads.get(*thread) else {
+                    continue;
+                };
+                out.paint(Paint::Id, format_args!("{:04x}.{:04x}", t.pid, t.tid))?;
+                let reason = t
+                    .wait_reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default();
+                write!(
+                    out,
+                    " {} {}{reason} {}",
+                    esc(t.process.as_deref().unwrap_or("(image not in the output)")),
+                    t.state,
+                    waited(t)
+                )?;
+                if *cycle {
+                    write!(out, "  ")?;
+                    out.paint(Paint::Severe, "↺ cycle: shown above")?;
+                }
+                writeln!(out)?;
+            }
+            TreeNode::Resource { name, waiters } => {
+                writeln!(out, "{name}  {waiters} waiting")?;
+            }
+            TreeNode::Missing { pid, tid } => {
+                writeln!(
+                    out,
+                    "{} (no thread serves it; not a thread of the dump)",
+                    if *tid == 0 {
+                        format!("queue of pid {}", dumptrace_dump::pid_hex(*pid))
+                    } else {
+                        format!("{pid:04x}.{tid:04x}")
+                    }
+                )?;
+            }
+        }
+    }
+    flush(out, &run, hidden)
+}
+
 fn chain<W: Write>(out: &mut Escaping<W>, a: &Analysis, c: &ChainOut) -> io::Result<()> {
     let root = find(a, c.root.pid, c.root.tid);
     let image = root
@@ -280,7 +383,10 @@ fn chain<W: Write>(out: &mut Escaping<W>, a: &Analysis, c: &ChainOut) -> io::Res
         .or(c.ends_at.as_ref().and_then(|e| e.server_image.as_deref()))
         .unwrap_or("?");
     let root_text = if c.root_kind == "process-queue" {
-        format!("the queue of pid {} that no thread serves", c.root.pid)
+        format!(
+            "the queue of pid {} that no thread serves",
+            dumptrace_dump::pid_hex(c.root.pid)
+        )
     } else {
         format!("{:04x}.{:04x}", c.root.pid, c.root.tid)
     };
@@ -326,42 +432,7 @@ fn chain<W: Write>(out: &mut Escaping<W>, a: &Analysis, c: &ChainOut) -> io::Res
             )?;
         }
     }
-    let mut waiters: Vec<&ThreadOut> = c
-        .members
-        .iter()
-        .filter(|m| **m != c.root)
-        .filter_map(|m| find(a, m.pid, m.tid))
-        .collect();
-    waiters.sort_by(|x, y| {
-        y.wait_seconds
-            .unwrap_or(0.0)
-            .total_cmp(&x.wait_seconds.unwrap_or(0.0))
-    });
-    if !waiters.is_empty() {
-        let list: Vec<String> = waiters
-            .iter()
-            .take(8)
-            .map(|t| {
-                format!(
-                    "{:04x}.{:04x} {:.1} s",
-                    t.pid,
-                    t.tid,
-                    t.wait_seconds.unwrap_or(0.0)
-                )
-            })
-            .collect();
-        let more = waiters.len().saturating_sub(8);
-        writeln!(
-            out,
-            "    waiters      {}{}",
-            list.join(", "),
-            if more > 0 {
-                format!(", and {more} more")
-            } else {
-                String::new()
-            }
-        )?;
-    }
+    chain_tree(out, a, c.id.saturating_sub(1))?;
     if !c.trace_context.is_empty() {
         // The lines nearest the wait start: mostly before it (what the root was
         // doing), a few after (what its process did once it blocked).
@@ -648,11 +719,7 @@ fn locks(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot, a: &Analysis) -
     };
     writeln!(out, "Critical sections {}", s.critical_sections.len())?;
     for cs in &s.critical_sections {
-        let id = format!(
-            "cs:0x{:08x}@{}",
-            cs.address,
-            cs.pid.map_or("?".into(), |p| p.to_string())
-        );
+        let id = dumptrace_correlate::ids::critical_section(cs.address, cs.pid);
         writeln!(
             out,
             "  {id}{}  {}  owner tid {}  LockCount {}  waiters found {}",
@@ -694,8 +761,7 @@ fn locks(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot, a: &Analysis) -
     if !owned.is_empty() {
         writeln!(out, "Mutants with an owner {}", owned.len())?;
         for (h, tid) in owned {
-            let pid = h.pid.map_or("?".into(), |p| p.to_string());
-            let id = format!("mutant:handle 0x{:x}@{pid}", h.handle);
+            let id = dumptrace_correlate::ids::mutant_handle(h.handle, h.pid);
             let owner_pid = h.mutant.as_ref().and_then(|m| m.owner_pid).unwrap_or(0);
             writeln!(
                 out,
@@ -832,7 +898,7 @@ fn system(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot) -> io::Result<
                 out,
                 "  {}pid {}: {} in use{}",
                 if t.kernel { "kernel table, " } else { "" },
-                t.pid.map_or("?".into(), |p| p.to_string()),
+                t.pid.map_or("?".into(), dumptrace_dump::pid_hex),
                 t.entries.map_or("?".into(), |e| e.to_string()),
                 if types.is_empty() {
                     String::new()

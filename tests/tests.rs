@@ -11,6 +11,8 @@ mod cli {
     mod export;
     /// Input detection, bad and unrecognised inputs, exit codes.
     mod inputs;
+    /// The report: snapshots, the ranking rule, counts, placeholders, the chain tree.
+    mod report;
     /// Hostile and broken inputs: no panic, nothing lost uncounted, escaped output, bounded memory.
     mod robustness;
     /// One case per seed study with a wait chain: the expert's conclusions.

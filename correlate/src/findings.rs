@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap as HashMap;
 
 use chrono::{DateTime, Duration, Utc};
-use dumptrace_dump::{DumpSnapshot, Thread, ThreadState};
+use dumptrace_dump::{pid_hex, DumpSnapshot, Thread, ThreadState};
 use polars::prelude::*;
 
 use crate::events::{Hit, TraceSource, TraceView};
@@ -166,18 +166,24 @@ fn describe_resource(s: &DumpSnapshot, id: &str) -> String {
 }
 
 fn wait_phrase(t: &Thread) -> String {
-    let long = t
-        .wait_seconds()
-        .map(|w| format!(" {}", human_duration(w)))
-        .unwrap_or_default();
+    // User-mode `~*k` output and minidumps give no Ticks: the wait is unknown, and
+    // the phrase says so rather than printing nothing or a zero.
+    const UNKNOWN: &str = "for a time the output does not give: no Ticks";
+    let (long, note) = match t.wait_seconds() {
+        Some(w) => (format!(" {}", human_duration(w)), String::new()),
+        None => (String::new(), UNKNOWN.to_string()),
+    };
+    let inside = |reason: &str| match (reason.is_empty(), note.is_empty()) {
+        (true, true) => String::new(),
+        (false, true) => format!(" ({reason})"),
+        (true, false) => format!(" ({note})"),
+        (false, false) => format!(" ({reason}; {note})"),
+    };
     let how = match &t.state {
         ThreadState::Wait { reason, .. } if reason == "DelayExecution" => {
-            format!("has slept{long}")
+            format!("has slept{long}{}", inside(""))
         }
-        ThreadState::Wait { reason, .. } if !reason.is_empty() => {
-            format!("has waited{long} ({reason})")
-        }
-        ThreadState::Wait { .. } => format!("has waited{long}"),
+        ThreadState::Wait { reason, .. } => format!("has waited{long}{}", inside(reason)),
         other => format!("is {}", other.name()),
     };
     match location(t) {
@@ -340,7 +346,7 @@ impl Ctx<'_> {
                 .map(|&m| thread_id(&s.threads[m]))
                 .collect(),
             resources: c.resources.clone(),
-            blocked_threads: c.members.len().saturating_sub(usize::from(!c.deadlock)),
+            blocked_threads: c.blocked(),
             direct_waiters: c.direct,
             deadlock: c.deadlock,
             processes: c.processes.iter().copied().collect(),
@@ -502,15 +508,40 @@ impl Ctx<'_> {
         out
     }
 
+    /// What the root blocks its chain with: of the resources it owns, the one most
+    /// members wait on (a root owning several critical sections blocks with the
+    /// contended one, not with the first by address); the others are named as also
+    /// owned.
+    fn blocking_resource(&self, c: &ChainData, owned: &[String]) -> String {
+        let waiting = |id: &String| {
+            c.members
+                .iter()
+                .filter(|&&m| self.graph.waits_on(m).contains(id))
+                .count()
+        };
+        let mut ranked: Vec<(usize, &String)> = owned.iter().map(|id| (waiting(id), id)).collect();
+        // Most waiters first; ties keep the graph's (address) order.
+        ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
+        let Some(((_, first), rest)) = ranked.split_first() else {
+            return "a resource".into();
+        };
+        let mut what = describe_resource(self.s, first);
+        if !rest.is_empty() {
+            let others: Vec<String> = rest
+                .iter()
+                .map(|(_, id)| describe_resource(self.s, id))
+                .collect();
+            what.push_str(&format!(" (also owns {})", others.join(", ")));
+        }
+        what
+    }
+
     fn chain_finding(&self, ci: usize, c: &ChainData) -> Finding {
         let s = self.s;
         let root = &s.threads[c.root];
         let owned = self.graph.owns(c.root);
-        let what = owned
-            .first()
-            .map(|id| describe_resource(s, id))
-            .unwrap_or_else(|| "a resource".into());
-        let blocked = c.members.len().saturating_sub(usize::from(!c.deadlock));
+        let what = self.blocking_resource(c, &owned);
+        let blocked = c.blocked();
         let procs = if c.processes.len() > 1 {
             format!(" in {} processes", c.processes.len())
         } else {
@@ -522,9 +553,9 @@ impl Ctx<'_> {
             format!(
                 "{} (pid {}) serves none of the messages queued for it: {} threads wait on its queue directly, {} in all across {all_procs} process{}; the longest direct wait is thread {} ({image}), which {}",
                 e.server_image.as_deref().unwrap_or("a process"),
-                e.server_pid.map_or("?".into(), |p| p.to_string()),
+                e.server_pid.map_or("?".into(), pid_hex),
                 c.direct,
-                c.members.len(),
+                blocked,
                 if all_procs == 1 { "" } else { "es" },
                 root.cid(),
                 wait_phrase(root)
@@ -564,7 +595,9 @@ impl Ctx<'_> {
                     " on {}, which no thread serves{}",
                     describe_resource(s, &e.resource),
                     match (&e.server_image, e.server_pid) {
-                        (Some(img), Some(pid)) => format!(" (queued for {img}, pid {pid})"),
+                        (Some(img), Some(pid)) => {
+                            format!(" (queued for {img}, pid {})", pid_hex(pid))
+                        }
                         (Some(img), None) => format!(" (queued for {img})"),
                         _ => String::new(),
                     }
@@ -815,19 +848,66 @@ impl Ctx<'_> {
     }
 }
 
-/// Orders findings by confidence (ties: chain order) and numbers them.
-pub(crate) fn number(findings: &mut [Finding]) {
+/// Orders findings and numbers them. The rule, in order:
+/// 1. deadlocks, the one blocking most threads first;
+/// 2. the findings about a wait chain, the chain blocking most threads first; of one
+///    chain, the finding that states the chain (`wait-chain`, `periodic-error`) before
+///    those that add to it (the trace's discontinuities and errors near its root);
+/// 3. findings about no chain (what stands behind a chain's end, such as a process
+///    stuck in exit, which the chain's finding names; dump-wide patterns).
+///
+/// Ties go to the most confident, then to chain order. Confidence says how sure a
+/// finding's evidence makes us; it orders findings of one place in this rule, never
+/// one above another, so a well-evidenced side observation cannot push the chain
+/// that explains the hang off the first line.
+pub(crate) fn number(findings: &mut [Finding], chains: &[ChainData]) {
     for f in findings.iter_mut() {
         f.confidence = (f.confidence.min(0.99) * 100.0).round() / 100.0;
     }
+    let key = |f: &Finding| {
+        let chain = f.chain.and_then(|c| chains.get(c.wrapping_sub(1)));
+        let behind = usize::MAX - chain.map_or(0, ChainData::blocked);
+        match (f.kind.as_str(), chain) {
+            ("deadlock", _) => (0, behind, 0),
+            ("wait-chain" | "periodic-error", Some(_)) => (1, behind, 0),
+            (_, Some(_)) => (1, behind, 1),
+            (_, None) => (2, 0, 0),
+        }
+    };
     findings.sort_by(|a, b| {
-        b.confidence.total_cmp(&a.confidence).then(
-            a.chain
-                .unwrap_or(usize::MAX)
-                .cmp(&b.chain.unwrap_or(usize::MAX)),
-        )
+        key(a)
+            .cmp(&key(b))
+            .then(b.confidence.total_cmp(&a.confidence))
+            .then(
+                a.chain
+                    .unwrap_or(usize::MAX)
+                    .cmp(&b.chain.unwrap_or(usize::MAX)),
+            )
     });
     for (i, f) in findings.iter_mut().enumerate() {
         f.rank = i + 1;
+    }
+    // A chain that ends at a process whose exit is blocked says so, with the number
+    // of the finding that shows the exit (seed: ServiceB's lock owner waits for
+    // ServiceA, which is stuck in DllB!Cleanup under ExitProcess).
+    let exits: Vec<(u32, usize)> = findings
+        .iter()
+        .filter(|f| f.kind == "blocked-exit")
+        .filter_map(|f| Some((f.pid?, f.rank)))
+        .collect();
+    for f in findings.iter_mut() {
+        let Some(end) = f
+            .chain
+            .and_then(|c| chains.get(c.wrapping_sub(1)))
+            .and_then(|c| c.ends_at.as_ref())
+        else {
+            continue;
+        };
+        if let Some(&(_, rank)) = exits.iter().find(|(pid, _)| Some(*pid) == end.server_pid) {
+            f.summary.push_str(&format!(
+                "; {} is stuck in its own exit (finding {rank})",
+                end.server_image.as_deref().unwrap_or("that process")
+            ));
+        }
     }
 }

@@ -17,7 +17,7 @@ use petgraph::Direction;
 pub(crate) enum Node {
     /// Index into `DumpSnapshot::threads`.
     Thread(usize),
-    /// A resource id such as `cs:0x0032be30@2780`.
+    /// A resource id such as `cs:0x0032be30@0adc` (see [`crate::ids`]).
     Resource(String),
 }
 
@@ -66,6 +66,20 @@ pub(crate) struct ChainData {
     pub queue_root: bool,
 }
 
+impl ChainData {
+    /// Threads blocked in this chain, the one count every report uses: the threads
+    /// behind the root (a deadlock's root is one of the cycle, not counted again); for a
+    /// queue no thread serves, every thread waiting on it, directly or behind one that
+    /// does (the root is then the longest direct waiter, blocked like the others).
+    pub(crate) fn blocked(&self) -> usize {
+        if self.queue_root {
+            self.members.len()
+        } else {
+            self.members.len().saturating_sub(1)
+        }
+    }
+}
+
 /// Functions whose first argument is the critical section being entered
 /// (seed: `ntdll!RtlEnterCriticalSection+0x46` with `664a3fe0` = ipnathlp!gFwMain).
 const CS_ENTER: &[&str] = &[
@@ -78,7 +92,7 @@ const CS_WAIT: &[&str] = &[
 ];
 
 pub(crate) fn cs_id(address: u64, pid: u32) -> String {
-    format!("cs:0x{address:08x}@{pid}")
+    crate::ids::critical_section(address, Some(pid))
 }
 
 impl WaitGraph {
@@ -290,7 +304,7 @@ impl WaitGraph {
                 let Some(owner) = mutant_owner.get(&(t.pid, handle)) else {
                     continue;
                 };
-                let r = w.resource(format!("mutant:handle 0x{handle:x}@{}", t.pid));
+                let r = w.resource(crate::ids::mutant_handle(handle, Some(t.pid)));
                 w.g.add_edge(
                     w.threads[i],
                     r,

@@ -20,8 +20,10 @@ mod alignment;
 mod events;
 mod findings;
 mod graph;
+pub mod ids;
 mod patterns;
 mod report;
+mod tree;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
@@ -33,6 +35,7 @@ pub use report::{
     Alignment, Analysis, ChainOut, EndsAtOut, EventOut, Evidence, Finding, FirstBlocked, Input,
     ThreadId, ThreadOut,
 };
+pub use tree::{chain_tree, TreeNode, TreeRow};
 
 /// How many of the most recently blocked threads the alignment may look at.
 const ALIGNMENT_THREADS: usize = 2000;
@@ -131,7 +134,7 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
         .collect();
     let mut findings = ctx.rank();
     findings.extend(patterns::dump_patterns(snapshot, &chains, &graph));
-    findings::number(&mut findings);
+    findings::number(&mut findings, &chains);
     let first_blocked = chain_outs
         .iter()
         .filter_map(|c| c.first_blocked.map(|f| (c.id, f)))

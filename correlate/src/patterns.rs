@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use dumptrace_dump::{DumpSnapshot, ThreadState};
+use dumptrace_dump::{pid_hex, DumpSnapshot, ThreadState};
 
 use crate::findings::{human_duration, location, thread_evidence};
 use crate::graph::{ChainData, WaitGraph};
@@ -137,7 +137,7 @@ pub(crate) fn dump_patterns(
                         .as_deref()
                         .map(|x| format!(" ({x})"))
                         .unwrap_or_default(),
-                    cs.pid.map_or("?".into(), |p| p.to_string()),
+                    cs.pid.map_or("?".into(), pid_hex),
                     waiters,
                     if contention > 0 {
                         format!(", ContentionCount {contention}")
@@ -258,7 +258,11 @@ pub(crate) fn dump_patterns(
         if let Some(why) = why {
             let mut f = finding(
                 "special-process",
-                format!("Process {} (pid {}) is present: {why}", p.image, p.pid),
+                format!(
+                    "Process {} (pid {}) is present: {why}",
+                    p.image,
+                    pid_hex(p.pid)
+                ),
                 0.35,
                 vec![Evidence {
                     source: log(p.line),
@@ -292,7 +296,7 @@ pub(crate) fn dump_patterns(
                 format!(
                     "Process {} (pid {}) holds {h} handles, {}x the median of {} processes ({med})",
                     p.image,
-                    p.pid,
+                    pid_hex(p.pid),
                     h / med.max(1),
                     handles.len()
                 ),
@@ -321,7 +325,8 @@ pub(crate) fn dump_patterns(
             let mut f = finding(
                 "thread-count",
                 format!(
-                    "Process pid {pid} has {n} threads, {}x the median ({med})",
+                    "Process pid {} has {n} threads, {}x the median ({med})",
+                    pid_hex(pid),
                     n / med.max(1)
                 ),
                 0.4,

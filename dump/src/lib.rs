@@ -43,8 +43,8 @@ pub use dumpfile::{
 };
 pub use json::write_json;
 pub use model::{
-    AlpcMessage, AlpcWait, Args, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage, Process,
-    Resource, SessionTime, Symbol, Thread, ThreadOrigin, ThreadState, WaitObject,
+    pid_hex, AlpcMessage, AlpcWait, Args, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage,
+    Process, Resource, SessionTime, Symbol, Thread, ThreadOrigin, ThreadState, WaitObject,
 };
 pub use system::{
     Bugcheck, HandleTable, IrpRow, PageFile, PoolCounts, PoolTag, ProcessCommit, Processor,

@@ -494,7 +494,7 @@ impl Thread {
 
     /// `0adc.1c64`, the way WinDbg prints a Cid.
     pub fn cid(&self) -> String {
-        format!("{:04x}.{:04x}", self.pid, self.tid)
+        format!("{}.{:04x}", pid_hex(self.pid), self.tid)
     }
 
     /// The thread's stacks: the native one, then the WOW64 32-bit one.
@@ -648,4 +648,10 @@ pub struct Irp {
     /// The current location is marked `pending`.
     pub pending: bool,
     pub line: u64,
+}
+
+/// A process id as WinDbg prints it in a Cid and in `!process` (`Cid: 0adc`): hex, at
+/// least four digits, no `0x`. Every report shows pids this way.
+pub fn pid_hex(pid: u32) -> String {
+    format!("{pid:04x}")
 }

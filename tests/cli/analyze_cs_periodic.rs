@@ -195,7 +195,7 @@ fn chain_root_is_the_owner_and_members_are_the_waiters() {
     assert_eq!(members, raw.cs_waiters);
     assert_eq!(
         chain["resources"],
-        serde_json::json!([format!("cs:0x{CS}@2780")])
+        serde_json::json!([format!("cs:0x{CS}@0adc")])
     );
 }
 
@@ -217,7 +217,7 @@ fn owner_wait_is_ticks_times_tick_before_the_dump() {
     assert_eq!(owner["wait_start"], "2009-10-09T14:08:14.806750Z");
     assert_eq!(
         owner["owns"],
-        serde_json::json!([format!("cs:0x{CS}@2780")])
+        serde_json::json!([format!("cs:0x{CS}@0adc")])
     );
 }
 

@@ -66,8 +66,8 @@ fn fwlock_chain_ends_at_the_thread_stuck_on_server_b() {
         &[
             "lpc:0x0000acfd",
             "lpc:0x0000acfe",
-            "cs:0x664a3fe0@936",
-            "cs:0x7c980600@936",
+            "cs:0x664a3fe0@03a8",
+            "cs:0x7c980600@03a8",
         ],
     );
     let top = &a["findings"][0];
@@ -143,9 +143,23 @@ fn serviceb_blocked_after_servicea() {
             .unwrap()
     };
     assert!(wait("1454.1630") > wait("09f4.1680"));
+    // The first line is the chain (the seed's waiters wait on 0x0998ac80, the one of
+    // the owner's three sections with LockCount 5), and it names ServiceA's exit,
+    // the finding right after it.
     let top = &a["findings"][0];
-    assert_eq!(top["kind"], "blocked-exit");
-    assert!(top["summary"].as_str().unwrap().contains("DllB!Cleanup"));
+    assert_eq!(top["kind"], "wait-chain");
+    assert_eq!(cid(top), "09f4.1680");
+    let s = top["summary"].as_str().unwrap();
+    assert!(s.contains("owns critical section 0x0998ac80"), "{s}");
+    assert!(s.contains("also owns critical section 0x0043e2a8"), "{s}");
+    assert!(s.contains("blocks 5 threads"), "{s}");
+    assert!(
+        s.contains("ServiceA.exe is stuck in its own exit (finding 2)"),
+        "{s}"
+    );
+    let exit = &a["findings"][1];
+    assert_eq!(exit["kind"], "blocked-exit");
+    assert!(exit["summary"].as_str().unwrap().contains("DllB!Cleanup"));
 }
 
 /// "ALPC wait chains, missing threads, waiting thread time and semantic process
@@ -170,8 +184,25 @@ fn alpc_queues_without_threads_and_module_e_first() {
     let service_c = queue(0x790);
     assert_eq!(service_c["direct_waiters"], 22);
     assert!(chains.iter().all(|c| c["deadlock"] == false));
-    let top = &a["findings"][0];
-    assert_eq!(top["kind"], "blocked-exit");
+    // The chains come first, the one blocking most threads on top (ServiceA's
+    // queue: 25 direct waiters and ServiceB's thread behind ServiceC's, 26), then the
+    // exits that stand behind them.
+    let kinds: Vec<&str> = a["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[..3], ["wait-chain", "wait-chain", "blocked-exit"]);
+    let first = a["findings"][0]["summary"].as_str().unwrap();
+    assert!(first.starts_with("ServiceA.exe (pid 06f0)"), "{first}");
+    assert!(
+        first.contains("25 threads wait on its queue directly, 26 in all"),
+        "{first}"
+    );
+    assert_eq!(service_a["blocked_threads"], 26);
+    assert_eq!(service_c["blocked_threads"], 22);
+    let top = &a["findings"][2];
     let s = top["summary"].as_str().unwrap();
     assert!(
         s.contains("ApplicationD.exe") && s.contains("ModuleE"),

@@ -13,7 +13,7 @@ fn dump_summary_lists_states_locks_and_time() {
         out.contains("Fri Oct  9 10:08:21.713 2009 (UTC - 4:00)"),
         "{out}"
     );
-    assert!(out.contains("cs:0x0032be30@2780"), "{out}");
+    assert!(out.contains("cs:0x0032be30@0adc"), "{out}");
     assert!(out.contains("waiters found 52"), "{out}");
 }
 

@@ -127,7 +127,7 @@ fn walks_to_the_chain_root_and_finds_the_periodic_error_on_screen() {
     t.keys(&["Tab"]);
     // The root on top of its tree, the lock and its 52 waiters under it (FACTS.md).
     let s = t.wait_for("chain 1: root 0adc.1c64 ProcessA.exe  blocks 52");
-    assert!(s.contains("cs:0x0032be30@2780  52 waiting"), "{s}");
+    assert!(s.contains("cs:0x0032be30@0adc  52 waiting"), "{s}");
     t.keys(&["Enter"]);
     let s = t.wait_for("wait start of 0adc.1c64");
     let lines: Vec<&str> = s.lines().collect();

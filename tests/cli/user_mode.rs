@@ -203,9 +203,9 @@ fn chain_goes_through_both_sections_and_the_mutant() {
         .map(|r| r.as_str().unwrap())
         .collect();
     for r in [
-        format!("cs:0x{cfg:08x}@{pid}"),
-        format!("cs:0x{loader:08x}@{pid}"),
-        format!("mutant:handle 0x2c4@{pid}"),
+        format!("cs:0x{cfg:08x}@{pid:04x}"),
+        format!("cs:0x{loader:08x}@{pid:04x}"),
+        format!("mutant:handle 0x2c4@{pid:04x}"),
     ] {
         assert!(
             resources.contains(r.as_str()),

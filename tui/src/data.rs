@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use dumptrace_correlate::{Analysis, Input, Options, ThreadOut, TraceSource};
+use dumptrace_correlate::{Analysis, Input, Options, ThreadOut, TraceSource, TreeNode};
 use dumptrace_dump::DumpSnapshot;
 
 use crate::events::{Events, BINS};
@@ -109,126 +109,24 @@ impl Joined {
         self.by_id.get(&(pid, tid)).copied()
     }
 
+    /// The chain's title row, then its tree as `analyze` prints it.
     fn chain_tree(&mut self, a: &Analysis, ci: usize) {
-        let c = &a.chains[ci];
-        // Resource -> waiting members, longest wait first (the first blocked on top).
-        let mut waiters: HashMap<&str, Vec<usize>> = HashMap::new();
-        for m in &c.members {
-            if let Some(i) = self.thread(m.pid, m.tid) {
-                for r in &a.threads[i].waits_on {
-                    waiters.entry(r).or_default().push(i);
-                }
-            }
-        }
-        for v in waiters.values_mut() {
-            v.sort_by(|&x, &y| {
-                let w = |i: usize| a.threads[i].wait_seconds.unwrap_or(0.0);
-                w(y).total_cmp(&w(x)).then(x.cmp(&y))
-            });
-            v.dedup();
-        }
         self.tree.push(TreeRow {
             chain: ci,
             prefix: String::new(),
             node: Node::Chain(ci),
         });
-        let mut shown = vec![false; a.threads.len()];
-        match self.thread(c.root.pid, c.root.tid) {
-            Some(root) => {
-                let owned: Vec<&str> = a.threads[root].owns.iter().map(String::as_str).collect();
-                self.walk(a, ci, root, &owned, "", "", &waiters, &mut shown);
-            }
-            None => {
-                self.tree.push(TreeRow {
-                    chain: ci,
-                    prefix: String::new(),
-                    node: Node::Missing {
-                        pid: c.root.pid,
-                        tid: c.root.tid,
-                    },
-                });
-                // Every resource of the chain no member owns hangs from the
-                // queue (seed: each blocked thread waits on its own ALPC message).
-                let held: std::collections::HashSet<&str> = c
-                    .members
-                    .iter()
-                    .filter_map(|m| self.thread(m.pid, m.tid))
-                    .flat_map(|i| a.threads[i].owns.iter().map(String::as_str))
-                    .collect();
-                let owned: Vec<&str> = c
-                    .resources
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|r| !held.contains(r))
-                    .collect();
-                self.resources(a, ci, &owned, "", &waiters, &mut shown);
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn walk(
-        &mut self,
-        a: &Analysis,
-        ci: usize,
-        t: usize,
-        owned: &[&str],
-        lead: &str,
-        branch: &str,
-        waiters: &HashMap<&str, Vec<usize>>,
-        shown: &mut [bool],
-    ) {
-        let cycle = shown[t];
-        self.tree.push(TreeRow {
-            chain: ci,
-            prefix: format!("{lead}{branch}"),
-            node: Node::Thread { thread: t, cycle },
-        });
-        if cycle {
-            return;
-        }
-        shown[t] = true;
-        let child_lead = match branch {
-            "├─ " => format!("{lead}│  "),
-            "└─ " => format!("{lead}   "),
-            _ => lead.to_string(),
-        };
-        self.resources(a, ci, owned, &child_lead, waiters, shown);
-    }
-
-    fn resources(
-        &mut self,
-        a: &Analysis,
-        ci: usize,
-        owned: &[&str],
-        lead: &str,
-        waiters: &HashMap<&str, Vec<usize>>,
-        shown: &mut [bool],
-    ) {
-        let held: Vec<(&str, &Vec<usize>)> = owned
-            .iter()
-            .filter_map(|r| Some((*r, waiters.get(r)?)))
-            .collect();
-        for (k, (r, ws)) in held.iter().enumerate() {
-            let last = k + 1 == held.len();
+        for r in dumptrace_correlate::chain_tree(a, ci) {
+            let node = match r.node {
+                TreeNode::Thread { thread, cycle } => Node::Thread { thread, cycle },
+                TreeNode::Resource { name, waiters } => Node::Resource { name, waiters },
+                TreeNode::Missing { pid, tid } => Node::Missing { pid, tid },
+            };
             self.tree.push(TreeRow {
                 chain: ci,
-                prefix: format!("{lead}{}", if last { "└─ " } else { "├─ " }),
-                node: Node::Resource {
-                    name: r.to_string(),
-                    waiters: ws.len(),
-                },
+                prefix: r.prefix,
+                node,
             });
-            let inner = format!("{lead}{}", if last { "   " } else { "│  " });
-            for (n, &w) in ws.iter().enumerate() {
-                let branch = if n + 1 == ws.len() {
-                    "└─ "
-                } else {
-                    "├─ "
-                };
-                let owns: Vec<&str> = a.threads[w].owns.iter().map(String::as_str).collect();
-                self.walk(a, ci, w, &owns, &inner, branch, waiters, shown);
-            }
         }
     }
 }

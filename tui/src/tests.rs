@@ -197,7 +197,7 @@ fn chain_tree_has_the_root_on_top_and_every_waiter_under_the_lock() {
     );
     assert!(lines[first + 1].contains(ROOT), "{s}");
     assert!(
-        lines[first + 2].contains("cs:0x0032be30@2780  52 waiting"),
+        lines[first + 2].contains("cs:0x0032be30@0adc  52 waiting"),
         "{s}"
     );
     // 52 waiters (FACTS.md), each on one branch line under the lock.
