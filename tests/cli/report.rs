@@ -247,3 +247,14 @@ fn analyze_draws_the_chain_tree() {
     // The longest waiter first (the FACTS table: 0250 waited 650431 ticks).
     assert!(tree[2].contains("09f4.0250"), "{tree:?}");
 }
+
+/// `tui` without a terminal (standard input and output are pipes here) says it needs
+/// one and exits 2, instead of panicking.
+#[test]
+fn tui_without_a_terminal_is_a_clear_error() {
+    let o = run(&["tui", "fixtures/cases/serviceb-after-servicea"]);
+    let err = super::util::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("tui needs a terminal"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -16,6 +16,14 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// Opens the browser on the terminal; returns when the user quits.
 pub fn run(inputs: Inputs) -> io::Result<()> {
+    use std::io::IsTerminal;
+    // Without a terminal, raw mode fails deep in crossterm (or the screen is written
+    // into a pipe): say so plainly instead.
+    if !io::stdin().is_terminal() || !io::stdout().is_terminal() {
+        return Err(io::Error::other(
+            "tui needs a terminal on standard input and output; in a pipe or a script use `dumptrace analyze` (or `--json`) or `dumptrace export`",
+        ));
+    }
     let mut app = App::new(inputs);
     // `ratatui::init` enters raw mode and the alternate screen and installs a
     // panic hook that restores both; ours runs first and releases the mouse.
