@@ -77,6 +77,21 @@ const CS_WAIT: &[&str] = &[
     "ntdll!RtlpWaitOnCriticalSection",
 ];
 
+/// Windows 8 and later: a contended section's waiter sleeps in
+/// `RtlpWaitOnAddress` (under `RtlpWaitOnCriticalSection` or
+/// `RtlpEnterCriticalSectionContended`), whose first argument is the address
+/// waited on: the section, or its `LockCount` field (`_RTL_CRITICAL_SECTION`
+/// public symbols: `+0x000 DebugInfo`, then `LockCount` at `+0x004` on x86 and
+/// `+0x008` on x64). Its argument is read only on a stack with a critical
+/// section frame, where that wait is the section's.
+const CS_ADDRESS_WAIT: &[&str] = &[
+    "ntdll!RtlpWaitOnAddress",
+    "ntdll!RtlpWaitOnAddressWithTimeout",
+];
+
+/// Offsets of `LockCount` in `_RTL_CRITICAL_SECTION` (x86, x64).
+const LOCK_COUNT_OFFSETS: [u64; 2] = [4, 8];
+
 pub(crate) fn cs_id(address: u64, pid: u32) -> String {
     format!("cs:0x{address:08x}@{pid}")
 }
@@ -200,19 +215,27 @@ impl WaitGraph {
                 Some(CsWait::Unknown) => {
                     // No `Args to Child`: the only locked, contended section of
                     // the process is the one it waits on, if there is exactly one.
+                    // A section the thread owns itself is not one it waits for
+                    // (it would have entered it again without waiting): two
+                    // owners waiting, each on the other's section, are a deadlock.
+                    let own = |c: &&dumptrace_dump::CriticalSection| {
+                        c.owning_tid == Some(t.tid)
+                            || (t.address != 0 && c.owning_thread == Some(t.address))
+                    };
                     let candidates: Vec<_> = s
                         .critical_sections
                         .iter()
                         .filter(|c| {
                             c.pid == Some(t.pid) && c.locked && c.lock_count.unwrap_or(0) > 0
                         })
+                        .filter(|c| !own(c))
                         .collect();
                     if let [only] = candidates.as_slice() {
                         let r = w.resource(cs_id(only.address, t.pid));
                         w.g.add_edge(
                             w.threads[i],
                             r,
-                            Edge::WaitsOn("the only contended critical section of its process (stack has no arguments)"),
+                            Edge::WaitsOn("the only contended critical section of its process that it does not own (stack has no arguments)"),
                         );
                     }
                 }
@@ -735,6 +758,18 @@ fn cs_waited_on(t: &Thread, known: &BTreeSet<u64>) -> Option<CsWait> {
             .flat_map(|f| f.args.iter())
             .find(|a| known.contains(a))
         {
+            return Some(CsWait::Known(a));
+        }
+        let on_address = stack
+            .iter()
+            .filter(|f| CS_ADDRESS_WAIT.iter().any(|n| f.function_is(n)))
+            .flat_map(|f| f.args.iter())
+            .find_map(|&a| {
+                std::iter::once(a)
+                    .chain(LOCK_COUNT_OFFSETS.iter().filter_map(|&o| a.checked_sub(o)))
+                    .find(|c| known.contains(c))
+            });
+        if let Some(a) = on_address {
             return Some(CsWait::Known(a));
         }
         let x86 = stack.iter().all(|f| f.frame <= u32::MAX as u64);

@@ -22,6 +22,8 @@ mod findings;
 mod graph;
 mod patterns;
 mod report;
+#[cfg(test)]
+mod tests;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 

@@ -137,8 +137,9 @@ enum Mode {
     Alpc(lpc::AlpcParser),
     Irp(irp::IrpParser),
     Irpfind,
-    /// `k`, `kv`, `kb`, ...: a stack of the thread chosen with `.thread`.
-    Stack(Vec<Frame>),
+    /// `k`, `kv`, `kb`, ...: a stack of the thread chosen with `.thread` or the
+    /// prompt's, or of the one the command picks itself (`~3 kv`, `~~[1a4c] k`).
+    Stack(Vec<Frame>, Option<usermode::Pick>),
     Stacks(Box<stacks::StacksParser>),
     Running(stacks::RunningParser),
     Vm(memory::VmParser),
@@ -570,7 +571,22 @@ impl<'a> LogReader<'a> {
             // `k L=BasePtr StackPtr InstructionPtr` rebuilds a stack from
             // addresses found on the raw stack (seed: "execution residue"):
             // not the thread's current stack, so not attached to it.
-            (false, k) if is_stack_command(k) && !cmd.contains('=') => Mode::Stack(Vec::new()),
+            (false, k) if is_stack_command(k) && !cmd.contains('=') => {
+                Mode::Stack(Vec::new(), None)
+            }
+            // `~3 kv`, `~3kb`, `~~[1a4c] k`, `~. k`: a stack command run for one
+            // thread of a user-mode session, which the prompt does not name
+            // (debugger docs, "~ (Thread Status)": a thread specifier before a
+            // command runs the command for that thread only).
+            (false, w) if w.starts_with('~') => match usermode::thread_pick(cmd) {
+                Some((pick, rest))
+                    if rest.split_whitespace().next().is_some_and(is_stack_command)
+                        && !rest.contains('=') =>
+                {
+                    Mode::Stack(Vec::new(), Some(pick))
+                }
+                _ => Mode::Other,
+            },
             _ => Mode::Other,
         };
     }
@@ -590,11 +606,24 @@ impl<'a> LogReader<'a> {
             Mode::Lm(mut p) => p.end(out, self.ctx),
             Mode::Analyze(mut p) => p.end(out),
             Mode::Runaway(_) | Mode::PoolUsed(_) | Mode::Irpfind | Mode::Processes => {}
-            Mode::Stack(frames) if frames.is_empty() => {}
-            Mode::Stack(frames) => match (self.ctx.thread, self.ctx.user_thread) {
+            Mode::Stack(frames, _) if frames.is_empty() => {}
+            // `~3 kv`: thread 3's stack, whatever the current thread.
+            Mode::Stack(frames, Some(pick)) => {
+                let pick = match pick {
+                    usermode::Pick::Current => self.ctx.user_thread.map(usermode::Pick::Num),
+                    p => Some(p),
+                };
+                if let Some(p) = pick {
+                    self.user.context_stack(p, frames, self.ctx.wow64);
+                }
+            }
+            Mode::Stack(frames, None) => match (self.ctx.thread, self.ctx.user_thread) {
                 (Some(addr), _) => self.context_stacks.push((addr, frames, self.ctx.wow64)),
                 // `~3s` then `kv` at `0:003>`: debugger thread 3's stack.
-                (None, Some(num)) => self.user.context_stack(num, frames, self.ctx.wow64),
+                (None, Some(num)) => {
+                    self.user
+                        .context_stack(usermode::Pick::Num(num), frames, self.ctx.wow64)
+                }
                 (None, None) => {}
             },
             Mode::DtCs(_) | Mode::Other => {}
@@ -628,7 +657,7 @@ impl<'a> LogReader<'a> {
             Mode::Alpc(p) => p.line(t, n, out),
             Mode::Irp(p) => p.line(t, n),
             Mode::Irpfind => irp::irpfind_line(t, n, out),
-            Mode::Stack(frames) => stack_line(frames, t),
+            Mode::Stack(frames, _) => stack_line(frames, t),
             Mode::Stacks(p) => p.line(t, n, out),
             Mode::Running(p) => p.line(t, n, out),
             Mode::Vm(p) => p.line(t, n, out),
@@ -672,7 +701,7 @@ impl<'a> LogReader<'a> {
         }
         // A stack printed after `.thread /w` by `!for_each_thread`, no prompt.
         if self.ctx.thread.is_some() && grammar::is_stack_header(t) {
-            return Some(Mode::Stack(Vec::new()));
+            return Some(Mode::Stack(Vec::new(), None));
         }
         None
     }

@@ -770,3 +770,44 @@ fn shuffled_logs_cut_anywhere_read_as_one() {
         );
     }
 }
+
+/// The text of `fixtures/readers/NAME` (small logs in documented output shapes).
+fn reader_fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/readers")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The lines of a log after the prompt line that ends with `command`, up to the next prompt.
+fn command_output<'a>(text: &'a str, command: &str) -> Vec<&'a str> {
+    let mut lines = text.lines();
+    lines
+        .by_ref()
+        .find(|l| l.starts_with("0:") && l.ends_with(&format!("> {command}")))
+        .unwrap_or_else(|| panic!("no prompt for {command}"));
+    lines.take_while(|l| !l.starts_with("0:")).collect()
+}
+
+#[test]
+fn stack_command_with_thread_prefix_attaches_stack() {
+    let text = reader_fixture("cs-deadlock-thread-prefix.log");
+    let load = read(&text);
+    let s = &load.snapshot;
+    // `~0kb` (no space), `~1 kb`, `~~[1b14] kv`: each stack goes to the thread
+    // the command names, frame for frame.
+    for (command, tid) in [("~0kb", 0x1a44), ("~1 kb", 0x1b10), ("~~[1b14] kv", 0x1b14)] {
+        let out = command_output(&text, command);
+        let frames = out.iter().filter(|l| l.contains('!')).count();
+        let t = s.threads.iter().find(|t| t.tid == tid).unwrap();
+        assert_eq!(t.stack.len(), frames, "{command}");
+        let last = out
+            .last()
+            .and_then(|l| l.split_whitespace().nth(5))
+            .unwrap();
+        assert_eq!(t.stack.last().map(|f| f.function()), last.split('+').next());
+        assert!(matches!(t.state, ThreadState::Wait { .. }), "{command}");
+    }
+    // A picked thread's stack does not go to the current thread (`.  0`).
+    assert_eq!(s.threads.len(), 3);
+}

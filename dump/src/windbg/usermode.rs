@@ -81,6 +81,34 @@ pub(crate) fn thread_line(t: &str) -> Option<UserThreadLine> {
     Some(h)
 }
 
+/// The thread a thread specifier before a command names (debugger docs, "Thread
+/// Syntax"): `~3` by debugger number, `~~[1a4c]` by system thread id, `~.` the
+/// current thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    Num(u32),
+    Tid(u32),
+    Current,
+}
+
+/// `~3 kv`, `~3kb`, `~~[1a4c] k`, `~. kb`: the thread picked, and the command
+/// after the specifier. `~*` (every thread) and `~#` (the event's) are not one
+/// picked thread: `~*k*` prints a `~` line before each stack instead.
+pub(crate) fn thread_pick(cmd: &str) -> Option<(Pick, &str)> {
+    let rest = cmd.trim_start().strip_prefix('~')?;
+    if let Some(r) = rest.strip_prefix("~[") {
+        let (id, after) = r.split_once(']')?;
+        let tid = u32::try_from(hex_token(id.trim())?).ok()?;
+        return Some((Pick::Tid(tid), after.trim_start()));
+    }
+    if let Some(after) = rest.strip_prefix('.') {
+        return Some((Pick::Current, after.trim_start()));
+    }
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let num = rest[..digits].parse().ok()?;
+    Some((Pick::Num(num), rest[digits..].trim_start()))
+}
+
 /// The `~` threads read so far: printed once per stack command (`~*k`, then
 /// `.effmach x86` and `~*kv` again), they are one thread each.
 #[derive(Default)]
@@ -90,8 +118,9 @@ pub(crate) struct UserThreads {
     /// Debugger thread number -> Cid, from the `~` lines.
     by_num: HashMap<u32, (u32, u32)>,
     runaway: Vec<(u32, Runaway, String, u64)>,
-    /// Stacks printed by `k*` at a `0:NNN>` prompt: thread number, frames, WOW64.
-    stacks: Vec<(u32, Vec<crate::model::Frame>, bool)>,
+    /// Stacks printed by `k*` at a `0:NNN>` prompt or by `~N k*`: which thread,
+    /// frames, WOW64.
+    stacks: Vec<(Pick, Vec<crate::model::Frame>, bool)>,
 }
 
 impl UserThreads {
@@ -174,18 +203,27 @@ impl UserThreads {
     /// A stack `k*` printed for the current thread of a user-mode session.
     pub(crate) fn context_stack(
         &mut self,
-        num: u32,
+        pick: Pick,
         frames: Vec<crate::model::Frame>,
         wow64: bool,
     ) {
-        self.stacks.push((num, frames, wow64));
+        self.stacks.push((pick, frames, wow64));
     }
 
     /// Applies `k*` stacks and `!runaway` times, gives records without a
     /// process the session's, and derives each thread's wait state from its stacks.
     pub(crate) fn finish(&mut self, snap: &mut DumpSnapshot, user_pid: Option<u32>) {
-        for (num, frames, wow64) in std::mem::take(&mut self.stacks) {
-            let Some(&i) = self.by_num.get(&num).and_then(|c| self.by_cid.get(c)) else {
+        for (pick, frames, wow64) in std::mem::take(&mut self.stacks) {
+            let cid = match pick {
+                Pick::Num(num) => self.by_num.get(&num).copied(),
+                // `~~[tid]`: the session's thread of that system id.
+                Pick::Tid(tid) => user_pid
+                    .map(|p| (p, tid))
+                    .filter(|c| self.by_cid.contains_key(c))
+                    .or_else(|| self.by_cid.keys().copied().find(|c| c.1 == tid)),
+                Pick::Current => None,
+            };
+            let Some(&i) = cid.and_then(|c| self.by_cid.get(&c)) else {
                 continue;
             };
             super::thread::offer_stack(&mut snap.threads[i], frames, wow64);
