@@ -125,3 +125,37 @@ fn no_args_fallback_drops_own_sections_and_finds_the_deadlock() {
     assert_eq!(tids(&dl[0].members), owners);
     assert!(a.findings.iter().any(|f| f.kind == "deadlock"));
 }
+
+#[test]
+fn handle_block_is_credited_to_the_process_in_context() {
+    let text = fixture("handle-mutant-other-process.log");
+    let a = analyze("handle-mutant-other-process.log");
+    // `Mutant Owner pid.tid` of both `!handle X f` blocks, read at `0:000>`
+    // after `|0s`: process 0 of `|`, not worker.exe whose `~` came first.
+    let owners: Vec<(u32, u32)> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Mutant Owner "))
+        .filter_map(|o| o.split_once('.'))
+        .filter_map(|(p, t)| {
+            Some((
+                u32::from_str_radix(p, 16).ok()?,
+                u32::from_str_radix(t, 16).ok()?,
+            ))
+        })
+        .collect();
+    assert_eq!(owners.len(), 2);
+    let pid0 = text
+        .lines()
+        .find_map(|l| l.trim_start_matches(['.', ' ']).strip_prefix("0\tid: "))
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| u32::from_str_radix(p, 16).ok())
+        .unwrap();
+    assert!(owners.iter().all(|&(p, _)| p == pid0));
+    let dl: Vec<_> = a.chains.iter().filter(|c| c.deadlock).collect();
+    assert_eq!(dl.len(), 1, "{:#?}", a.chains);
+    assert_eq!(
+        tids(&dl[0].members),
+        owners.iter().map(|o| o.1).collect::<BTreeSet<_>>()
+    );
+    assert!(dl[0].processes == vec![pid0]);
+}

@@ -208,6 +208,7 @@ fn dedupe_handles(s: &mut DumpSnapshot) {
                 k.object_name = k.object_name.take().or(h.object_name);
                 k.object = k.object.or(h.object);
                 k.mutant = k.mutant.take().or(h.mutant);
+                k.context = k.context.take().or(h.context);
                 k.attributes |= h.attributes;
                 k.granted_access |= h.granted_access;
                 k.handle_count = k.handle_count.max(h.handle_count);

@@ -117,9 +117,22 @@ pub(crate) struct Ctx {
     pub(crate) user_pid: Option<u32>,
     /// The current thread of a user-mode session, by debugger number (`0:003>`).
     pub(crate) user_thread: Option<u32>,
+    /// The current process of a user-mode session, by debugger number (`1:003>`).
+    pub(crate) user_process: Option<u32>,
 }
 
 impl Ctx {
+    /// The context a command's output was read in, as a reader of the
+    /// snapshot would name it.
+    pub(crate) fn describe(&self) -> String {
+        let pid = self.pid().map_or("?".to_string(), |p| format!("0x{p:x}"));
+        match (self.user_process, self.process) {
+            (Some(n), _) => format!("user-mode process {n} (pid {pid})"),
+            (None, Some(a)) => format!(".process {a:x} (pid {pid})"),
+            (None, None) => format!("process {pid}"),
+        }
+    }
+
     /// The process that command output refers to: the user-mode process, or
     /// the kernel context's.
     pub(crate) fn pid(&self) -> Option<u32> {
@@ -311,6 +324,9 @@ impl<'a> LogReader<'a> {
             self.end_mode();
             self.ctx.wow64 = p.x86;
             self.ctx.user_thread = p.user_thread;
+            if let Some(n) = p.user_process {
+                self.user_process(n);
+            }
             self.command(p.command);
             return;
         }
@@ -347,7 +363,16 @@ impl<'a> LogReader<'a> {
                 return;
             }
             self.end_block();
-            self.ctx.user_pid.get_or_insert(h.pid);
+            // `~` lists the current process's threads.
+            match self.ctx.user_process {
+                Some(n) => {
+                    self.ctx.user_pid = Some(h.pid);
+                    self.user.process_number(n, h.pid);
+                }
+                None => {
+                    self.ctx.user_pid.get_or_insert(h.pid);
+                }
+            }
             let mut th = self
                 .user
                 .start(h, self.out.source(n), n, &mut self.out.snap);
@@ -497,6 +522,21 @@ impl<'a> LogReader<'a> {
             },
         }
         true
+    }
+
+    /// The prompt names user-mode process `n` (`1:000>` after `|1s`): its pid,
+    /// when `|` or a `~` line at its prompt gave it, is the process of what follows.
+    fn user_process(&mut self, n: u32) {
+        match self.ctx.user_process.replace(n) {
+            Some(was) if was != n => self.ctx.user_pid = self.user.pid_of(n),
+            Some(_) => {}
+            // The first prompt: `~` lines pasted before it were this process's.
+            None => match (self.ctx.user_pid, self.user.pid_of(n)) {
+                (_, Some(pid)) => self.ctx.user_pid = Some(pid),
+                (Some(pid), None) => self.user.process_number(n, pid),
+                (None, None) => {}
+            },
+        }
     }
 
     fn set_process(&mut self, address: Option<u64>) {
@@ -666,7 +706,7 @@ impl<'a> LogReader<'a> {
             Mode::Lm(p) => p.line(t, n, ctx, out),
             Mode::Analyze(p) => p.line(t, n, out),
             Mode::Runaway(p) => p.line(t, n, &mut self.user, out),
-            Mode::Processes => usermode::process_line(t, n, &mut self.ctx, out),
+            Mode::Processes => usermode::process_line(t, n, &mut self.ctx, &mut self.user, out),
             Mode::Other => Step::End,
         }
     }

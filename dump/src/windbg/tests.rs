@@ -811,3 +811,19 @@ fn stack_command_with_thread_prefix_attaches_stack() {
     // A picked thread's stack does not go to the current thread (`.  0`).
     assert_eq!(s.threads.len(), 3);
 }
+
+#[test]
+fn handle_blocks_say_which_context_they_were_read_in() {
+    let load = read(&reader_fixture("handle-mutant-other-process.log"));
+    let s = &load.snapshot;
+    assert_eq!(s.handles.len(), 2);
+    for h in &s.handles {
+        assert_eq!(h.pid, Some(0x1c3c), "{h:?}");
+        assert_eq!(
+            h.context.as_deref(),
+            Some("user-mode process 0 (pid 0x1c3c)")
+        );
+    }
+    // worker.exe's threads keep their own pid.
+    assert_eq!(s.threads.iter().filter(|t| t.pid == 0x2210).count(), 2);
+}

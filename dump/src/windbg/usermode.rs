@@ -118,6 +118,8 @@ pub(crate) struct UserThreads {
     /// Debugger thread number -> Cid, from the `~` lines.
     by_num: HashMap<u32, (u32, u32)>,
     runaway: Vec<(u32, Runaway, String, u64)>,
+    /// Debugger process number -> pid, from `|` and from `~` lines at a prompt.
+    processes: HashMap<u32, u32>,
     /// Stacks printed by `k*` at a `0:NNN>` prompt or by `~N k*`: which thread,
     /// frames, WOW64.
     stacks: Vec<(Pick, Vec<crate::model::Frame>, bool)>,
@@ -132,12 +134,24 @@ impl UserThreads {
             by_num,
             runaway,
             stacks,
+            processes,
         } = self;
-        by_cid.is_empty()
+        processes.is_empty()
+            && by_cid.is_empty()
             && details.is_empty()
             && by_num.is_empty()
             && runaway.is_empty()
             && stacks.is_empty()
+    }
+
+    /// Debugger process `n` is `pid`.
+    pub(crate) fn process_number(&mut self, n: u32, pid: u32) {
+        self.processes.insert(n, pid);
+    }
+
+    /// The pid of debugger process `n`, when known.
+    pub(crate) fn pid_of(&self, n: u32) -> Option<u32> {
+        self.processes.get(&n).copied()
     }
 
     /// A thread record for a `~` line; its stack follows.
@@ -406,9 +420,18 @@ impl RunawayParser {
 }
 
 /// `|`: `.  0\tid: 17c8\texamine\tname: C:\Windows\System32\notepad.exe`.
-pub(crate) fn process_line(t: &str, n: u64, ctx: &mut Ctx, out: &mut Out) -> Step {
-    let t2 = t.trim_start_matches(['.', '#']).trim_start();
-    let Some((_, rest)) = t2.split_once("id: ") else {
+/// `.` marks the current process, `#` the one that raised the event; the
+/// number is the debugger's (the `1` of a `1:000>` prompt).
+pub(crate) fn process_line(
+    t: &str,
+    n: u64,
+    ctx: &mut Ctx,
+    user: &mut UserThreads,
+    out: &mut Out,
+) -> Step {
+    let current = t.trim_start().starts_with('.');
+    let t2 = t.trim_start_matches(['.', '#', ' ']).trim_start();
+    let Some((num, rest)) = t2.split_once("id: ") else {
         return Step::End;
     };
     let mut words = rest.split_whitespace();
@@ -420,12 +443,19 @@ pub(crate) fn process_line(t: &str, n: u64, ctx: &mut Ctx, out: &mut Out) -> Ste
         out.skip(n, "| line not understood", t);
         return Step::Used;
     };
+    if let Ok(num) = num.trim().parse() {
+        user.process_number(num, pid);
+    }
+    if current {
+        ctx.user_pid = Some(pid);
+    } else {
+        ctx.user_pid.get_or_insert(pid);
+    }
     let image = rest
         .split_once("name: ")
         .map(|(_, p)| p.trim())
         .map(|p| p.rsplit(['\\', '/']).next().unwrap_or(p).to_string())
         .unwrap_or_default();
-    ctx.user_pid.get_or_insert(pid);
     if !out
         .snap
         .processes
