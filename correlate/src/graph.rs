@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use dumptrace_dump::{DumpSnapshot, Thread, ThreadState};
+use dumptrace_dump::{DumpSnapshot, Thread, ThreadOrigin, ThreadState};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -37,6 +37,10 @@ pub(crate) struct WaitGraph {
     servers: HashMap<String, u64>,
     /// For IRP resources: the driver the IRP is pending in.
     drivers: HashMap<String, String>,
+    /// Critical sections whose `!cs`/`!locks` owner is not among the threads of
+    /// a process whose whole thread list was read: the owner exited inside the
+    /// section (an orphaned section). Resource id -> the owner's tid.
+    orphans: HashMap<String, u32>,
 }
 
 /// Where a chain stops when its root waits on something no thread serves.
@@ -46,6 +50,8 @@ pub(crate) struct EndsAt {
     /// The process that should serve it, as a pid, when known.
     pub server_pid: Option<u32>,
     pub server_image: Option<String>,
+    /// An orphaned critical section: the tid of its owner, which is gone.
+    pub owner_gone: Option<u32>,
 }
 
 /// One wait chain: a root and every thread blocked behind it.
@@ -105,6 +111,7 @@ impl WaitGraph {
             resources: HashMap::new(),
             servers: HashMap::new(),
             drivers: HashMap::new(),
+            orphans: HashMap::new(),
         };
         for i in 0..s.threads.len() {
             w.threads.push(w.g.add_node(Node::Thread(i)));
@@ -182,6 +189,14 @@ impl WaitGraph {
             })
             .collect();
 
+        // Processes whose every thread the snapshot holds: a user-mode `~` list
+        // and a minidump's ThreadList name all of the process's threads.
+        let whole_list: BTreeSet<u32> = s
+            .threads
+            .iter()
+            .filter(|t| matches!(t.origin, ThreadOrigin::UserList | ThreadOrigin::Minidump))
+            .map(|t| t.pid)
+            .collect();
         // Critical sections: owner edges from `!cs`.
         for cs in &s.critical_sections {
             let Some(pid) = cs.pid else { continue };
@@ -195,6 +210,10 @@ impl WaitGraph {
             if let Some(&o) = owner {
                 let r = w.resource(cs_id(cs.address, pid));
                 w.g.add_edge(r, w.threads[o], Edge::OwnedBy("OwningThread in !cs"));
+            } else if let (Some(tid), true) =
+                (cs.owning_tid.filter(|&t| t != 0), whole_list.contains(&pid))
+            {
+                w.orphans.insert(cs_id(cs.address, pid), tid);
             }
         }
         // Waiters, from their stacks.
@@ -424,7 +443,9 @@ impl WaitGraph {
             .resources
             .iter()
             .filter(|(id, &n)| {
-                id.starts_with("cs:") && w.g.edges_directed(n, Direction::Outgoing).next().is_none()
+                id.starts_with("cs:")
+                    && !w.orphans.contains_key(*id)
+                    && w.g.edges_directed(n, Direction::Outgoing).next().is_none()
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -467,6 +488,7 @@ impl WaitGraph {
                     resource: id.clone(),
                     server_pid: None,
                     server_image: Some(d.clone()),
+                    owner_gone: None,
                 });
             }
             let server = self.servers.get(id);
@@ -498,6 +520,7 @@ impl WaitGraph {
                 resource: id.clone(),
                 server_pid,
                 server_image,
+                owner_gone: self.orphans.get(id).copied(),
             });
         }
         None
@@ -685,9 +708,12 @@ impl WaitGraph {
     }
 
     /// Chains that end at a process queue nobody serves (seed: ALPC queue of 372
-    /// messages at ServiceA.exe, its serving threads missing). One chain per
-    /// server process waited on directly by at least two threads; the thread
-    /// chains ending there are folded into it.
+    /// messages at ServiceA.exe, its serving threads missing), one per server
+    /// process waited on directly by at least two threads; and chains that end
+    /// at an orphaned critical section (its owner exited inside it, so nobody
+    /// will leave it), one per section, its direct waiters the seeds, the
+    /// longest waiting of them the root. The thread chains ending there are
+    /// folded into them.
     fn queue_chains(
         &self,
         s: &DumpSnapshot,
@@ -721,6 +747,40 @@ impl WaitGraph {
                 resource: format!("queue:0x{server:08x}"),
                 server_pid: process.map(|p| p.pid),
                 server_image: process.map(|p| p.image.clone()),
+                owner_gone: None,
+            });
+            out.push(c);
+        }
+        let mut orphans: Vec<(&String, u32)> = self.orphans.iter().map(|(k, &v)| (k, v)).collect();
+        orphans.sort();
+        for (id, owner) in orphans {
+            let Some(&r) = self.resources.get(id) else {
+                continue;
+            };
+            let mut direct: Vec<usize> = self
+                .g
+                .neighbors_directed(r, Direction::Incoming)
+                .filter_map(|n| match self.g[n] {
+                    Node::Thread(i) => Some(i),
+                    Node::Resource(_) => None,
+                })
+                .collect();
+            direct.sort_unstable();
+            direct.dedup();
+            let Some(root) = direct
+                .iter()
+                .copied()
+                .max_by_key(|&m| (s.threads[m].wait_ns.unwrap_or(0), std::cmp::Reverse(m)))
+            else {
+                continue;
+            };
+            let mut c = self.chain_from(s, tg, nodes, direct.clone(), root, false);
+            c.direct = direct.len();
+            c.ends_at = Some(EndsAt {
+                resource: id.clone(),
+                server_pid: None,
+                server_image: None,
+                owner_gone: Some(owner),
             });
             out.push(c);
         }

@@ -159,3 +159,42 @@ fn handle_block_is_credited_to_the_process_in_context() {
     );
     assert!(dl[0].processes == vec![pid0]);
 }
+
+#[test]
+fn orphaned_section_is_a_chain_ending_at_owner_gone_and_a_finding() {
+    let text = fixture("cs-orphaned-owner.log");
+    let a = analyze("cs-orphaned-owner.log");
+    let owner = values_after(&text, "OwningThread       =");
+    let listed: BTreeSet<u32> = (0..3).map(|n| tid_of(&text, n)).collect();
+    assert_eq!(owner.len(), 1);
+    assert!(
+        !listed.contains(&owner[0]),
+        "the owner is not in the ~ list"
+    );
+    // The two threads in RtlEnterCriticalSection (threads 0 and 1) wait on it.
+    let waiters: BTreeSet<u32> = [0, 1].into_iter().map(|n| tid_of(&text, n)).collect();
+    assert_eq!(a.chains.len(), 1, "{:#?}", a.chains);
+    let c = &a.chains[0];
+    assert_eq!(tids(&c.members), waiters);
+    assert_eq!(c.blocked_threads, waiters.len());
+    let end = c.ends_at.as_ref().expect("the chain ends at the section");
+    assert_eq!(end.owner_gone.map(|t| t.tid), Some(owner[0]));
+    let f: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.kind == "orphaned-critical-section")
+        .collect();
+    assert_eq!(f.len(), 1, "{:#?}", a.findings);
+    assert_eq!(f[0].rank, 1, "ranked with the others, first here");
+    assert!(
+        f[0].summary.contains(&format!("{:x}", owner[0])),
+        "{}",
+        f[0].summary
+    );
+    // No longer only a note.
+    assert!(
+        !a.notes.iter().any(|n| n.contains("owner is not among")),
+        "{:?}",
+        a.notes
+    );
+}
