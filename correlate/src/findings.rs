@@ -584,14 +584,13 @@ impl Ctx<'_> {
             }
         }
         let mut evidence = vec![thread_evidence(root)];
-        let log = root.source.rsplit_once(':').map_or("", |x| x.0);
         let gone = orphan.map(|(e, _)| e.resource.as_str());
         for cs in s.critical_sections.iter().filter(|cs| {
             let id = crate::graph::cs_id(cs.address, cs.pid.unwrap_or(u32::MAX));
             owned.contains(&id) || gone == Some(id.as_str())
         }) {
             evidence.push(Evidence {
-                source: format!("{log}:{}", cs.line),
+                source: crate::patterns::entry_source(s, &cs.source, cs.line),
                 line: Some(cs.line),
                 time: None,
                 message: format!(

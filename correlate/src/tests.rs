@@ -46,6 +46,11 @@ pub(crate) fn tid_of(text: &str, num: u32) -> u32 {
         .unwrap_or_else(|| panic!("no Cid on {line}"))
 }
 
+/// The findings of one kind.
+fn findings_of<'a>(a: &'a Analysis, kind: &str) -> Vec<&'a crate::Finding> {
+    a.findings.iter().filter(|f| f.kind == kind).collect()
+}
+
 fn tids(ids: &[crate::ThreadId]) -> BTreeSet<u32> {
     ids.iter().map(|t| t.tid).collect()
 }
@@ -179,11 +184,7 @@ fn orphaned_section_is_a_chain_ending_at_owner_gone_and_a_finding() {
     assert_eq!(c.blocked_threads, waiters.len());
     let end = c.ends_at.as_ref().expect("the chain ends at the section");
     assert_eq!(end.owner_gone.map(|t| t.tid), Some(owner[0]));
-    let f: Vec<_> = a
-        .findings
-        .iter()
-        .filter(|f| f.kind == "orphaned-critical-section")
-        .collect();
+    let f = findings_of(&a, "orphaned-critical-section");
     assert_eq!(f.len(), 1, "{:#?}", a.findings);
     assert_eq!(f[0].rank, 1, "ranked with the others, first here");
     assert!(
@@ -197,4 +198,54 @@ fn orphaned_section_is_a_chain_ending_at_owner_gone_and_a_finding() {
         "{:?}",
         a.notes
     );
+}
+
+#[test]
+fn debugger_breakin_thread_is_not_a_spiking_thread() {
+    let text = fixture("breakin-running.log");
+    let a = analyze("breakin-running.log");
+    // Both RUNNING threads have over 10 s of CPU; only the one not running
+    // the debugger's break-in (`nt!KdCheckForDebugBreak`) spins.
+    let running = text.matches("RUNNING on processor").count();
+    assert_eq!(running, 2);
+    let spiking: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.kind == "spiking-thread")
+        .collect();
+    assert_eq!(spiking.len(), 1, "{spiking:#?}");
+    let breakin = text
+        .split("THREAD ")
+        .find(|b| b.contains("KdCheckForDebugBreak"))
+        .and_then(|b| b.split_whitespace().nth(2))
+        .and_then(|cid| cid.split_once('.'))
+        .and_then(|(_, t)| u32::from_str_radix(t, 16).ok())
+        .unwrap();
+    assert_ne!(spiking[0].tid, Some(breakin));
+}
+
+#[test]
+fn evidence_rows_name_their_file() {
+    // A log with sections and no thread blocks: the contention finding's row
+    // names the log and the `Critical section =` line.
+    let name = "cs-contention-only.log";
+    let text = fixture(name);
+    let a = analyze(name);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("Critical section   ="))
+        .unwrap()
+        + 1;
+    let f = findings_of(&a, "high-contention");
+    assert_eq!(f.len(), 1, "{:#?}", a.findings);
+    assert_eq!(f[0].evidence[0].source, format!("{name}:{line}"));
+    // Every row of every finding names a file, on the other fixtures too.
+    for name in [name, "cs-orphaned-owner.log", "cs-deadlock-no-args.log"] {
+        for f in &analyze(name).findings {
+            for e in &f.evidence {
+                let (file, _) = e.source.rsplit_once(':').unwrap_or(("", ""));
+                assert!(!file.is_empty(), "{name}: {:?}", e);
+            }
+        }
+    }
 }

@@ -407,8 +407,10 @@ impl<'a> LogReader<'a> {
                 Block::Process(_) | Block::PendingProcess(..) => self.end_block(),
                 Block::None => {}
             }
-            if let Mode::Cs(cs) = &mut self.mode {
-                cs.end(&mut self.out);
+            match &mut self.mode {
+                Mode::Cs(cs) => cs.end(&mut self.out),
+                Mode::Locks(l) => l.blank(),
+                _ => {}
             }
             return;
         }
@@ -691,7 +693,7 @@ impl<'a> LogReader<'a> {
         let out = &mut self.out;
         match &mut self.mode {
             Mode::Cs(p) => p.line(t, n, ctx, out),
-            Mode::DtCs(addr) => cs::dt_line(&mut self.dt_cs, *addr, t, n, ctx),
+            Mode::DtCs(addr) => cs::dt_line(&mut self.dt_cs, *addr, t, n, ctx, out),
             Mode::Locks(p) => p.line(t, n, ctx, out),
             Mode::Lpc(p) => p.line(t, n),
             Mode::Alpc(p) => p.line(t, n, out),

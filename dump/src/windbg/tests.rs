@@ -827,3 +827,41 @@ fn handle_blocks_say_which_context_they_were_read_in() {
     // worker.exe's threads keep their own pid.
     assert_eq!(s.threads.iter().filter(|t| t.pid == 0x2210).count(), 2);
 }
+
+#[test]
+fn kernel_locks_thread_lists_read_as_documented() {
+    let text = reader_fixture("kernel-locks-lists.log");
+    let load = read(&text);
+    let s = &load.snapshot;
+    // One record per distinct `Resource @` address (0x80d8b0b0 is listed twice).
+    let mut listed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Resource @ "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    listed.sort_unstable();
+    listed.dedup();
+    assert_eq!(s.resources.len(), listed.len(), "{:#?}", s.resources);
+    let res = |a: u64| s.resources.iter().find(|r| r.address == a).unwrap();
+    // Every `<*>` entry of the wrapped list of 10 is an owner.
+    let shared = text.split("Resource @ 0x80e97620").nth(1).unwrap();
+    let shared = shared.split("KD: Scanning").next().unwrap();
+    assert_eq!(res(0x80e97620).owners.len(), shared.matches("<*>").count());
+    assert_eq!(res(0x80e97620).owners.len(), 10);
+    // `89ab1da0-01` without `<*>` waits (and is listed again under "Threads
+    // Waiting On"); the list stops at the blank line, not at `2263 total locks`.
+    let ex = res(0x8a3e1b20);
+    assert_eq!(ex.owners, vec![0x89d6f020]);
+    assert_eq!(ex.exclusive_waiters, vec![0x89ab1da0, 0x89c02b30]);
+    assert_eq!(
+        ex.exclusive_waiters.len() as u32,
+        ex.exclusive_waiters_count.unwrap()
+    );
+    assert!(s
+        .resources
+        .iter()
+        .all(|r| !r.exclusive_waiters.contains(&0x2263)));
+    // `80ed0023` is thread 80ed0020 with flag bits: one owner, the thread read.
+    assert_eq!(res(0x80d8b0b0).owners, vec![0x80ed0020]);
+    assert!(s.threads.iter().any(|t| t.address == 0x80ed0020));
+}
