@@ -849,7 +849,7 @@ fn kernel_locks_thread_lists_read_as_documented() {
     assert_eq!(res(0x80e97620).owners.len(), shared.matches("<*>").count());
     assert_eq!(res(0x80e97620).owners.len(), 10);
     // `89ab1da0-01` without `<*>` waits (and is listed again under "Threads
-    // Waiting On"); the list stops at the blank line, not at `2263 total locks`.
+    // Waiting On"); the list ends at `2263 total locks`, which is no waiter.
     let ex = res(0x8a3e1b20);
     assert_eq!(ex.owners, vec![0x89d6f020]);
     assert_eq!(ex.exclusive_waiters, vec![0x89ab1da0, 0x89c02b30]);
