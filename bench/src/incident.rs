@@ -136,6 +136,7 @@ pub fn world(threads: u32, rng: &mut Rng) -> World {
                     process_address: None,
                     pid: Some(pid),
                     line: 0,
+                    source: String::new(),
                 });
             }
             s.threads.push(t);

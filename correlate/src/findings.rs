@@ -355,6 +355,7 @@ impl Ctx<'_> {
                 resource: e.resource.clone(),
                 server_pid: e.server_pid,
                 server_image: e.server_image.clone(),
+                owner_gone: e.owner_gone.map(|tid| ThreadId { pid: root.pid, tid }),
             }),
             notes,
             trace_context,
@@ -548,7 +549,18 @@ impl Ctx<'_> {
             String::new()
         };
         let image = root.image.as_deref().unwrap_or("?");
-        let mut summary = if let (true, Some(e)) = (c.queue_root, &c.ends_at) {
+        let orphan = c.ends_at.as_ref().and_then(|e| Some((e, e.owner_gone?)));
+        let mut summary = if let Some((e, owner)) = orphan {
+            format!(
+                "Orphaned {}: its owner, thread {:x}.{owner:x}, is not among the process's threads (it exited inside the section, which nobody will leave now); {} thread{} wait on it directly, {blocked} in all{procs}; the longest wait is thread {} ({image}), which {}",
+                describe_resource(s, &e.resource),
+                root.pid,
+                c.direct,
+                if c.direct == 1 { "" } else { "s" },
+                root.cid(),
+                wait_phrase(root)
+            )
+        } else if let (true, Some(e)) = (c.queue_root, &c.ends_at) {
             let all_procs = c.processes.len();
             format!(
                 "{} (pid {}) serves none of the messages queued for it: {} threads wait on its queue directly, {} in all across {all_procs} process{}; the longest direct wait is thread {} ({image}), which {}",
@@ -583,7 +595,7 @@ impl Ctx<'_> {
                 wait_phrase(root)
             )
         };
-        if let (false, Some(e)) = (c.queue_root, &c.ends_at) {
+        if let (false, None, Some(e)) = (c.queue_root, orphan, &c.ends_at) {
             if e.resource.starts_with("irp:") {
                 summary.push_str(&format!(
                     "; its IRP {} is pending in {}",
@@ -605,12 +617,13 @@ impl Ctx<'_> {
             }
         }
         let mut evidence = vec![thread_evidence(root)];
-        let log = root.source.rsplit_once(':').map_or("", |x| x.0);
+        let gone = orphan.map(|(e, _)| e.resource.as_str());
         for cs in s.critical_sections.iter().filter(|cs| {
-            owned.contains(&crate::graph::cs_id(cs.address, cs.pid.unwrap_or(u32::MAX)))
+            let id = crate::graph::cs_id(cs.address, cs.pid.unwrap_or(u32::MAX));
+            owned.contains(&id) || gone == Some(id.as_str())
         }) {
             evidence.push(Evidence {
-                source: format!("{log}:{}", cs.line),
+                source: crate::patterns::entry_source(s, &cs.source, cs.line),
                 line: Some(cs.line),
                 time: None,
                 message: format!(
@@ -626,6 +639,11 @@ impl Ctx<'_> {
         }
         let mut confidence = 0.5 + (blocked as f64 / 100.0).min(0.2);
         let mut kind = if c.deadlock { "deadlock" } else { "wait-chain" };
+        if orphan.is_some() {
+            // Nothing will release the section: as sure a hang as a deadlock.
+            kind = "orphaned-critical-section";
+            confidence += 0.2;
+        }
         if let Some(p) = self.periodic_error(root) {
             kind = "periodic-error";
             let sleep = sleep_ms(root);

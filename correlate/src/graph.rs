@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use dumptrace_dump::{DumpSnapshot, Thread, ThreadState};
+use dumptrace_dump::{DumpSnapshot, Thread, ThreadOrigin, ThreadState};
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
@@ -37,6 +37,10 @@ pub(crate) struct WaitGraph {
     servers: HashMap<String, u64>,
     /// For IRP resources: the driver the IRP is pending in.
     drivers: HashMap<String, String>,
+    /// Critical sections whose `!cs`/`!locks` owner is not among the threads of
+    /// a process whose whole thread list was read: the owner exited inside the
+    /// section (an orphaned section). Resource id -> the owner's tid.
+    orphans: HashMap<String, u32>,
 }
 
 /// Where a chain stops when its root waits on something no thread serves.
@@ -46,6 +50,8 @@ pub(crate) struct EndsAt {
     /// The process that should serve it, as a pid, when known.
     pub server_pid: Option<u32>,
     pub server_image: Option<String>,
+    /// An orphaned critical section: the tid of its owner, which is gone.
+    pub owner_gone: Option<u32>,
 }
 
 /// One wait chain: a root and every thread blocked behind it.
@@ -70,9 +76,12 @@ impl ChainData {
     /// Threads blocked in this chain, the one count every report uses: the threads
     /// behind the root (a deadlock's root is one of the cycle, not counted again); for a
     /// queue no thread serves, every thread waiting on it, directly or behind one that
-    /// does (the root is then the longest direct waiter, blocked like the others).
+    /// does (the root is then the longest direct waiter, blocked like the others); for
+    /// a section whose owner exited, every waiter.
     pub(crate) fn blocked(&self) -> usize {
-        if self.queue_root {
+        // A section whose owner exited: no member owns it, every member waits.
+        let orphan = self.ends_at.as_ref().is_some_and(|e| e.owner_gone.is_some());
+        if self.queue_root || orphan {
             self.members.len()
         } else {
             self.members.len().saturating_sub(1)
@@ -91,6 +100,21 @@ const CS_WAIT: &[&str] = &[
     "ntdll!RtlpWaitOnCriticalSection",
 ];
 
+/// Windows 8 and later: a contended section's waiter sleeps in
+/// `RtlpWaitOnAddress` (under `RtlpWaitOnCriticalSection` or
+/// `RtlpEnterCriticalSectionContended`), whose first argument is the address
+/// waited on: the section, or its `LockCount` field (`_RTL_CRITICAL_SECTION`
+/// public symbols: `+0x000 DebugInfo`, then `LockCount` at `+0x004` on x86 and
+/// `+0x008` on x64). Its argument is read only on a stack with a critical
+/// section frame, where that wait is the section's.
+const CS_ADDRESS_WAIT: &[&str] = &[
+    "ntdll!RtlpWaitOnAddress",
+    "ntdll!RtlpWaitOnAddressWithTimeout",
+];
+
+/// Offsets of `LockCount` in `_RTL_CRITICAL_SECTION` (x86, x64).
+const LOCK_COUNT_OFFSETS: [u64; 2] = [4, 8];
+
 pub(crate) fn cs_id(address: u64, pid: u32) -> String {
     crate::ids::critical_section(address, Some(pid))
 }
@@ -104,6 +128,7 @@ impl WaitGraph {
             resources: HashMap::new(),
             servers: HashMap::new(),
             drivers: HashMap::new(),
+            orphans: HashMap::new(),
         };
         for i in 0..s.threads.len() {
             w.threads.push(w.g.add_node(Node::Thread(i)));
@@ -181,6 +206,14 @@ impl WaitGraph {
             })
             .collect();
 
+        // Processes whose every thread the snapshot holds: a user-mode `~` list
+        // and a minidump's ThreadList name all of the process's threads.
+        let whole_list: BTreeSet<u32> = s
+            .threads
+            .iter()
+            .filter(|t| matches!(t.origin, ThreadOrigin::UserList | ThreadOrigin::Minidump))
+            .map(|t| t.pid)
+            .collect();
         // Critical sections: owner edges from `!cs`.
         for cs in &s.critical_sections {
             let Some(pid) = cs.pid else { continue };
@@ -194,6 +227,10 @@ impl WaitGraph {
             if let Some(&o) = owner {
                 let r = w.resource(cs_id(cs.address, pid));
                 w.g.add_edge(r, w.threads[o], Edge::OwnedBy("OwningThread in !cs"));
+            } else if let (Some(tid), true) =
+                (cs.owning_tid.filter(|&t| t != 0), whole_list.contains(&pid))
+            {
+                w.orphans.insert(cs_id(cs.address, pid), tid);
             }
         }
         // Waiters, from their stacks.
@@ -214,19 +251,27 @@ impl WaitGraph {
                 Some(CsWait::Unknown) => {
                     // No `Args to Child`: the only locked, contended section of
                     // the process is the one it waits on, if there is exactly one.
+                    // A section the thread owns itself is not one it waits for
+                    // (it would have entered it again without waiting): two
+                    // owners waiting, each on the other's section, are a deadlock.
+                    let own = |c: &&dumptrace_dump::CriticalSection| {
+                        c.owning_tid == Some(t.tid)
+                            || (t.address != 0 && c.owning_thread == Some(t.address))
+                    };
                     let candidates: Vec<_> = s
                         .critical_sections
                         .iter()
                         .filter(|c| {
                             c.pid == Some(t.pid) && c.locked && c.lock_count.unwrap_or(0) > 0
                         })
+                        .filter(|c| !own(c))
                         .collect();
                     if let [only] = candidates.as_slice() {
                         let r = w.resource(cs_id(only.address, t.pid));
                         w.g.add_edge(
                             w.threads[i],
                             r,
-                            Edge::WaitsOn("the only contended critical section of its process (stack has no arguments)"),
+                            Edge::WaitsOn("the only contended critical section of its process that it does not own (stack has no arguments)"),
                         );
                     }
                 }
@@ -415,7 +460,9 @@ impl WaitGraph {
             .resources
             .iter()
             .filter(|(id, &n)| {
-                id.starts_with("cs:") && w.g.edges_directed(n, Direction::Outgoing).next().is_none()
+                id.starts_with("cs:")
+                    && !w.orphans.contains_key(*id)
+                    && w.g.edges_directed(n, Direction::Outgoing).next().is_none()
             })
             .map(|(id, _)| id.clone())
             .collect();
@@ -458,6 +505,7 @@ impl WaitGraph {
                     resource: id.clone(),
                     server_pid: None,
                     server_image: Some(d.clone()),
+                    owner_gone: None,
                 });
             }
             let server = self.servers.get(id);
@@ -489,6 +537,7 @@ impl WaitGraph {
                 resource: id.clone(),
                 server_pid,
                 server_image,
+                owner_gone: self.orphans.get(id).copied(),
             });
         }
         None
@@ -676,9 +725,12 @@ impl WaitGraph {
     }
 
     /// Chains that end at a process queue nobody serves (seed: ALPC queue of 372
-    /// messages at ServiceA.exe, its serving threads missing). One chain per
-    /// server process waited on directly by at least two threads; the thread
-    /// chains ending there are folded into it.
+    /// messages at ServiceA.exe, its serving threads missing), one per server
+    /// process waited on directly by at least two threads; and chains that end
+    /// at an orphaned critical section (its owner exited inside it, so nobody
+    /// will leave it), one per section, its direct waiters the seeds, the
+    /// longest waiting of them the root. The thread chains ending there are
+    /// folded into them.
     fn queue_chains(
         &self,
         s: &DumpSnapshot,
@@ -712,6 +764,40 @@ impl WaitGraph {
                 resource: format!("queue:0x{server:08x}"),
                 server_pid: process.map(|p| p.pid),
                 server_image: process.map(|p| p.image.clone()),
+                owner_gone: None,
+            });
+            out.push(c);
+        }
+        let mut orphans: Vec<(&String, u32)> = self.orphans.iter().map(|(k, &v)| (k, v)).collect();
+        orphans.sort();
+        for (id, owner) in orphans {
+            let Some(&r) = self.resources.get(id) else {
+                continue;
+            };
+            let mut direct: Vec<usize> = self
+                .g
+                .neighbors_directed(r, Direction::Incoming)
+                .filter_map(|n| match self.g[n] {
+                    Node::Thread(i) => Some(i),
+                    Node::Resource(_) => None,
+                })
+                .collect();
+            direct.sort_unstable();
+            direct.dedup();
+            let Some(root) = direct
+                .iter()
+                .copied()
+                .max_by_key(|&m| (s.threads[m].wait_ns.unwrap_or(0), std::cmp::Reverse(m)))
+            else {
+                continue;
+            };
+            let mut c = self.chain_from(s, tg, nodes, direct.clone(), root, false);
+            c.direct = direct.len();
+            c.ends_at = Some(EndsAt {
+                resource: id.clone(),
+                server_pid: None,
+                server_image: None,
+                owner_gone: Some(owner),
             });
             out.push(c);
         }
@@ -749,6 +835,18 @@ fn cs_waited_on(t: &Thread, known: &BTreeSet<u64>) -> Option<CsWait> {
             .flat_map(|f| f.args.iter())
             .find(|a| known.contains(a))
         {
+            return Some(CsWait::Known(a));
+        }
+        let on_address = stack
+            .iter()
+            .filter(|f| CS_ADDRESS_WAIT.iter().any(|n| f.function_is(n)))
+            .flat_map(|f| f.args.iter())
+            .find_map(|&a| {
+                std::iter::once(a)
+                    .chain(LOCK_COUNT_OFFSETS.iter().filter_map(|&o| a.checked_sub(o)))
+                    .find(|c| known.contains(c))
+            });
+        if let Some(a) = on_address {
             return Some(CsWait::Known(a));
         }
         let x86 = stack.iter().all(|f| f.frame <= u32::MAX as u64);

@@ -23,6 +23,8 @@ mod graph;
 pub mod ids;
 mod patterns;
 mod report;
+#[cfg(test)]
+mod tests;
 mod tree;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};

@@ -54,6 +54,28 @@ const EXIT_FRAMES: &[&str] = &[
     "ntdll!RtlExitUserProcess",
 ];
 
+/// Frames of the debugger's own break-in: the clock interrupt's check for a
+/// break-in request and the breakpoint it raises (kernel: `nt!KdCheckForDebugBreak`,
+/// `nt!DbgBreakPointWithStatus`, `nt!RtlpBreakWithStatusInstruction`, as a kd
+/// session broken in with Ctrl+Break shows on the current processor), and the
+/// thread `.breakin` or an attach creates in a user-mode process
+/// (`ntdll!DbgUiRemoteBreakin`). Such a thread runs because the debugger stopped
+/// the machine there, not because the workload spins.
+const BREAKIN_FRAMES: &[&str] = &[
+    "KdCheckForDebugBreak",
+    "DbgBreakPointWithStatus",
+    "RtlpBreakWithStatusInstruction",
+    "DbgUiRemoteBreakin",
+];
+
+fn is_debugger_breakin(t: &dumptrace_dump::Thread) -> bool {
+    t.frames().any(|f| {
+        let func = f.function();
+        let name = func.rsplit('!').next().unwrap_or(func);
+        BREAKIN_FRAMES.contains(&name)
+    })
+}
+
 fn in_exit(t: &dumptrace_dump::Thread) -> bool {
     t.frames().any(|f| {
         let func = f.function();
@@ -83,6 +105,22 @@ fn cpu_seconds(s: &str) -> Option<f64> {
     Some(days * 86400.0 + h * 3600.0 + m * 60.0 + sec)
 }
 
+/// The `file:line` of a lock entry for an evidence row: the entry's own, as
+/// its reader kept it; for an entry built without one, the file of the
+/// snapshot's threads (one log), never a bare `:line`.
+pub(crate) fn entry_source(s: &DumpSnapshot, source: &str, line: u64) -> String {
+    if !source.is_empty() {
+        return source.to_string();
+    }
+    let file = s
+        .threads
+        .iter()
+        .find_map(|t| t.source.rsplit_once(':').map(|x| x.0))
+        .filter(|f| !f.is_empty())
+        .unwrap_or("<unknown input>");
+    format!("{file}:{line}")
+}
+
 fn finding(kind: &str, summary: String, confidence: f64, evidence: Vec<Evidence>) -> Finding {
     Finding {
         rank: 0,
@@ -110,14 +148,6 @@ pub(crate) fn dump_patterns(
     graph: &WaitGraph,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let log = |line: u64| {
-        let file = s
-            .threads
-            .first()
-            .map(|t| t.source.rsplit_once(':').map_or("", |x| x.0).to_string())
-            .unwrap_or_default();
-        format!("{file}:{line}")
-    };
     let in_chain: std::collections::HashSet<usize> = chains
         .iter()
         .flat_map(|c| c.members.iter().copied())
@@ -147,7 +177,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.4,
                 vec![Evidence {
-                    source: log(cs.line),
+                    source: entry_source(s, &cs.source, cs.line),
                     line: Some(cs.line),
                     time: None,
                     message: format!(
@@ -171,7 +201,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.45,
                 vec![Evidence {
-                    source: log(r.line),
+                    source: entry_source(s, &r.source, r.line),
                     line: Some(r.line),
                     time: None,
                     message: format!("Resource @ 0x{:08x} Contention Count = {contention}", r.address),
@@ -182,7 +212,7 @@ pub(crate) fn dump_patterns(
 
     // Spiking thread (seed: calc.exe RUNNING with UserTime 00:01:04.515).
     for t in &s.threads {
-        if !matches!(t.state, ThreadState::Running { .. }) || t.pid == 0 {
+        if !matches!(t.state, ThreadState::Running { .. }) || t.pid == 0 || is_debugger_breakin(t) {
             continue;
         }
         let cpu = t.user_time.as_deref().and_then(cpu_seconds).unwrap_or(0.0)
@@ -265,7 +295,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.35,
                 vec![Evidence {
-                    source: log(p.line),
+                    source: entry_source(s, "", p.line),
                     line: Some(p.line),
                     time: None,
                     message: format!(
@@ -302,7 +332,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.45,
                 vec![Evidence {
-                    source: log(p.line),
+                    source: entry_source(s, "", p.line),
                     line: Some(p.line),
                     time: None,
                     message: format!(

@@ -98,6 +98,10 @@ pub struct EndsAtOut {
     pub resource: String,
     pub server_pid: Option<u32>,
     pub server_image: Option<String>,
+    /// The chain ends at a critical section whose owner is gone (it exited
+    /// inside the section): that owner's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_gone: Option<ThreadId>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -193,6 +193,10 @@ pub struct Handle {
     pub mutant: Option<MutantInfo>,
     /// The object's address (a kernel `!handle` prints it).
     pub object: Option<u64>,
+    /// From a log: the debugger context the entry was read in (which process
+    /// it was credited to, and why).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

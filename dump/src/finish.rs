@@ -18,6 +18,7 @@ pub(crate) fn finish(s: &mut DumpSnapshot) {
     dedupe_threads(s);
     dedupe_critical_sections(s);
     dedupe_handles(s);
+    dedupe_resources(s);
     let images: HashMap<u32, &str> = s
         .processes
         .iter()
@@ -208,6 +209,7 @@ fn dedupe_handles(s: &mut DumpSnapshot) {
                 k.object_name = k.object_name.take().or(h.object_name);
                 k.object = k.object.or(h.object);
                 k.mutant = k.mutant.take().or(h.mutant);
+                k.context = k.context.take().or(h.context);
                 k.attributes |= h.attributes;
                 k.granted_access |= h.granted_access;
                 k.handle_count = k.handle_count.max(h.handle_count);
@@ -220,6 +222,38 @@ fn dedupe_handles(s: &mut DumpSnapshot) {
         }
     }
     s.handles = out;
+}
+
+/// One ERESOURCE listed twice (`!locks`, then `!locks -v X` on it) is one lock:
+/// its owners and waiters are the union of both listings.
+fn dedupe_resources(s: &mut DumpSnapshot) {
+    let mut seen: HashMap<u64, usize> = HashMap::default();
+    let mut out: Vec<crate::model::Resource> = Vec::with_capacity(s.resources.len());
+    for r in std::mem::take(&mut s.resources) {
+        let Some(&i) = seen.get(&r.address) else {
+            seen.insert(r.address, out.len());
+            out.push(r);
+            continue;
+        };
+        let k = &mut out[i];
+        k.symbol = k.symbol.take().or(r.symbol);
+        k.exclusive |= r.exclusive;
+        k.contention_count = k.contention_count.max(r.contention_count);
+        k.exclusive_waiters_count = k.exclusive_waiters_count.max(r.exclusive_waiters_count);
+        k.shared_waiters_count = k.shared_waiters_count.max(r.shared_waiters_count);
+        for (mine, theirs) in [
+            (&mut k.owners, r.owners),
+            (&mut k.exclusive_waiters, r.exclusive_waiters),
+            (&mut k.shared_waiters, r.shared_waiters),
+        ] {
+            for a in theirs {
+                if !mine.contains(&a) {
+                    mine.push(a);
+                }
+            }
+        }
+    }
+    s.resources = out;
 }
 
 /// An allocation-free thread to leave in a slot being emptied.

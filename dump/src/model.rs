@@ -581,6 +581,9 @@ pub struct CriticalSection {
     /// Filled when the snapshot is finished, from `process_address`.
     pub pid: Option<u32>,
     pub line: u64,
+    /// `file:line` of the entry, for evidence rows (not serialized: `line` is).
+    #[serde(skip)]
+    pub source: String,
 }
 
 /// A kernel ERESOURCE from `!locks`.
@@ -597,6 +600,9 @@ pub struct Resource {
     pub exclusive_waiters: Vec<u64>,
     pub shared_waiters: Vec<u64>,
     pub line: u64,
+    /// `file:line` of the entry, for evidence rows (not serialized: `line` is).
+    #[serde(skip)]
+    pub source: String,
 }
 
 /// `!lpc message X`: who waits for a reply and who serves it.

@@ -555,6 +555,7 @@ fn deadlock() -> Inputs {
             process_address: None,
             pid: Some(0x100),
             line: 0,
+            source: String::new(),
         });
     }
     Inputs {

@@ -25,7 +25,7 @@ pub(crate) struct CsParser {
     cs: Option<CriticalSection>,
 }
 
-pub(crate) fn empty_cs(line: u64) -> CriticalSection {
+pub(crate) fn empty_cs(source: String, line: u64) -> CriticalSection {
     CriticalSection {
         address: 0,
         symbol: None,
@@ -40,6 +40,7 @@ pub(crate) fn empty_cs(line: u64) -> CriticalSection {
         process_address: None,
         pid: None,
         line,
+        source,
     }
 }
 
@@ -83,14 +84,16 @@ impl CsParser {
                 .next()
                 .map(|s| s.trim_matches(|c| c == '(' || c == ')').to_string())
                 .filter(|s| !s.starts_with('+'));
-            let cs = self.cs.get_or_insert_with(|| empty_cs(n));
+            let source = out.source(n);
+            let cs = self.cs.get_or_insert_with(|| empty_cs(String::new(), n));
             cs.address = address;
             cs.symbol = symbol;
             cs.line = n;
+            cs.source = source;
             place(cs, ctx);
             return Step::Used;
         }
-        let cs = self.cs.get_or_insert_with(|| empty_cs(n));
+        let cs = self.cs.get_or_insert_with(|| empty_cs(out.source(n), n));
         let first = v.split_whitespace().next().unwrap_or("");
         match k {
             "LockCount" => cs.lock_count = hex_token(first).map(|v| v as i64),
@@ -122,7 +125,14 @@ impl CsParser {
 }
 
 /// `dt -r1 _RTL_CRITICAL_SECTION 0x0032be30`: `+0x014 ContentionCount  : 0xac352`.
-pub(crate) fn dt_line(dt: &mut Vec<CriticalSection>, addr: u64, t: &str, n: u64, ctx: Ctx) -> Step {
+pub(crate) fn dt_line(
+    dt: &mut Vec<CriticalSection>,
+    addr: u64,
+    t: &str,
+    n: u64,
+    ctx: Ctx,
+    out: &Out,
+) -> Step {
     let Some((k, v)) = t.split_once(':') else {
         return Step::Used;
     };
@@ -131,7 +141,7 @@ pub(crate) fn dt_line(dt: &mut Vec<CriticalSection>, addr: u64, t: &str, n: u64,
     let i = match dt.iter().position(|c| c.address == addr) {
         Some(i) => i,
         None => {
-            let mut cs = empty_cs(n);
+            let mut cs = empty_cs(out.source(n), n);
             cs.address = addr;
             place(&mut cs, ctx);
             dt.push(cs);

@@ -680,6 +680,9 @@ pub(crate) struct Prompt<'a> {
     /// User mode: the debugger's number of the current thread (`0:003>` is
     /// thread 3), whose stack `k` prints.
     pub user_thread: Option<u32>,
+    /// User mode: the debugger's number of the current process (`1:003>` is
+    /// process 1, the numbering `|` prints).
+    pub user_process: Option<u32>,
 }
 
 /// A debugger prompt and the command after it: `0: kd> !cs -l -o -s`, `kd> `,
@@ -701,7 +704,7 @@ pub(crate) fn prompt(line: &str) -> Option<Prompt<'_>> {
     }
     let mut i = t;
     // `000` in `0:000>` has leading zeros, so digits, not dec_uint.
-    let parsed: PResult<(bool, Option<u32>)> = alt((
+    let parsed: PResult<(bool, Option<(u32, u32)>)> = alt((
         (
             opt((digit1, literal(": "))),
             literal("kd"),
@@ -717,14 +720,17 @@ pub(crate) fn prompt(line: &str) -> Option<Prompt<'_>> {
             opt(literal(":x86")),
             literal("> "),
         )
-            .map(|(_, _, n, x86, _): (_, _, &str, _, _)| (x86.is_some(), n.parse().ok())),
+            .map(|(p, _, n, x86, _): (&str, _, &str, _, _)| {
+                (x86.is_some(), p.parse().ok().zip(n.parse().ok()))
+            }),
     ))
     .parse_next(&mut i);
-    if let Ok((x86, user_thread)) = parsed {
+    if let Ok((x86, user)) = parsed {
         return Some(Prompt {
             command: i.trim(),
             x86,
-            user_thread,
+            user_thread: user.map(|u| u.1),
+            user_process: user.map(|u| u.0),
         });
     }
     // A prompt with nothing typed after it (`0: kd>` at the end of a line).
@@ -734,6 +740,7 @@ pub(crate) fn prompt(line: &str) -> Option<Prompt<'_>> {
             command: "",
             x86: t.ends_with("x86>"),
             user_thread: None,
+            user_process: None,
         });
     }
     None

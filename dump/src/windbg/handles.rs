@@ -78,6 +78,18 @@ impl HandleParser {
         ctx.user_pid.or(self.pid).or(ctx.process_pid)
     }
 
+    /// Which context a handle entry is credited to: a PROCESS block printed by
+    /// `!handle` itself, else the session's current process.
+    fn context(&self, ctx: Ctx) -> String {
+        match (ctx.user_pid, self.process) {
+            (None, Some(a)) => format!(
+                "PROCESS {a:x} block before it (pid {})",
+                self.pid.map_or("?".into(), |p| format!("0x{p:x}"))
+            ),
+            _ => ctx.describe(),
+        }
+    }
+
     pub(crate) fn line(&mut self, t: &str, n: u64, ctx: Ctx, out: &mut Out) -> Step {
         if super::thread::is_noise(t) || t.starts_with("processor number") {
             return Step::Used;
@@ -115,6 +127,7 @@ impl HandleParser {
                 let words: Vec<&str> = rest.split_whitespace().collect();
                 self.current = Some(Handle {
                     pid: self.pid(ctx),
+                    context: Some(self.context(ctx)),
                     handle,
                     object: words.get(1).and_then(|w| hex_token(w)),
                     granted_access: words
@@ -135,6 +148,7 @@ impl HandleParser {
             self.end_handle(out);
             self.current = Some(Handle {
                 pid: self.pid(ctx),
+                context: Some(self.context(ctx)),
                 handle: h,
                 ..Handle::default()
             });

@@ -42,19 +42,80 @@ pub(crate) struct LocksParser {
     critsec: Option<CriticalSection>,
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
 enum Waiting {
     #[default]
     None,
+    /// After `Threads:`: its continuation lines (a long list wraps).
+    Threads,
     Exclusive,
     Shared,
+}
+
+/// The low bits of a thread address in an owner entry are flags (debugger
+/// docs, `!locks`: `80ed0023-01<*> *** Actual Thread 80ed0020`); threads are
+/// at least 8-byte aligned, so masking them gives the thread.
+const THREAD_FLAG_BITS: u64 = 0x7;
+
+/// One entry of a `!locks` thread list: `86ba5638-01<*>` (address, hold
+/// count, `<*>`: an owner), or a bare address; None when the word is not one.
+fn thread_entry(w: &str) -> Option<(u64, bool)> {
+    let (w, owner) = match w.strip_suffix("<*>") {
+        Some(w) => (w, true),
+        None => (w, false),
+    };
+    let address = match w.split_once('-') {
+        Some((a, count)) => {
+            hex_token(count)?;
+            a
+        }
+        None => w,
+    };
+    // A thread address is 8 or 16 digits (x64 with a backtick): not a count
+    // such as the `2263` of `2263 total locks`.
+    let digits = address.bytes().filter(u8::is_ascii_hexdigit).count();
+    if digits < 8 {
+        return None;
+    }
+    Some((hex_token(address)? & !THREAD_FLAG_BITS, owner))
+}
+
+/// Reads a line of thread entries; false (nothing taken) unless every word
+/// up to `***`/`<<` is one. `<*>` entries are owners; the others wait
+/// (debugger docs, `!locks`: "If a thread is followed by <*>, that thread is
+/// one of the owners of the lock").
+fn thread_list(t: &str, r: &mut Resource, waiting: Waiting) -> bool {
+    let words: Vec<&str> = t
+        .split_whitespace()
+        .take_while(|w| !w.starts_with("***") && !w.starts_with("<<"))
+        .collect();
+    let Some(entries) = words
+        .iter()
+        .map(|w| thread_entry(w))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return false;
+    };
+    for (a, owner) in entries {
+        let list = match (owner, waiting) {
+            (true, _) => &mut r.owners,
+            (false, Waiting::Shared) => &mut r.shared_waiters,
+            // A plain entry of the `Threads:` list, or under `Threads Waiting
+            // On Exclusive Access:`.
+            (false, _) => &mut r.exclusive_waiters,
+        };
+        if !list.contains(&a) {
+            list.push(a);
+        }
+    }
+    true
 }
 
 impl LocksParser {
     pub(crate) fn line(&mut self, t: &str, n: u64, ctx: Ctx, out: &mut Out) -> Step {
         if let Some(rest) = t.strip_prefix("CritSec ") {
             self.end_critsec(out);
-            self.critsec = critsec_header(rest, n, ctx);
+            self.critsec = critsec_header(rest, out.source(n), n, ctx);
             if self.critsec.is_none() {
                 out.skip(n, "CritSec line not understood", t);
             }
@@ -64,7 +125,7 @@ impl LocksParser {
             critsec_field(cs, t);
             return Step::Used;
         }
-        if let Some(r) = self.resource_line(t, n) {
+        if let Some(r) = self.resource_line(t, n, out) {
             out.record();
             out.snap.resources.push(r);
         }
@@ -87,7 +148,7 @@ impl LocksParser {
     }
 
     /// Feeds one line of the kernel form; returns a finished resource when a new one starts.
-    fn resource_line(&mut self, t: &str, n: u64) -> Option<Resource> {
+    fn resource_line(&mut self, t: &str, n: u64, out: &Out) -> Option<Resource> {
         if let Some(rest) = t.strip_prefix("Resource @") {
             let done = self.finish();
             let rest = rest.trim();
@@ -110,6 +171,7 @@ impl LocksParser {
                 exclusive_waiters: Vec::new(),
                 shared_waiters: Vec::new(),
                 line: n,
+                source: out.source(n),
             });
             self.waiting = Waiting::None;
             return done;
@@ -134,29 +196,22 @@ impl LocksParser {
             return None;
         }
         if let Some(rest) = t.strip_prefix("Threads:") {
-            // `86ba5638-01<*>`: thread address, hold count, `<*>` = exclusive owner.
-            for w in rest.split_whitespace() {
-                if w.starts_with("<<") {
-                    break;
-                }
-                if let Some(a) = w.split('-').next().and_then(hex_token) {
-                    r.owners.push(a);
-                }
-            }
+            // `86ba5638-01<*>`: thread address, hold count, `<*>` = owner.
+            thread_list(rest, r, Waiting::Threads);
+            self.waiting = Waiting::Threads;
             return None;
         }
-        let list = match self.waiting {
-            Waiting::Exclusive => &mut r.exclusive_waiters,
-            Waiting::Shared => &mut r.shared_waiters,
-            Waiting::None => return None,
-        };
-        for w in t.split_whitespace() {
-            match hex_token(w) {
-                Some(a) => list.push(a),
-                None => break,
-            }
+        // A continuation of the list, or a waiter line; anything else (the
+        // next table, `2263 total locks`, a `KD: Scanning` line) ends it.
+        if self.waiting != Waiting::None && !thread_list(t, r, self.waiting) {
+            self.waiting = Waiting::None;
         }
         None
+    }
+
+    /// A blank line ends a thread list.
+    pub(crate) fn blank(&mut self) {
+        self.waiting = Waiting::None;
     }
 
     fn finish(&mut self) -> Option<Resource> {
@@ -166,9 +221,9 @@ impl LocksParser {
 }
 
 /// `ntdll!LdrpLoaderLock+0 at 7c8877a0`, `+24e750 at 24e750`.
-fn critsec_header(rest: &str, n: u64, ctx: Ctx) -> Option<CriticalSection> {
+fn critsec_header(rest: &str, source: String, n: u64, ctx: Ctx) -> Option<CriticalSection> {
     let (symbol, address) = rest.rsplit_once(" at ")?;
-    let mut cs = empty_cs(n);
+    let mut cs = empty_cs(source, n);
     cs.address = hex_token(address.trim())?;
     let symbol = symbol.trim();
     // `sym+off`: ntsdexts prints the displacement in hex without `0x`; a

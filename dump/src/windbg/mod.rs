@@ -117,9 +117,22 @@ pub(crate) struct Ctx {
     pub(crate) user_pid: Option<u32>,
     /// The current thread of a user-mode session, by debugger number (`0:003>`).
     pub(crate) user_thread: Option<u32>,
+    /// The current process of a user-mode session, by debugger number (`1:003>`).
+    pub(crate) user_process: Option<u32>,
 }
 
 impl Ctx {
+    /// The context a command's output was read in, as a reader of the
+    /// snapshot would name it.
+    pub(crate) fn describe(&self) -> String {
+        let pid = self.pid().map_or("?".to_string(), |p| format!("0x{p:x}"));
+        match (self.user_process, self.process) {
+            (Some(n), _) => format!("user-mode process {n} (pid {pid})"),
+            (None, Some(a)) => format!(".process {a:x} (pid {pid})"),
+            (None, None) => format!("process {pid}"),
+        }
+    }
+
     /// The process that command output refers to: the user-mode process, or
     /// the kernel context's.
     pub(crate) fn pid(&self) -> Option<u32> {
@@ -137,8 +150,9 @@ enum Mode {
     Alpc(lpc::AlpcParser),
     Irp(irp::IrpParser),
     Irpfind,
-    /// `k`, `kv`, `kb`, ...: a stack of the thread chosen with `.thread`.
-    Stack(Vec<Frame>),
+    /// `k`, `kv`, `kb`, ...: a stack of the thread chosen with `.thread` or the
+    /// prompt's, or of the one the command picks itself (`~3 kv`, `~~[1a4c] k`).
+    Stack(Vec<Frame>, Option<usermode::Pick>),
     Stacks(Box<stacks::StacksParser>),
     Running(stacks::RunningParser),
     Vm(memory::VmParser),
@@ -310,6 +324,9 @@ impl<'a> LogReader<'a> {
             self.end_mode();
             self.ctx.wow64 = p.x86;
             self.ctx.user_thread = p.user_thread;
+            if let Some(n) = p.user_process {
+                self.user_process(n);
+            }
             self.command(p.command);
             return;
         }
@@ -346,7 +363,16 @@ impl<'a> LogReader<'a> {
                 return;
             }
             self.end_block();
-            self.ctx.user_pid.get_or_insert(h.pid);
+            // `~` lists the current process's threads.
+            match self.ctx.user_process {
+                Some(n) => {
+                    self.ctx.user_pid = Some(h.pid);
+                    self.user.process_number(n, h.pid);
+                }
+                None => {
+                    self.ctx.user_pid.get_or_insert(h.pid);
+                }
+            }
             let mut th = self
                 .user
                 .start(h, self.out.source(n), n, &mut self.out.snap);
@@ -381,8 +407,10 @@ impl<'a> LogReader<'a> {
                 Block::Process(_) | Block::PendingProcess(..) => self.end_block(),
                 Block::None => {}
             }
-            if let Mode::Cs(cs) = &mut self.mode {
-                cs.end(&mut self.out);
+            match &mut self.mode {
+                Mode::Cs(cs) => cs.end(&mut self.out),
+                Mode::Locks(l) => l.blank(),
+                _ => {}
             }
             return;
         }
@@ -498,6 +526,21 @@ impl<'a> LogReader<'a> {
         true
     }
 
+    /// The prompt names user-mode process `n` (`1:000>` after `|1s`): its pid,
+    /// when `|` or a `~` line at its prompt gave it, is the process of what follows.
+    fn user_process(&mut self, n: u32) {
+        match self.ctx.user_process.replace(n) {
+            Some(was) if was != n => self.ctx.user_pid = self.user.pid_of(n),
+            Some(_) => {}
+            // The first prompt: `~` lines pasted before it were this process's.
+            None => match (self.ctx.user_pid, self.user.pid_of(n)) {
+                (_, Some(pid)) => self.ctx.user_pid = Some(pid),
+                (Some(pid), None) => self.user.process_number(n, pid),
+                (None, None) => {}
+            },
+        }
+    }
+
     fn set_process(&mut self, address: Option<u64>) {
         self.ctx.process = address.filter(|&a| a != 0);
         self.ctx.process_pid = self
@@ -570,7 +613,22 @@ impl<'a> LogReader<'a> {
             // `k L=BasePtr StackPtr InstructionPtr` rebuilds a stack from
             // addresses found on the raw stack (seed: "execution residue"):
             // not the thread's current stack, so not attached to it.
-            (false, k) if is_stack_command(k) && !cmd.contains('=') => Mode::Stack(Vec::new()),
+            (false, k) if is_stack_command(k) && !cmd.contains('=') => {
+                Mode::Stack(Vec::new(), None)
+            }
+            // `~3 kv`, `~3kb`, `~~[1a4c] k`, `~. k`: a stack command run for one
+            // thread of a user-mode session, which the prompt does not name
+            // (debugger docs, "~ (Thread Status)": a thread specifier before a
+            // command runs the command for that thread only).
+            (false, w) if w.starts_with('~') => match usermode::thread_pick(cmd) {
+                Some((pick, rest))
+                    if rest.split_whitespace().next().is_some_and(is_stack_command)
+                        && !rest.contains('=') =>
+                {
+                    Mode::Stack(Vec::new(), Some(pick))
+                }
+                _ => Mode::Other,
+            },
             _ => Mode::Other,
         };
     }
@@ -590,11 +648,24 @@ impl<'a> LogReader<'a> {
             Mode::Lm(mut p) => p.end(out, self.ctx),
             Mode::Analyze(mut p) => p.end(out),
             Mode::Runaway(_) | Mode::PoolUsed(_) | Mode::Irpfind | Mode::Processes => {}
-            Mode::Stack(frames) if frames.is_empty() => {}
-            Mode::Stack(frames) => match (self.ctx.thread, self.ctx.user_thread) {
+            Mode::Stack(frames, _) if frames.is_empty() => {}
+            // `~3 kv`: thread 3's stack, whatever the current thread.
+            Mode::Stack(frames, Some(pick)) => {
+                let pick = match pick {
+                    usermode::Pick::Current => self.ctx.user_thread.map(usermode::Pick::Num),
+                    p => Some(p),
+                };
+                if let Some(p) = pick {
+                    self.user.context_stack(p, frames, self.ctx.wow64);
+                }
+            }
+            Mode::Stack(frames, None) => match (self.ctx.thread, self.ctx.user_thread) {
                 (Some(addr), _) => self.context_stacks.push((addr, frames, self.ctx.wow64)),
                 // `~3s` then `kv` at `0:003>`: debugger thread 3's stack.
-                (None, Some(num)) => self.user.context_stack(num, frames, self.ctx.wow64),
+                (None, Some(num)) => {
+                    self.user
+                        .context_stack(usermode::Pick::Num(num), frames, self.ctx.wow64)
+                }
                 (None, None) => {}
             },
             Mode::DtCs(_) | Mode::Other => {}
@@ -622,13 +693,13 @@ impl<'a> LogReader<'a> {
         let out = &mut self.out;
         match &mut self.mode {
             Mode::Cs(p) => p.line(t, n, ctx, out),
-            Mode::DtCs(addr) => cs::dt_line(&mut self.dt_cs, *addr, t, n, ctx),
+            Mode::DtCs(addr) => cs::dt_line(&mut self.dt_cs, *addr, t, n, ctx, out),
             Mode::Locks(p) => p.line(t, n, ctx, out),
             Mode::Lpc(p) => p.line(t, n),
             Mode::Alpc(p) => p.line(t, n, out),
             Mode::Irp(p) => p.line(t, n),
             Mode::Irpfind => irp::irpfind_line(t, n, out),
-            Mode::Stack(frames) => stack_line(frames, t),
+            Mode::Stack(frames, _) => stack_line(frames, t),
             Mode::Stacks(p) => p.line(t, n, out),
             Mode::Running(p) => p.line(t, n, out),
             Mode::Vm(p) => p.line(t, n, out),
@@ -637,7 +708,7 @@ impl<'a> LogReader<'a> {
             Mode::Lm(p) => p.line(t, n, ctx, out),
             Mode::Analyze(p) => p.line(t, n, out),
             Mode::Runaway(p) => p.line(t, n, &mut self.user, out),
-            Mode::Processes => usermode::process_line(t, n, &mut self.ctx, out),
+            Mode::Processes => usermode::process_line(t, n, &mut self.ctx, &mut self.user, out),
             Mode::Other => Step::End,
         }
     }
@@ -672,7 +743,7 @@ impl<'a> LogReader<'a> {
         }
         // A stack printed after `.thread /w` by `!for_each_thread`, no prompt.
         if self.ctx.thread.is_some() && grammar::is_stack_header(t) {
-            return Some(Mode::Stack(Vec::new()));
+            return Some(Mode::Stack(Vec::new(), None));
         }
         None
     }

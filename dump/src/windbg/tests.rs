@@ -770,3 +770,98 @@ fn shuffled_logs_cut_anywhere_read_as_one() {
         );
     }
 }
+
+/// The text of `fixtures/readers/NAME` (small logs in documented output shapes).
+fn reader_fixture(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/readers")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The lines of a log after the prompt line that ends with `command`, up to the next prompt.
+fn command_output<'a>(text: &'a str, command: &str) -> Vec<&'a str> {
+    let mut lines = text.lines();
+    lines
+        .by_ref()
+        .find(|l| l.starts_with("0:") && l.ends_with(&format!("> {command}")))
+        .unwrap_or_else(|| panic!("no prompt for {command}"));
+    lines.take_while(|l| !l.starts_with("0:")).collect()
+}
+
+#[test]
+fn stack_command_with_thread_prefix_attaches_stack() {
+    let text = reader_fixture("cs-deadlock-thread-prefix.log");
+    let load = read(&text);
+    let s = &load.snapshot;
+    // `~0kb` (no space), `~1 kb`, `~~[1b14] kv`: each stack goes to the thread
+    // the command names, frame for frame.
+    for (command, tid) in [("~0kb", 0x1a44), ("~1 kb", 0x1b10), ("~~[1b14] kv", 0x1b14)] {
+        let out = command_output(&text, command);
+        let frames = out.iter().filter(|l| l.contains('!')).count();
+        let t = s.threads.iter().find(|t| t.tid == tid).unwrap();
+        assert_eq!(t.stack.len(), frames, "{command}");
+        let last = out
+            .last()
+            .and_then(|l| l.split_whitespace().nth(5))
+            .unwrap();
+        assert_eq!(t.stack.last().map(|f| f.function()), last.split('+').next());
+        assert!(matches!(t.state, ThreadState::Wait { .. }), "{command}");
+    }
+    // A picked thread's stack does not go to the current thread (`.  0`).
+    assert_eq!(s.threads.len(), 3);
+}
+
+#[test]
+fn handle_blocks_say_which_context_they_were_read_in() {
+    let load = read(&reader_fixture("handle-mutant-other-process.log"));
+    let s = &load.snapshot;
+    assert_eq!(s.handles.len(), 2);
+    for h in &s.handles {
+        assert_eq!(h.pid, Some(0x1c3c), "{h:?}");
+        assert_eq!(
+            h.context.as_deref(),
+            Some("user-mode process 0 (pid 0x1c3c)")
+        );
+    }
+    // worker.exe's threads keep their own pid.
+    assert_eq!(s.threads.iter().filter(|t| t.pid == 0x2210).count(), 2);
+}
+
+#[test]
+fn kernel_locks_thread_lists_read_as_documented() {
+    let text = reader_fixture("kernel-locks-lists.log");
+    let load = read(&text);
+    let s = &load.snapshot;
+    // One record per distinct `Resource @` address (0x80d8b0b0 is listed twice).
+    let mut listed: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("Resource @ "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    listed.sort_unstable();
+    listed.dedup();
+    assert_eq!(s.resources.len(), listed.len(), "{:#?}", s.resources);
+    let res = |a: u64| s.resources.iter().find(|r| r.address == a).unwrap();
+    // Every `<*>` entry of the wrapped list of 10 is an owner.
+    let shared = text.split("Resource @ 0x80e97620").nth(1).unwrap();
+    let shared = shared.split("KD: Scanning").next().unwrap();
+    assert_eq!(res(0x80e97620).owners.len(), shared.matches("<*>").count());
+    assert_eq!(res(0x80e97620).owners.len(), 10);
+    // `89ab1da0-01` without `<*>` waits (and is listed again under "Threads
+    // Waiting On"); the list ends at `2263 total locks`, which is no waiter.
+    let ex = res(0x8a3e1b20);
+    assert_eq!(ex.owners, vec![0x89d6f020]);
+    assert_eq!(ex.exclusive_waiters, vec![0x89ab1da0, 0x89c02b30]);
+    assert_eq!(
+        ex.exclusive_waiters.len() as u32,
+        ex.exclusive_waiters_count.unwrap()
+    );
+    assert!(s
+        .resources
+        .iter()
+        .all(|r| !r.exclusive_waiters.contains(&0x2263)));
+    // `80ed0023` is thread 80ed0020 with flag bits: one owner, the thread read.
+    assert_eq!(res(0x80d8b0b0).owners, vec![0x80ed0020]);
+    assert!(s.threads.iter().any(|t| t.address == 0x80ed0020));
+}

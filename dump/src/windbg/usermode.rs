@@ -81,6 +81,34 @@ pub(crate) fn thread_line(t: &str) -> Option<UserThreadLine> {
     Some(h)
 }
 
+/// The thread a thread specifier before a command names (debugger docs, "Thread
+/// Syntax"): `~3` by debugger number, `~~[1a4c]` by system thread id, `~.` the
+/// current thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    Num(u32),
+    Tid(u32),
+    Current,
+}
+
+/// `~3 kv`, `~3kb`, `~~[1a4c] k`, `~. kb`: the thread picked, and the command
+/// after the specifier. `~*` (every thread) and `~#` (the event's) are not one
+/// picked thread: `~*k*` prints a `~` line before each stack instead.
+pub(crate) fn thread_pick(cmd: &str) -> Option<(Pick, &str)> {
+    let rest = cmd.trim_start().strip_prefix('~')?;
+    if let Some(r) = rest.strip_prefix("~[") {
+        let (id, after) = r.split_once(']')?;
+        let tid = u32::try_from(hex_token(id.trim())?).ok()?;
+        return Some((Pick::Tid(tid), after.trim_start()));
+    }
+    if let Some(after) = rest.strip_prefix('.') {
+        return Some((Pick::Current, after.trim_start()));
+    }
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let num = rest[..digits].parse().ok()?;
+    Some((Pick::Num(num), rest[digits..].trim_start()))
+}
+
 /// The `~` threads read so far: printed once per stack command (`~*k`, then
 /// `.effmach x86` and `~*kv` again), they are one thread each.
 #[derive(Default)]
@@ -90,8 +118,11 @@ pub(crate) struct UserThreads {
     /// Debugger thread number -> Cid, from the `~` lines.
     by_num: HashMap<u32, (u32, u32)>,
     runaway: Vec<(u32, Runaway, String, u64)>,
-    /// Stacks printed by `k*` at a `0:NNN>` prompt: thread number, frames, WOW64.
-    stacks: Vec<(u32, Vec<crate::model::Frame>, bool)>,
+    /// Debugger process number -> pid, from `|` and from `~` lines at a prompt.
+    processes: HashMap<u32, u32>,
+    /// Stacks printed by `k*` at a `0:NNN>` prompt or by `~N k*`: which thread,
+    /// frames, WOW64.
+    stacks: Vec<(Pick, Vec<crate::model::Frame>, bool)>,
 }
 
 impl UserThreads {
@@ -103,12 +134,24 @@ impl UserThreads {
             by_num,
             runaway,
             stacks,
+            processes,
         } = self;
-        by_cid.is_empty()
+        processes.is_empty()
+            && by_cid.is_empty()
             && details.is_empty()
             && by_num.is_empty()
             && runaway.is_empty()
             && stacks.is_empty()
+    }
+
+    /// Debugger process `n` is `pid`.
+    pub(crate) fn process_number(&mut self, n: u32, pid: u32) {
+        self.processes.insert(n, pid);
+    }
+
+    /// The pid of debugger process `n`, when known.
+    pub(crate) fn pid_of(&self, n: u32) -> Option<u32> {
+        self.processes.get(&n).copied()
     }
 
     /// A thread record for a `~` line; its stack follows.
@@ -174,18 +217,27 @@ impl UserThreads {
     /// A stack `k*` printed for the current thread of a user-mode session.
     pub(crate) fn context_stack(
         &mut self,
-        num: u32,
+        pick: Pick,
         frames: Vec<crate::model::Frame>,
         wow64: bool,
     ) {
-        self.stacks.push((num, frames, wow64));
+        self.stacks.push((pick, frames, wow64));
     }
 
     /// Applies `k*` stacks and `!runaway` times, gives records without a
     /// process the session's, and derives each thread's wait state from its stacks.
     pub(crate) fn finish(&mut self, snap: &mut DumpSnapshot, user_pid: Option<u32>) {
-        for (num, frames, wow64) in std::mem::take(&mut self.stacks) {
-            let Some(&i) = self.by_num.get(&num).and_then(|c| self.by_cid.get(c)) else {
+        for (pick, frames, wow64) in std::mem::take(&mut self.stacks) {
+            let cid = match pick {
+                Pick::Num(num) => self.by_num.get(&num).copied(),
+                // `~~[tid]`: the session's thread of that system id.
+                Pick::Tid(tid) => user_pid
+                    .map(|p| (p, tid))
+                    .filter(|c| self.by_cid.contains_key(c))
+                    .or_else(|| self.by_cid.keys().copied().find(|c| c.1 == tid)),
+                Pick::Current => None,
+            };
+            let Some(&i) = cid.and_then(|c| self.by_cid.get(&c)) else {
                 continue;
             };
             super::thread::offer_stack(&mut snap.threads[i], frames, wow64);
@@ -368,9 +420,18 @@ impl RunawayParser {
 }
 
 /// `|`: `.  0\tid: 17c8\texamine\tname: C:\Windows\System32\notepad.exe`.
-pub(crate) fn process_line(t: &str, n: u64, ctx: &mut Ctx, out: &mut Out) -> Step {
-    let t2 = t.trim_start_matches(['.', '#']).trim_start();
-    let Some((_, rest)) = t2.split_once("id: ") else {
+/// `.` marks the current process, `#` the one that raised the event; the
+/// number is the debugger's (the `1` of a `1:000>` prompt).
+pub(crate) fn process_line(
+    t: &str,
+    n: u64,
+    ctx: &mut Ctx,
+    user: &mut UserThreads,
+    out: &mut Out,
+) -> Step {
+    let current = t.trim_start().starts_with('.');
+    let t2 = t.trim_start_matches(['.', '#', ' ']).trim_start();
+    let Some((num, rest)) = t2.split_once("id: ") else {
         return Step::End;
     };
     let mut words = rest.split_whitespace();
@@ -382,12 +443,19 @@ pub(crate) fn process_line(t: &str, n: u64, ctx: &mut Ctx, out: &mut Out) -> Ste
         out.skip(n, "| line not understood", t);
         return Step::Used;
     };
+    if let Ok(num) = num.trim().parse() {
+        user.process_number(num, pid);
+    }
+    if current {
+        ctx.user_pid = Some(pid);
+    } else {
+        ctx.user_pid.get_or_insert(pid);
+    }
     let image = rest
         .split_once("name: ")
         .map(|(_, p)| p.trim())
         .map(|p| p.rsplit(['\\', '/']).next().unwrap_or(p).to_string())
         .unwrap_or_default();
-    ctx.user_pid.get_or_insert(pid);
     if !out
         .snap
         .processes
