@@ -7,7 +7,7 @@
 //! bitmaps as `Manifest, ReadyToRun`; a value no name covers as its plain number, like
 //! `StartupFlags=8388611`), booleans as `True`/`False`, strings as they are, GUIDs in
 //! lowercase without braces. Times are written in RFC 3339 UTC, as for TraceLogging
-//! events. Arrays are `[a,b]`, structs `{a=1 b=2}`.
+//! events. Arrays are `[a, b]` (a comma alone is a thousands separator), structs `{a=1 b=2}`.
 
 use std::fmt::Write;
 
@@ -124,7 +124,7 @@ impl Reader<'_> {
                     msg.push('[');
                     for k in 0..n {
                         if k > 0 {
-                            msg.push(',');
+                            msg.push_str(", ");
                         }
                         let before = self.at;
                         self.value(f, length, msg)?;
