@@ -35,6 +35,10 @@ pub struct ClockArgs {
     /// Folder of WPP format files (`GUID.tmf`) that give WPP messages in .etl inputs their text.
     #[arg(long, value_name = "DIR", help_heading = "Traces")]
     pub tmf: Option<PathBuf>,
+    /// Instrumentation manifest (`.man`/`.xml`), or a folder of them, that decodes the
+    /// manifest events of .etl inputs (repeatable; the CLR's is built in).
+    #[arg(long = "manifest", value_name = "FILE|DIR", help_heading = "Traces")]
+    pub manifests: Vec<PathBuf>,
     #[command(flatten)]
     pub csv: CsvArgs,
 }
@@ -116,8 +120,9 @@ impl CsvArgs {
     }
 }
 
-/// Reader options: the CSV mapping, and the trace start resolved in the trace's zone.
-fn read_options(clock: &ClockArgs, offset: FixedOffset) -> ReadOptions {
+/// Reader options: the CSV mapping, the trace start resolved in the trace's zone, and
+/// the manifests, parsed once for every input.
+fn read_options(clock: &ClockArgs, offset: FixedOffset) -> Result<ReadOptions> {
     let start = clock.trace_start.and_then(|s| match s {
         StartArg::Zoned(t) => Some(t.with_timezone(&Utc)),
         StartArg::Local(t) => t
@@ -126,7 +131,14 @@ fn read_options(clock: &ClockArgs, offset: FixedOffset) -> ReadOptions {
             )))
             .map(|t| t.and_utc()),
     });
-    ReadOptions::new(start, clock.csv.mapping()).with_tmf_dir(clock.tmf.clone())
+    let manifests = if clock.manifests.is_empty() {
+        None
+    } else {
+        Some(dumptrace_trace::Manifests::load(&clock.manifests)?)
+    };
+    Ok(ReadOptions::new(start, clock.csv.mapping())
+        .with_tmf_dir(clock.tmf.clone())
+        .with_manifests(manifests))
 }
 
 pub fn parse_zone(s: &str) -> Result<FixedOffset, String> {
@@ -360,7 +372,7 @@ pub fn plan(paths: &[PathBuf], clock: &ClockArgs) -> Result<Plan> {
     }
     let snapshot = dumptrace_dump::merge(parts);
     let ctx = time_context(&snapshot, clock);
-    let opts = read_options(clock, ctx.offset);
+    let opts = read_options(clock, ctx.offset)?;
     Ok(Plan {
         snapshot,
         inputs,

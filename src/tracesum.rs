@@ -332,5 +332,21 @@ fn etl_facts(out: &mut impl Write, e: &EtlFacts) -> io::Result<()> {
         e.info.buffers_flagged_events_lost,
         e.info.buffers_flagged_lost
     )?;
+    if !e.info.manifest_without_schema.is_empty() {
+        let total: u64 = e.info.manifest_without_schema.values().sum();
+        writeln!(
+            out,
+            "           {total} manifest events shown as hex, no schema for their provider \
+             (--manifest FILE|DIR with the provider's manifest decodes them):"
+        )?;
+        let mut by_count: Vec<(&String, &u64)> = e.info.manifest_without_schema.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (provider, n) in by_count {
+            writeln!(out, "             {n:>8}  {}", esc(provider))?;
+        }
+    }
+    for (reason, n) in &e.info.manifest_misfits {
+        writeln!(out, "           {n} manifest events shown as hex: {reason}")?;
+    }
     writeln!(out)
 }

@@ -186,3 +186,67 @@ fn several_inputs_summarise_as_the_sum_of_each() {
     let firsts = singles.iter().filter_map(|s| s["first"].as_str()).min();
     assert_eq!(all["first"].as_str(), firsts);
 }
+
+/// `--manifest` on an .etl written by the crate's ETL writer: without it the provider's
+/// events are listed with their count and the flag; with it they are decoded. A manifest
+/// that does not parse is named with its file and line.
+#[test]
+fn manifest_flag_decodes_a_provider_and_lists_the_ones_without_schema() {
+    use dumptrace_trace::etl_synth::*;
+    let dir = super::util::scratch("manifest-flag");
+    let provider = "7a3c1f00-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+    let h = Header::default();
+    let e = |ts: i64| Event {
+        ptr64: true,
+        provider: guid(provider),
+        id: 100,
+        version: 0,
+        level: 4,
+        opcode: 10,
+        task: 1,
+        channel: 0,
+        keyword: 0,
+        pid: 10,
+        tid: 11,
+        ts: h.anchor + ts,
+        extended: Vec::new(),
+    };
+    // Count 0, Len 0, SID S-1-5-18, pointer, Flags 1: no array elements.
+    let mut p = 0u16.to_le_bytes().to_vec();
+    p.extend(0u32.to_le_bytes());
+    p.extend([1, 1, 0, 0, 0, 0, 0, 5]);
+    p.extend(18u32.to_le_bytes());
+    p.extend(0x1000u64.to_le_bytes());
+    p.extend(1u32.to_le_bytes());
+    let mut file = buffer(&BufferSpec::header(1024), &[logfile_header(&h)]);
+    file.extend(buffer(
+        &BufferSpec::new(0, 1),
+        &[event(&e(10), &p), event(&e(20), &p), event(&e(30), &p)],
+    ));
+    let etl = dir.join("orders.etl");
+    std::fs::write(&etl, &file).expect("write etl");
+    let etl = etl.display().to_string();
+    let man = fixture("manifests/Contoso-Orders.man")
+        .display()
+        .to_string();
+
+    let o = run(&["trace", &etl]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("3 manifest events shown as hex"), "{out}");
+    assert!(out.contains("--manifest"), "{out}");
+    assert!(out.contains(&format!("       3  {provider}")), "{out}");
+
+    let j = json(&["trace", "--json", &etl, "--manifest", &man]);
+    let etl_facts = &j["etl"][0];
+    assert_eq!(etl_facts["manifest_without_schema"], serde_json::json!({}));
+    assert_eq!(j["providers"]["Contoso-Orders"], 3, "{j}");
+
+    let bad = dir.join("broken.man");
+    std::fs::write(&bad, "<instrumentationManifest>\n<provider\n name=>\n").expect("write");
+    let o = run(&["trace", &etl, "--manifest", &bad.display().to_string()]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    // The line of the element whose attribute is bad.
+    assert!(err.contains("broken.man:2: manifest:"), "{err}");
+}

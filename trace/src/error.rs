@@ -62,6 +62,13 @@ pub enum Error {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// An instrumentation manifest given for manifest-based ETW events cannot be used.
+    #[error("{}:{line}: manifest: {reason}", path.display())]
+    Manifest {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
     /// polars refused the columns (should not happen; the columns are built together).
     #[error("{}: could not build the event table: {error}", path.display())]
     Frame { path: PathBuf, error: PolarsError },

@@ -84,7 +84,7 @@ pub use error::Error;
 /// The ETL test-data writer, for generators outside this crate (feature `synth`).
 #[cfg(feature = "synth")]
 pub use etl::synth as etl_synth;
-pub use etl::{EtlInfo, LogfileHeader};
+pub use etl::{EtlInfo, LogfileHeader, Manifests};
 pub use options::{CsvMapping, ReadOptions, TimeFormat};
 pub use read::{
     looks_like_trace, looks_like_trace_with, read_bytes, read_bytes_with, read_path,

@@ -19,6 +19,9 @@ pub struct ReadOptions {
     pub csv: Option<CsvMapping>,
     /// Folder of WPP format (TMF) files, named `GUID.tmf`, for WPP messages in ETL input.
     pub tmf_dir: Option<std::path::PathBuf>,
+    /// Instrumentation manifests for manifest-based events in ETL input (besides the CLR's,
+    /// which is built in).
+    pub manifests: Option<crate::Manifests>,
 }
 
 impl ReadOptions {
@@ -28,12 +31,19 @@ impl ReadOptions {
             trace_start,
             csv,
             tmf_dir: None,
+            manifests: None,
         }
     }
 
     /// These options with a folder of TMF files for WPP messages.
     pub fn with_tmf_dir(mut self, tmf_dir: Option<std::path::PathBuf>) -> Self {
         self.tmf_dir = tmf_dir;
+        self
+    }
+
+    /// These options with manifests for manifest-based ETW events.
+    pub fn with_manifests(mut self, manifests: Option<crate::Manifests>) -> Self {
+        self.manifests = manifests;
         self
     }
 }

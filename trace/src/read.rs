@@ -191,14 +191,22 @@ fn open_path<'p>(
         // zeros instead of killing the process. Then the file is read again with ordinary
         // reads, unless rows already went to the caller's sink.
         let tmf = opts.tmf_dir.as_deref();
+        let manifests = opts.manifests.as_ref();
         let Some(sink) = sink else {
             return dumptrace_mapfile::read_with_fallback_releasing(&mut file, |bytes, release| {
-                crate::etl::read(path, bytes, release, tmf, None)
+                crate::etl::read(path, bytes, release, tmf, manifests, None)
             })
             .map_err(io)?;
         };
         let map = dumptrace_mapfile::Map::new(&file).map_err(io)?;
-        let read = crate::etl::read(path, &map, &|end| map.release(end), tmf, Some(sink));
+        let read = crate::etl::read(
+            path,
+            &map,
+            &|end| map.release(end),
+            tmf,
+            manifests,
+            Some(sink),
+        );
         map.unchanged(&file).map_err(io)?;
         return read;
     }
@@ -224,7 +232,14 @@ pub fn read_bytes_with(
     opts: &ReadOptions,
 ) -> Result<Trace, Error> {
     if crate::etl::sniff(bytes) {
-        return crate::etl::read(path, bytes, &|_| {}, opts.tmf_dir.as_deref(), None);
+        return crate::etl::read(
+            path,
+            bytes,
+            &|_| {},
+            opts.tmf_dir.as_deref(),
+            opts.manifests.as_ref(),
+            None,
+        );
     }
     crate::stream::read(path, Input::Bytes(bytes), ctx, opts, None)
 }

@@ -82,6 +82,7 @@ fn main() -> std::io::Result<()> {
                     ptr64: true,
                     provider: clr,
                     id: 10,
+                    version: 0,
                     level: 5,
                     opcode: 0,
                     task: 1,

@@ -6,9 +6,14 @@ use std::fmt::Write;
 use super::bytes::{push_hex, push_hex_int, push_int, Guid};
 use super::header::LogfileHeader;
 use super::kernel::{self, Looked};
+use super::manifest::{self, EventSchema, Schemas};
 use super::record::{ext_items, pointer64, Fields, Record, EXT_EVENT_SCHEMA_TL, EXT_PROV_TRAITS};
 use super::tracelogging;
 use super::wpp::Tmf;
+use rustc_hash::FxHashMap;
+
+/// Misfit reason of a manifest event whose provider's schemas lack its id or version.
+pub(crate) const NO_VERSION: &str = "manifest has no such event id or version";
 
 /// Payload bytes shown as hex in a message at most; the rest is counted.
 pub(crate) const HEX_CAP: usize = 256;
@@ -62,6 +67,7 @@ pub(crate) struct Row<'a> {
     pub provider: Provider<'a>,
     pub level: Option<&'static str>,
     pub event_id: Option<u32>,
+    pub event: Option<&'a str>,
     pub pid: Option<u32>,
     pub tid: Option<u32>,
     pub source: Option<&'a str>,
@@ -101,31 +107,92 @@ pub(crate) fn known_provider(g: &Guid) -> Option<&'static str> {
     KNOWN.iter().find(|(k, _)| *k == text).map(|(_, v)| *v)
 }
 
-/// What decoding needs besides the record: the logfile header and the TMF messages.
-/// Read-only, so every decoding thread has its own.
+/// What decoding counted besides rows: summed over the decoding threads of a read.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    /// WPP messages no TMF file described.
+    pub wpp_without_format: u64,
+    /// Manifest events of providers no schema described, by provider.
+    pub without_schema: FxHashMap<Guid, u64>,
+    /// Manifest events whose schema did not fit the payload, by reason.
+    pub misfits: FxHashMap<&'static str, u64>,
+}
+
+impl Tally {
+    pub(crate) fn add(&mut self, other: Tally) {
+        self.wpp_without_format += other.wpp_without_format;
+        for (k, v) in other.without_schema {
+            *self.without_schema.entry(k).or_default() += v;
+        }
+        for (k, v) in other.misfits {
+            *self.misfits.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// What decoding needs besides the record: the logfile header, the TMF messages and the
+/// caller's manifests. Read-only, so every decoding thread has its own.
 pub(crate) struct Decoder<'s> {
     pub header: &'s LogfileHeader,
     pub tmf: Option<&'s Tmf>,
-    /// WPP messages no TMF file described.
-    pub wpp_without_format: u64,
+    pub manifests: Option<&'s Schemas>,
+    pub tally: Tally,
     /// TraceLogging metadata parsed so far.
     pub tl: tracelogging::Cache,
 }
 
 impl<'s> Decoder<'s> {
     /// A decoder of one file's records, with nothing counted or cached yet.
-    pub(crate) fn new(header: &'s LogfileHeader, tmf: Option<&'s Tmf>) -> Decoder<'s> {
+    pub(crate) fn new(
+        header: &'s LogfileHeader,
+        tmf: Option<&'s Tmf>,
+        manifests: Option<&'s Schemas>,
+    ) -> Decoder<'s> {
         Decoder {
             header,
             tmf,
-            wpp_without_format: 0,
+            manifests,
+            tally: Tally::default(),
             tl: tracelogging::Cache::default(),
         }
     }
 
     /// A decoder for another thread: the same inputs, its own count.
     pub(crate) fn fork(&self) -> Decoder<'s> {
-        Decoder::new(self.header, self.tmf)
+        Decoder::new(self.header, self.tmf, self.manifests)
+    }
+
+    /// The schema of a manifest event: the caller's manifests first, then the shipped CLR
+    /// manifest. Err(true) when the provider is known but not this event or version.
+    fn schema(&self, provider: &Guid, id: u16, version: u8) -> Result<&'s EventSchema, bool> {
+        let mut known = false;
+        if let Some(m) = self.manifests {
+            if let Some(e) = m.get(provider, id, version) {
+                return Ok(e);
+            }
+            known = m.has_provider(provider);
+        }
+        if manifest::is_clr(provider) {
+            let clr = manifest::clr();
+            if let Some(e) = clr.get(provider, id, version) {
+                return Ok(e);
+            }
+            known |= clr.has_provider(provider);
+        }
+        Err(known)
+    }
+
+    /// Counts what [`Decoder::decode`] would count for `r` without decoding it.
+    pub(crate) fn tally_only(&mut self, r: &Record<'_>) {
+        if self.unformatted(r) {
+            self.tally.wpp_without_format += 1;
+        }
+        if let Fields::Event { provider, desc, .. } = r.fields {
+            let tl = ext_items(r.extended).any(|i| i.kind == EXT_EVENT_SCHEMA_TL);
+            if !tl && matches!(self.schema(&provider, desc.id, desc.version), Err(false)) {
+                *self.tally.without_schema.entry(provider).or_default() += 1;
+            }
+        }
     }
 
     /// Whether [`Decoder::decode`] would count `r` as a WPP message without a format.
@@ -153,6 +220,7 @@ impl<'s> Decoder<'s> {
             provider: Provider::Kernel,
             level: None,
             event_id: None,
+            event: None,
             pid: r.pid,
             tid: r.tid,
             source: None,
@@ -227,8 +295,37 @@ impl<'s> Decoder<'s> {
                         _ => {}
                     }
                 }
-                let rendered =
+                let mut rendered =
                     meta.is_some_and(|m| self.tl.render(m, r.payload, pointer64(r), msg));
+                if meta.is_none() {
+                    match self.schema(&provider, desc.id, desc.version) {
+                        Ok(schema) => {
+                            match manifest::decode::render(
+                                &schema.fields,
+                                r.payload,
+                                pointer64(r),
+                                msg,
+                            ) {
+                                Ok(()) => {
+                                    rendered = true;
+                                    row.event = Some(&schema.name);
+                                    if let Some((name, _)) = schema.name.split_once('/') {
+                                        row.provider = Provider::Named(provider, name);
+                                    }
+                                }
+                                Err(reason) => {
+                                    *self.tally.misfits.entry(reason).or_default() += 1;
+                                }
+                            }
+                        }
+                        Err(false) => {
+                            *self.tally.without_schema.entry(provider).or_default() += 1;
+                        }
+                        Err(true) => {
+                            *self.tally.misfits.entry(NO_VERSION).or_default() += 1;
+                        }
+                    }
+                }
                 if !rendered {
                     msg.clear();
                     // `id={} v{} opcode={} task={} keyword={:#x} channel={} data=`, written
@@ -268,7 +365,7 @@ impl<'s> Decoder<'s> {
                         super::wpp::render(m, r.payload, pointer64(r), msg);
                     }
                     (None, g) => {
-                        self.wpp_without_format += 1;
+                        self.tally.wpp_without_format += 1;
                         if let Some(g) = g {
                             row.provider = Provider::Guid(g);
                         }

@@ -39,6 +39,7 @@ mod columns;
 mod event;
 mod header;
 mod kernel;
+mod manifest;
 mod merge;
 mod record;
 #[cfg(any(test, feature = "synth"))]
@@ -62,9 +63,10 @@ use crate::read::{Skip, Trace, TraceReport};
 use crate::stream::Sink;
 use crate::{Error, TraceFormat};
 use buffer::{BufferHeader, Bytes, HEADER_SIZE};
-use event::{Decoder, Row};
+use event::{Decoder, Row, Tally};
 use header::Clock;
 pub use header::LogfileHeader;
+pub use manifest::Manifests;
 use merge::{Merger, Slot, Window};
 use record::Parsed;
 
@@ -85,6 +87,11 @@ pub struct EtlInfo {
     pub records_by_header: BTreeMap<String, u64>,
     /// WPP messages whose GUID and number no TMF file gave (shown with GUID and number).
     pub wpp_without_format: u64,
+    /// Manifest events of providers no schema describes (shown as hex), by provider: the
+    /// GUID, or its well-known name. `--manifest` with the provider's manifest decodes them.
+    pub manifest_without_schema: BTreeMap<String, u64>,
+    /// Manifest events whose schema did not fit (shown as hex), by reason.
+    pub manifest_misfits: BTreeMap<String, u64>,
 }
 
 /// `LogFileMode` bit of a logger that compresses its buffers (formats.md §1.3).
@@ -180,6 +187,7 @@ pub(crate) fn read<'p>(
     file: &[u8],
     release: dumptrace_mapfile::Release<'_>,
     tmf_dir: Option<&Path>,
+    manifests: Option<&Manifests>,
     mut sink: Option<&'p mut Sink<'p>>,
 ) -> Result<Trace, Error> {
     let frame_error = |error| Error::Frame {
@@ -198,10 +206,14 @@ pub(crate) fn read<'p>(
     } else {
         WINDOW_ROWS
     };
-    let decoder = Decoder::new(&info.header, tmf.as_ref());
+    let decoder = Decoder::new(
+        &info.header,
+        tmf.as_ref(),
+        manifests.map(Manifests::schemas),
+    );
     let mut pieces = Vec::new();
     let mut records = 0u64;
-    let mut wpp_without_format = 0;
+    let mut tally = Tally::default();
     let mut stopped = false;
     let mut failed = None;
     // The merge fills the next window on its own thread while this one decodes the last:
@@ -224,11 +236,11 @@ pub(crate) fn read<'p>(
         for window in full_rx {
             if stopped || failed.is_some() {
                 // The caller wants no more rows; the report still covers the whole file.
-                wpp_without_format += count_unformatted(&window, &decoder);
+                tally.add(count_only(&window, &decoder));
             } else {
                 match decode_window(&window, &decoder, threads) {
-                    Ok((frame, unformatted)) => {
-                        wpp_without_format += unformatted;
+                    Ok((frame, counted)) => {
+                        tally.add(counted);
                         records += frame.height() as u64;
                         match sink.as_mut() {
                             Some(sink) => stopped = sink(frame).is_break(),
@@ -260,7 +272,7 @@ pub(crate) fn read<'p>(
             frame
         }
     };
-    let skips = finish(&mut info, merger, wpp_without_format);
+    let skips = finish(&mut info, merger, tally);
     let h = &info.header;
     let time_note = format!(
         "UTC from the file's own clock: {} at {} Hz, anchored at the logfile header's start time {}",
@@ -284,27 +296,30 @@ pub(crate) fn read<'p>(
 
 /// Decodes a window into one frame: its slots are split into consecutive parts, each
 /// decoded on its own thread into its own columns, and the parts stacked in order.
-/// Returns the frame and the WPP messages without a format.
+/// Returns the frame and what decoding counted.
 fn decode_window(
     window: &Window<'_>,
     decoder: &Decoder<'_>,
     threads: usize,
-) -> PolarsResult<(DataFrame, u64)> {
+) -> PolarsResult<(DataFrame, Tally)> {
     let n = window.slots.len();
     let parts = threads.min(n / PART_ROWS).max(1);
     let per_part = n.div_ceil(parts);
-    let one = |slots: &[Slot]| -> PolarsResult<(DataFrame, u64)> {
+    let one = |slots: &[Slot]| -> PolarsResult<(DataFrame, Tally)> {
         let mut d = decoder.fork();
         let mut columns = columns::EtlColumns::with_capacity(slots.len());
         let mut message = String::new();
         each_event(window, slots, &mut d, &mut message, |e| columns.push(e));
-        Ok((columns.finish()?, d.wpp_without_format))
+        Ok((columns.finish()?, d.tally))
     };
     let mut chunks = window.slots.chunks(per_part.max(1));
     let Some(first) = chunks.next() else {
-        return Ok((columns::EtlColumns::with_capacity(0).finish()?, 0));
+        return Ok((
+            columns::EtlColumns::with_capacity(0).finish()?,
+            Tally::default(),
+        ));
     };
-    let results: Vec<PolarsResult<(DataFrame, u64)>> = std::thread::scope(|scope| {
+    let results: Vec<PolarsResult<(DataFrame, Tally)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = chunks.map(|c| scope.spawn(move || one(c))).collect();
         let mut results = vec![one(first)];
         for h in handles {
@@ -314,30 +329,34 @@ fn decode_window(
         results
     });
     let mut results = results.into_iter();
-    let (mut frame, mut unformatted) = match results.next() {
+    let (mut frame, mut counted) = match results.next() {
         Some(r) => r?,
-        None => (columns::EtlColumns::with_capacity(0).finish()?, 0),
+        None => (
+            columns::EtlColumns::with_capacity(0).finish()?,
+            Tally::default(),
+        ),
     };
     for r in results {
-        let (piece, u) = r?;
+        let (piece, t) = r?;
         frame.vstack_mut_owned(piece)?;
-        unformatted += u;
+        counted.add(t);
     }
-    Ok((frame, unformatted))
+    Ok((frame, counted))
 }
 
-/// The WPP messages of `window` that decoding would find no format for.
-fn count_unformatted(window: &Window<'_>, decoder: &Decoder<'_>) -> u64 {
-    let mut n = 0;
+/// What decoding `window` would count (WPP messages without a format, manifest events
+/// without a schema), without decoding it.
+fn count_only(window: &Window<'_>, decoder: &Decoder<'_>) -> Tally {
+    let mut d = decoder.fork();
     for slot in &window.slots {
         let Some(b) = window.bufs.get(slot.buf as usize) else {
             continue;
         };
         if let Ok(Parsed::Record(r)) = record::parse(b.bytes(), slot.pos as usize, b.end) {
-            n += u64::from(decoder.unformatted(&r));
+            d.tally_only(&r);
         }
     }
-    n
+    d.tally
 }
 
 /// Decodes the records of `slots` (of `window`) in order and hands each to `sink`.
@@ -440,6 +459,8 @@ fn open<'f>(path: &Path, file: &'f [u8], tmf_dir: Option<&Path>) -> Result<Setup
         buffers_flagged_lost: 0,
         records_by_header: BTreeMap::new(),
         wpp_without_format: 0,
+        manifest_without_schema: BTreeMap::new(),
+        manifest_misfits: BTreeMap::new(),
     };
     let mut by_cpu: BTreeMap<u16, Vec<BufferHeader>> = BTreeMap::new();
     for h in scan.buffers {
@@ -462,8 +483,15 @@ fn open<'f>(path: &Path, file: &'f [u8], tmf_dir: Option<&Path>) -> Result<Setup
 }
 
 /// Completes `info` with what the merge counted; returns the skips.
-fn finish(info: &mut EtlInfo, merger: Merger<'_>, wpp_without_format: u64) -> Skips {
-    info.wpp_without_format = wpp_without_format;
+fn finish(info: &mut EtlInfo, merger: Merger<'_>, tally: Tally) -> Skips {
+    info.wpp_without_format = tally.wpp_without_format;
+    for (guid, n) in tally.without_schema {
+        let name = event::known_provider(&guid).map_or_else(|| guid.to_string(), str::to_string);
+        *info.manifest_without_schema.entry(name).or_default() += n;
+    }
+    for (reason, n) in tally.misfits {
+        *info.manifest_misfits.entry(reason.to_string()).or_default() += n;
+    }
     for (kind, n) in record::ALL_TYPES.iter().zip(merger.counts) {
         if n > 0 {
             info.records_by_header.insert(kind.name().to_string(), n);
@@ -478,6 +506,7 @@ pub(crate) fn walk(
     path: &Path,
     file: &[u8],
     tmf_dir: Option<&Path>,
+    manifests: Option<&Manifests>,
     mut sink: impl FnMut(&Event<'_>),
 ) -> Result<(EtlInfo, Skips), Error> {
     let Setup {
@@ -487,7 +516,11 @@ pub(crate) fn walk(
     } = open(path, file, tmf_dir)?;
     let mut window = Window::default();
     let mut message = String::new();
-    let mut decoder = Decoder::new(&info.header, tmf.as_ref());
+    let mut decoder = Decoder::new(
+        &info.header,
+        tmf.as_ref(),
+        manifests.map(Manifests::schemas),
+    );
     loop {
         merger.fill(&mut window, WINDOW_ROWS, &|_| {});
         if window.slots.is_empty() {
@@ -501,7 +534,8 @@ pub(crate) fn walk(
             &mut sink,
         );
     }
-    let wpp_without_format = decoder.wpp_without_format;
-    let skips = finish(&mut info, merger, wpp_without_format);
+    let tally = std::mem::take(&mut decoder.tally);
+    drop(decoder);
+    let skips = finish(&mut info, merger, tally);
     Ok((info, skips))
 }

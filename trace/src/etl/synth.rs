@@ -289,6 +289,7 @@ pub struct Event {
     pub ptr64: bool,
     pub provider: [u8; 16],
     pub id: u16,
+    pub version: u8,
     pub level: u8,
     pub opcode: u8,
     pub task: u16,
@@ -315,6 +316,7 @@ impl Event {
             ptr64: true,
             provider,
             id: 0,
+            version: 0,
             level: 4,
             opcode: 0,
             task: 0,
@@ -342,7 +344,7 @@ pub fn event(e: &Event, payload: &[u8]) -> Vec<u8> {
         .u16(0);
     w.u32(e.tid).u32(e.pid).u64(e.ts as u64).bytes(&e.provider);
     w.u16(e.id)
-        .u8(0)
+        .u8(e.version)
         .u8(e.channel)
         .u8(e.level)
         .u8(e.opcode)
@@ -581,6 +583,7 @@ pub fn sample_file() -> Vec<u8> {
         ptr64: false,
         provider: guid("e13c0d23-ccbc-4e12-931b-d9cc2eee27e4"),
         id: 10,
+        version: 0,
         level: 5,
         opcode: 1,
         task: 1,

@@ -25,6 +25,7 @@ fn read_synth(bytes: &[u8], tmf_dir: Option<PathBuf>) -> Trace {
         &|_| {},
         tmf_dir.as_deref(),
         None,
+        None,
     )
     .expect("synthetic file reads")
 }
@@ -228,6 +229,7 @@ fn wpp_without_tmf_and_bad_tmf_folder() {
         &|_| {},
         Some(missing),
         None,
+        None,
     )
     .expect_err("bad folder");
     assert!(err.to_string().contains("/nonexistent/tmf"), "{err}");
@@ -343,7 +345,7 @@ fn never_panics_on_truncation_bit_flips_or_noise() {
     let bytes = sample_file();
     let path = Path::new("fuzz.etl");
     for n in 0..bytes.len() {
-        let _ = read(path, &bytes[..n], &|_| {}, None, None);
+        let _ = read(path, &bytes[..n], &|_| {}, None, None, None);
     }
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
@@ -358,16 +360,17 @@ fn never_panics_on_truncation_bit_flips_or_noise() {
             let i = (next() as usize) % b.len();
             b[i] ^= 1 << (next() % 8);
         }
-        let _ = read(path, &b, &|_| {}, None, None);
+        let _ = read(path, &b, &|_| {}, None, None, None);
     }
     for len in [0usize, 1, 0x48, 0x100, 5000] {
         let noise: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        let _ = read(path, &noise, &|_| {}, None, None);
+        let _ = read(path, &noise, &|_| {}, None, None, None);
         // Noise behind a valid header buffer.
         let _ = read(
             path,
             &[&bytes[..1024], &noise[..]].concat(),
             &|_| {},
+            None,
             None,
             None,
         );
@@ -378,13 +381,21 @@ fn never_panics_on_truncation_bit_flips_or_noise() {
 #[test]
 fn chunks_hold_the_same_rows_as_the_frame() {
     let bytes = sample_file();
-    let whole = read(Path::new("x.etl"), &bytes, &|_| {}, None, None).expect("reads");
+    let whole = read(Path::new("x.etl"), &bytes, &|_| {}, None, None, None).expect("reads");
     let mut chunks: Vec<DataFrame> = Vec::new();
     let mut sink = |df: DataFrame| {
         chunks.push(df);
         std::ops::ControlFlow::Continue(())
     };
-    let streamed = read(Path::new("x.etl"), &bytes, &|_| {}, None, Some(&mut sink)).expect("reads");
+    let streamed = read(
+        Path::new("x.etl"),
+        &bytes,
+        &|_| {},
+        None,
+        None,
+        Some(&mut sink),
+    )
+    .expect("reads");
     assert_eq!(streamed.frame.height(), 0);
     assert_eq!(streamed.report.records, whole.report.records);
     assert!(chunks.len() > 1, "{} chunks", chunks.len());
@@ -429,7 +440,15 @@ fn release_stays_behind_the_records_being_decoded() {
         behind.push((lowest, released.load(Ordering::SeqCst)));
         std::ops::ControlFlow::Continue(())
     };
-    read(Path::new("x.etl"), &bytes, &release, None, Some(&mut sink)).expect("reads");
+    read(
+        Path::new("x.etl"),
+        &bytes,
+        &release,
+        None,
+        None,
+        Some(&mut sink),
+    )
+    .expect("reads");
     assert!(behind.len() > 1, "{behind:?}");
     assert!(
         behind

@@ -325,22 +325,7 @@ impl Reader<'_> {
                     None => write!(msg, "{ft}").ok()?,
                 }
             }
-            18 => {
-                let s = self.take(16)?;
-                let w = |k: usize| u16_at(s, k * 2).unwrap_or(0);
-                write!(
-                    msg,
-                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}",
-                    w(0),
-                    w(1),
-                    w(3),
-                    w(4),
-                    w(5),
-                    w(6),
-                    w(7)
-                )
-                .ok()?
-            }
+            18 => push_systemtime(msg, self.take(16)?),
             19 => {
                 let n = usize::from(u8_at(self.p, self.at + 1)?);
                 let sid = self.take(8 + 4 * n)?;
@@ -364,8 +349,25 @@ impl Reader<'_> {
     }
 }
 
+/// A SYSTEMTIME (8 u16: year, month, weekday, day, hour, minute, second, ms) as
+/// `YYYY-MM-DDTHH:MM:SS.mmm`.
+pub(crate) fn push_systemtime(msg: &mut String, s: &[u8]) {
+    let w = |k: usize| u16_at(s, k * 2).unwrap_or(0);
+    let _ = write!(
+        msg,
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}",
+        w(0),
+        w(1),
+        w(3),
+        w(4),
+        w(5),
+        w(6),
+        w(7)
+    );
+}
+
 /// `S-1-5-21-...` from a binary SID.
-fn push_sid(msg: &mut String, sid: &[u8]) {
+pub(crate) fn push_sid(msg: &mut String, sid: &[u8]) {
     let authority = sid
         .get(2..8)
         .map_or(0, |b| b.iter().fold(0u64, |a, &x| a << 8 | u64::from(x)));
