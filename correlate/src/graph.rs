@@ -80,7 +80,10 @@ impl ChainData {
     /// a section whose owner exited, every waiter.
     pub(crate) fn blocked(&self) -> usize {
         // A section whose owner exited: no member owns it, every member waits.
-        let orphan = self.ends_at.as_ref().is_some_and(|e| e.owner_gone.is_some());
+        let orphan = self
+            .ends_at
+            .as_ref()
+            .is_some_and(|e| e.owner_gone.is_some());
         if self.queue_root || orphan {
             self.members.len()
         } else {
