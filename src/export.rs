@@ -91,6 +91,21 @@ impl Filters {
 }
 
 /// `--from`/`--to`: RFC 3339, or a date and time without a zone, taken as UTC.
+/// A process or thread id as an engineer copies it from WinDbg: hex, with or without
+/// `0x` (`0adc`, `0x0adc`: the Cid form `!process` and `!thread` print), or decimal
+/// with WinDbg's own `0n` prefix (`0n2780`, as `? 0n2780` takes it).
+pub fn parse_id(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let (digits, radix) = match lower.strip_prefix("0n") {
+        Some(d) => (d, 10),
+        None => (lower.strip_prefix("0x").unwrap_or(&lower), 16),
+    };
+    u32::from_str_radix(digits, radix).map_err(|_| {
+        format!("'{s}' is not an id: write it in hex as WinDbg prints it (0adc or 0x0adc) or in decimal as 0n2780")
+    })
+}
+
 pub fn parse_utc(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc));

@@ -133,19 +133,23 @@ struct ExportArgs {
     /// Only rows at or before this UTC time.
     #[arg(long, value_name = "TIME", value_parser = export::parse_utc, help_heading = "Filters")]
     to: Option<chrono::DateTime<chrono::Utc>>,
-    /// Only rows of these process ids (decimal; repeat or separate with commas).
+    /// Only rows of these process ids, in hex as WinDbg prints them (`0adc` or
+    /// `0x0adc`); decimal with WinDbg's `0n` prefix (`0n2780`). Repeat or separate
+    /// with commas.
     #[arg(
         long,
         value_name = "PID",
         value_delimiter = ',',
+        value_parser = export::parse_id,
         help_heading = "Filters"
     )]
     pid: Vec<u32>,
-    /// Only rows of these thread ids.
+    /// Only rows of these thread ids, written as for `--pid` (`1c64`, `0x1c64`, `0n7268`).
     #[arg(
         long,
         value_name = "TID",
         value_delimiter = ',',
+        value_parser = export::parse_id,
         help_heading = "Filters"
     )]
     tid: Vec<u32>,

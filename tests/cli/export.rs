@@ -354,10 +354,27 @@ fn filters_apply_to_every_format() {
         "{}",
         want.len()
     );
-    let flags = ["--pid", "2780", "--from", from, "--to", to];
+    let flags = ["--pid", "0adc", "--from", from, "--to", to];
     let got = jsonl(&flags);
     assert_eq!(got.len(), want.len());
     assert!(got.iter().zip(&want).all(|(g, w)| g == *w));
+    // The same process written the other documented ways: 0x hex, 0n decimal.
+    for pid in ["0x0ADC", "0n2780"] {
+        let other = jsonl(&["--pid", pid, "--from", from, "--to", to]);
+        assert_eq!(other, got, "--pid {pid}");
+    }
+    // A plain decimal number is hex (2780 = 0x2780, no such process here), and
+    // text that is no id is refused by name.
+    assert!(jsonl(&["--pid", "2780", "--from", from, "--to", to]).is_empty());
+    let bad = run(&[
+        "export", CASE, "--format", "jsonl", "-o", "-", "--pid", "12g",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("'12g' is not an id"),
+        "{}",
+        stderr(&bad)
+    );
 
     let csv = read(&export_to(&dir, "f.csv", "csv", &flags));
     assert_eq!(csv.lines().count(), 1 + want.len());
