@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use dumptrace_correlate::{Analysis, ChainOut, ThreadOut, TreeNode};
+use dumptrace_correlate::{Analysis, ChainOut, ThreadOut, TreeNode, TreeRow};
 use dumptrace_dump::escape_control as esc;
 
 use crate::inputs::Loaded;
@@ -239,8 +239,9 @@ pub fn analysis<W: Write>(out: &mut Escaping<W>, a: &Analysis) -> io::Result<()>
     if a.chains.is_empty() {
         writeln!(out, "  none")?;
     }
-    for c in &a.chains {
-        chain(out, a, c)?;
+    let trees = dumptrace_correlate::chain_trees(a);
+    for (c, tree) in a.chains.iter().zip(&trees) {
+        chain(out, a, c, tree)?;
     }
     if !a.notes.is_empty() {
         writeln!(out, "Notes")?;
@@ -255,12 +256,15 @@ fn find(a: &Analysis, pid: u32, tid: u32) -> Option<&ThreadOut> {
     a.threads.iter().find(|t| t.pid == pid && t.tid == tid)
 }
 
+/// `WAIT (UserRequest)`: the state and the wait reason, when there is one.
+fn state_text(t: &ThreadOut) -> String {
+    match t.wait_reason.as_deref() {
+        Some(r) => format!("{} ({r})", t.state),
+        None => t.state.clone(),
+    }
+}
+
 fn wait_text(t: &ThreadOut) -> String {
-    let reason = t
-        .wait_reason
-        .as_deref()
-        .map(|r| format!(" ({r})"))
-        .unwrap_or_default();
     let secs = t
         .wait_seconds
         .map(|s| format!(" {s:.3} s"))
@@ -270,7 +274,7 @@ fn wait_text(t: &ThreadOut) -> String {
         .as_deref()
         .map(|s| format!(" since {s}"))
         .unwrap_or_default();
-    format!("{}{reason}{secs}{since}", t.state)
+    format!("{}{secs}{since}", state_text(t))
 }
 
 /// Leaf waiters shown under one resource before the rest are counted.
@@ -288,8 +292,7 @@ fn waited(t: &ThreadOut) -> String {
 /// The chain as the TUI draws it: hop by hop, resource, thread, state and wait,
 /// a thread met again marked as a cycle; long runs of waiters with nobody behind
 /// them are cut after [`TREE_LEAVES`] and counted.
-fn chain_tree<W: Write>(out: &mut Escaping<W>, a: &Analysis, ci: usize) -> io::Result<()> {
-    let rows = dumptrace_correlate::chain_tree(a, ci);
+fn chain_tree<W: Write>(out: &mut Escaping<W>, a: &Analysis, rows: &[TreeRow]) -> io::Result<()> {
     writeln!(out, "    tree")?;
     let mut run: Option<(String, usize)> = None;
     let mut hidden = 0usize;
@@ -339,16 +342,11 @@ fn chain_tree<W: Write>(out: &mut Escaping<W>, a: &Analysis, ci: usize) -> io::R
                     continue;
                 };
                 out.paint(Paint::Id, format_args!("{:04x}.{:04x}", t.pid, t.tid))?;
-                let reason = t
-                    .wait_reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default();
                 write!(
                     out,
-                    " {} {}{reason} {}",
+                    " {} {} {}",
                     esc(t.process.as_deref().unwrap_or("(image not in the output)")),
-                    t.state,
+                    state_text(t),
                     waited(t)
                 )?;
                 if *cycle {
@@ -376,7 +374,12 @@ fn chain_tree<W: Write>(out: &mut Escaping<W>, a: &Analysis, ci: usize) -> io::R
     flush(out, &run, hidden)
 }
 
-fn chain<W: Write>(out: &mut Escaping<W>, a: &Analysis, c: &ChainOut) -> io::Result<()> {
+fn chain<W: Write>(
+    out: &mut Escaping<W>,
+    a: &Analysis,
+    c: &ChainOut,
+    tree: &[TreeRow],
+) -> io::Result<()> {
     let root = find(a, c.root.pid, c.root.tid);
     let image = root
         .and_then(|t| t.process.as_deref())
@@ -432,7 +435,7 @@ fn chain<W: Write>(out: &mut Escaping<W>, a: &Analysis, c: &ChainOut) -> io::Res
             )?;
         }
     }
-    chain_tree(out, a, c.id.saturating_sub(1))?;
+    chain_tree(out, a, tree)?;
     if !c.trace_context.is_empty() {
         // The lines nearest the wait start: mostly before it (what the root was
         // doing), a few after (what its process did once it blocked).

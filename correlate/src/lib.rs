@@ -37,7 +37,7 @@ pub use report::{
     Alignment, Analysis, ChainOut, EndsAtOut, EventOut, Evidence, Finding, FirstBlocked, Input,
     ThreadId, ThreadOut,
 };
-pub use tree::{chain_tree, TreeNode, TreeRow};
+pub use tree::{chain_trees, TreeNode, TreeRow};
 
 /// How many of the most recently blocked threads the alignment may look at.
 const ALIGNMENT_THREADS: usize = 2000;

@@ -28,23 +28,30 @@ pub struct TreeRow {
 
 struct Builder<'a> {
     a: &'a Analysis,
-    by_id: HashMap<(u32, u32), usize>,
+    by_id: &'a HashMap<(u32, u32), usize>,
     waiters: HashMap<&'a str, Vec<usize>>,
     shown: Vec<bool>,
     rows: Vec<TreeRow>,
 }
 
-/// The tree of chain `ci` (an index into `a.chains`); empty when there is none.
-pub fn chain_tree(a: &Analysis, ci: usize) -> Vec<TreeRow> {
-    let Some(c) = a.chains.get(ci) else {
-        return Vec::new();
-    };
+/// The tree of every chain of `a`, in chain order; the thread index is built once
+/// for all of them.
+pub fn chain_trees(a: &Analysis) -> Vec<Vec<TreeRow>> {
     let by_id: HashMap<(u32, u32), usize> = a
         .threads
         .iter()
         .enumerate()
         .map(|(i, t)| ((t.pid, t.tid), i))
         .collect();
+    (0..a.chains.len())
+        .map(|ci| chain_tree(a, &by_id, ci))
+        .collect()
+}
+
+fn chain_tree(a: &Analysis, by_id: &HashMap<(u32, u32), usize>, ci: usize) -> Vec<TreeRow> {
+    let Some(c) = a.chains.get(ci) else {
+        return Vec::new();
+    };
     // Resource -> waiting members, longest wait first (the first blocked on top).
     let mut waiters: HashMap<&str, Vec<usize>> = HashMap::new();
     for m in &c.members {

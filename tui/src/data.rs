@@ -86,8 +86,9 @@ impl Joined {
             wait_bins: vec![false; BINS],
         };
         j.blocks = blocked_behind(&a.threads);
-        for (ci, c) in a.chains.iter().enumerate() {
-            j.chain_tree(a, ci);
+        let trees = dumptrace_correlate::chain_trees(a);
+        for ((ci, c), tree) in a.chains.iter().enumerate().zip(trees) {
+            j.chain_tree(ci, tree);
             if let Some(t) = c.first_blocked.and_then(|f| j.thread(f.pid, f.tid)) {
                 j.first_blocked.insert(t);
             }
@@ -110,13 +111,13 @@ impl Joined {
     }
 
     /// The chain's title row, then its tree as `analyze` prints it.
-    fn chain_tree(&mut self, a: &Analysis, ci: usize) {
+    fn chain_tree(&mut self, ci: usize, tree: Vec<dumptrace_correlate::TreeRow>) {
         self.tree.push(TreeRow {
             chain: ci,
             prefix: String::new(),
             node: Node::Chain(ci),
         });
-        for r in dumptrace_correlate::chain_tree(a, ci) {
+        for r in tree {
             let node = match r.node {
                 TreeNode::Thread { thread, cycle } => Node::Thread { thread, cycle },
                 TreeNode::Resource { name, waiters } => Node::Resource { name, waiters },
