@@ -72,6 +72,7 @@ pub fn world(threads: u32, rng: &mut Rng) -> World {
             user_time: None,
             kernel_time: None,
             line: 0,
+            source: String::new(),
         });
         let chain = p % CHAIN_EVERY == 0;
         let cs = 0x0032_be30 + u64::from(p) * 0x100;

@@ -295,7 +295,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.35,
                 vec![Evidence {
-                    source: entry_source(s, "", p.line),
+                    source: entry_source(s, &p.source, p.line),
                     line: Some(p.line),
                     time: None,
                     message: format!(
@@ -332,7 +332,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.45,
                 vec![Evidence {
-                    source: entry_source(s, "", p.line),
+                    source: entry_source(s, &p.source, p.line),
                     line: Some(p.line),
                     time: None,
                     message: format!(

@@ -93,6 +93,10 @@ pub struct Process {
     pub kernel_time: Option<String>,
     /// Line of the `PROCESS` header in the log.
     pub line: u64,
+    /// `file:line` of the header, for evidence rows (not serialized: `line` is); empty
+    /// for a process no text line describes (a minidump's).
+    #[serde(skip)]
+    pub source: String,
 }
 
 /// Scheduling state from the end of the `THREAD` header line.

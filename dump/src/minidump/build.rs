@@ -67,6 +67,7 @@ pub(super) fn snapshot(label: &str, mut dump: DumpFile, parts: Parts) -> DumpSna
                 .and_then(|m| m.process_kernel_seconds)
                 .map(|sec| duration_text(u64::from(sec) * 10_000_000)),
             line: 0,
+            source: String::new(),
         });
     }
     let (threads, details) = threads(label, pid, &parts);

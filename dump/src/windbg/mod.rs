@@ -786,6 +786,7 @@ impl<'a> LogReader<'a> {
                     user_time: None,
                     kernel_time: None,
                     line: n,
+                    source: self.out.source(n),
                 });
                 self.process_index.insert(h.address, i);
                 i

@@ -474,6 +474,7 @@ pub(crate) fn process_line(
             user_time: None,
             kernel_time: None,
             line: n,
+            source: out.source(n),
         });
     }
     Step::Used
