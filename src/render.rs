@@ -345,7 +345,7 @@ fn chain_tree<W: Write>(out: &mut Escaping<W>, a: &Analysis, rows: &[TreeRow]) -
                 write!(
                     out,
                     " {} {} {}",
-                    esc(t.process.as_deref().unwrap_or("(image not in the output)")),
+                    esc(t.process.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE)),
                     state_text(t),
                     waited(t)
                 )?;
@@ -384,7 +384,7 @@ fn chain<W: Write>(
     let image = root
         .and_then(|t| t.process.as_deref())
         .or(c.ends_at.as_ref().and_then(|e| e.server_image.as_deref()))
-        .unwrap_or("?");
+        .unwrap_or(dumptrace_dump::NO_IMAGE);
     let root_text = if c.root_kind == "process-queue" {
         format!(
             "the queue of pid {} that no thread serves",
@@ -430,7 +430,7 @@ fn chain<W: Write>(
                 "    first blocked {:04x}.{:04x} ({}), {}",
                 fb.pid,
                 fb.tid,
-                esc(t.process.as_deref().unwrap_or("?")),
+                esc(t.process.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE)),
                 wait_text(t)
             )?;
         }
@@ -596,7 +596,7 @@ pub fn dump_summary(out: &mut impl Write, loaded: &Loaded, a: &Analysis) -> io::
             "  {:04x}.{:04x}  {:20}  {}",
             t.pid,
             t.tid,
-            esc(t.process.as_deref().unwrap_or("?")),
+            esc(t.process.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE)),
             wait_text(t)
         )?;
     }

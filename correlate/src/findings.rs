@@ -548,7 +548,7 @@ impl Ctx<'_> {
         } else {
             String::new()
         };
-        let image = root.image.as_deref().unwrap_or("?");
+        let image = root.image.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE);
         let orphan = c.ends_at.as_ref().and_then(|e| Some((e, e.owner_gone?)));
         let mut summary = if let Some((e, owner)) = orphan {
             format!(
@@ -853,7 +853,7 @@ impl Ctx<'_> {
             summary: format!(
                 "Process {} ({}) logged {n} error message(s) in the minute before thread {} began waiting: {}",
                 root.pid,
-                root.image.as_deref().unwrap_or("?"),
+                root.image.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE),
                 root.cid(),
                 names.join(", ")
             ),

@@ -688,9 +688,13 @@ impl WaitGraph {
                 resources.insert(r);
             }
         }
+        // Threads waiting on what the root (a deadlock: its cycle) owns, the root itself
+        // not among them: a deadlock's root waits on its partner, but it is the root, not
+        // one blocked behind it (the same count as `ChainData::blocked`).
         let direct = seeds
             .iter()
             .flat_map(|&x| self.direct_waiters(x))
+            .filter(|&w| w != root)
             .collect::<BTreeSet<_>>()
             .len();
         let processes = members.iter().map(|&m| s.threads[m].pid).collect();

@@ -226,7 +226,7 @@ pub(crate) fn dump_patterns(
                 format!(
                     "Thread {} ({}) is RUNNING with {} of CPU time{}",
                     t.cid(),
-                    t.image.as_deref().unwrap_or("?"),
+                    t.image.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE),
                     human_duration(cpu),
                     location(t).map(|l| format!(" in {l}")).unwrap_or_default()
                 ),
@@ -254,7 +254,7 @@ pub(crate) fn dump_patterns(
             format!(
                 "Thread {} ({}) is showing a message box{}; it has waited {}",
                 t.cid(),
-                t.image.as_deref().unwrap_or("?"),
+                t.image.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE),
                 if serves {
                     " while other threads wait on it"
                 } else {
@@ -379,7 +379,7 @@ pub(crate) fn dump_patterns(
         if matches!(t.state, ThreadState::Wait { .. }) && in_exit(t) {
             let key = format!(
                 "{}|{}",
-                t.image.as_deref().unwrap_or("?"),
+                t.image.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE),
                 location(t).unwrap_or("?")
             );
             exits.entry(key).or_default().push(i);
@@ -460,7 +460,7 @@ pub(crate) fn dump_patterns(
             format!(
                 "Thread {} ({}) has waited {} with IRP 0x{irp:08x} pending in {driver}{}",
                 t.cid(),
-                t.image.as_deref().unwrap_or("?"),
+                t.image.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE),
                 t.wait_seconds().map(human_duration).unwrap_or("?".into()),
                 if before_all {
                     format!(

@@ -45,6 +45,7 @@ pub use json::write_json;
 pub use model::{
     pid_hex, AlpcMessage, AlpcWait, Args, CriticalSection, DumpSnapshot, Frame, Irp, LpcMessage,
     Process, Resource, SessionTime, Symbol, Thread, ThreadOrigin, ThreadState, WaitObject,
+    NO_IMAGE,
 };
 pub use system::{
     Bugcheck, HandleTable, IrpRow, PageFile, PoolCounts, PoolTag, ProcessCommit, Processor,

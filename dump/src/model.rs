@@ -660,6 +660,10 @@ pub struct Irp {
     pub line: u64,
 }
 
+/// What a report shows for a thread whose process image the input does not name (a
+/// user-mode `~` list without `|`, a minidump without modules), instead of a bare `?`.
+pub const NO_IMAGE: &str = "image not in the output";
+
 /// A process id as WinDbg prints it in a Cid and in `!process` (`Cid: 0adc`): hex, at
 /// least four digits, no `0x`. Every report shows pids this way.
 pub fn pid_hex(pid: u32) -> String {

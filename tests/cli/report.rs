@@ -258,3 +258,24 @@ fn tui_without_a_terminal_is_a_clear_error() {
     assert!(err.contains("tui needs a terminal"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// A deadlock's root is not counted among the threads it blocks, directly or not
+/// (the two-thread user-mode deadlock of fixtures/readers: two threads in the cycle,
+/// one more behind them), and a thread whose image the `~` list does not give says so.
+#[test]
+fn deadlock_counts_leave_the_root_out() {
+    let path = "fixtures/readers/cs-deadlock-thread-prefix.log";
+    let a = json(&["analyze", "--json", path]);
+    let c = &arr(&a, "chains")[0];
+    assert_eq!(c["deadlock"], true);
+    assert_eq!(arr(c, "members").len(), 3);
+    assert_eq!(blocked(c), 2);
+    assert_eq!(c["direct_waiters"], 2);
+    let human = stdout(&run(&["analyze", path]));
+    assert!(
+        human.contains("DEADLOCK, 2 blocked (2 directly)"),
+        "{human}"
+    );
+    assert!(!human.contains("(?)"), "{human}");
+    assert!(human.contains("(image not in the output)"), "{human}");
+}
