@@ -346,7 +346,18 @@ fn etl_facts(out: &mut impl Write, e: &EtlFacts) -> io::Result<()> {
         }
     }
     for (reason, n) in &e.info.manifest_misfits {
-        writeln!(out, "           {n} manifest events shown as hex: {reason}")?;
+        writeln!(out, "           {n} events shown as hex: {reason}")?;
+    }
+    if !e.info.kernel_without_layout.is_empty() {
+        let total: u64 = e.info.kernel_without_layout.values().sum();
+        let mut by_count: Vec<(&String, &u64)> = e.info.kernel_without_layout.iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let list: Vec<String> = by_count.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(
+            out,
+            "           {total} kernel events shown as hex, no layout for their class: {}",
+            list.join(", ")
+        )?;
     }
     writeln!(out)
 }

@@ -70,6 +70,8 @@ pub(crate) struct Roles {
     pub provider: Option<(usize, bool)>,
     pub level: Option<usize>,
     pub event_id: Option<usize>,
+    /// Full event name column (`Provider/Task/Opcode`).
+    pub event: Option<usize>,
     pub message: Vec<Part>,
 }
 
@@ -265,6 +267,7 @@ impl Format for CsvReader {
         });
         let level = roles.level.and_then(cell).and_then(level_name);
         let event_id = roles.event_id.and_then(cell).and_then(decimal_u32);
+        let event = roles.event.and_then(cell).filter(|t| !t.is_empty());
         self.scratch.clear();
         for part in &roles.message {
             let mark = self.scratch.len();
@@ -307,6 +310,7 @@ impl Format for CsvReader {
         row.provider = provider;
         row.level = level;
         row.event_id = event_id;
+        row.event = event;
         Ok(row)
     }
 
@@ -464,6 +468,7 @@ pub(crate) fn mapped_roles(header: &[String], opts: &ReadOptions) -> Option<Role
         provider: None,
         level: None,
         event_id: None,
+        event: None,
         message,
     })
 }

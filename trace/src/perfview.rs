@@ -50,6 +50,7 @@ pub(crate) fn roles(header: &[String], _: &ReadOptions) -> Option<Roles> {
         provider: Some((0, true)),
         level: None,
         event_id: None,
+        event: Some(0),
         message,
     })
 }

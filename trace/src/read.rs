@@ -56,6 +56,8 @@ pub(crate) struct Row<'a> {
     pub provider: Option<&'a str>,
     pub level: Option<&'a str>,
     pub event_id: Option<u32>,
+    /// Full event name, `Provider/Task/Opcode` as PerfView writes it.
+    pub event: Option<&'a str>,
     pub message: &'a str,
     pub source: Option<std::borrow::Cow<'a, str>>,
     pub line: Option<u64>,
@@ -72,6 +74,7 @@ impl<'a> Row<'a> {
             provider: None,
             level: None,
             event_id: None,
+            event: None,
             message,
             source: None,
             line: None,

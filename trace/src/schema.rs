@@ -8,6 +8,7 @@
 //! | [`PROVIDER`] | String | provider name: Tracefmt's `[Provider]`, tracerpt's `Event Name`, the part of a PerfView/xperf event name before `/`, WPA's `Provider Name`, Get-WinEvent's `ProviderName` | the format has none: viewer table, mapped CSV, a Tracefmt line without `[...]`, xperf kernel events (`CSwitch`) |
 //! | [`LEVEL`] | String | event level; the numbers 0–5 and `TRACE_LEVEL_*` names become `log-always`, `critical`, `error`, `warning`, `information`, `verbose`; other values are kept as written | the format or prefix carries none |
 //! | [`EVENT_ID`] | UInt32 | event id (tracerpt `Event ID`, WPA `Id`, Get-WinEvent `Id`) | the format carries none |
+//! | [`EVENT`] | String | the event's full name as PerfView writes it, `Provider/Task/Opcode` (`Windows Kernel/Process/DCStart`, `Microsoft-Windows-DotNETRuntime/GC/Start`): PerfView's and xperf's event-name cell, an ETL event's name from its kernel class or manifest | the format has none, or the ETL event's schema is unknown |
 //! | [`MESSAGE`] | String | the formatted message, trailing blanks removed; for CSV exports the payload cells (tracerpt's user data, PerfView's `Rest`) joined with `, ` | never (may be empty) |
 //! | [`SOURCE`] | String | source-code file a WPP message was logged from (Tracefmt prefix variable `%2`, printed `file_c123` or `file.c(123)`) | the prefix does not print it |
 //! | [`LINE`] | UInt64 | source-code line a WPP message was logged from (with `%2`) | as `source` |
@@ -48,6 +49,8 @@ pub const PROVIDER: &str = "provider";
 pub const LEVEL: &str = "level";
 /// Event id.
 pub const EVENT_ID: &str = "event_id";
+/// Full event name.
+pub const EVENT: &str = "event";
 /// Formatted message.
 pub const MESSAGE: &str = "message";
 /// Source-code file of a WPP message.
@@ -62,13 +65,14 @@ pub const INPUT_LINE: &str = "input_line";
 pub const INPUT_OFFSET: &str = "input_offset";
 
 /// All columns, in frame order.
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     TIME,
     PID,
     TID,
     PROVIDER,
     LEVEL,
     EVENT_ID,
+    EVENT,
     MESSAGE,
     SOURCE,
     LINE,
@@ -87,6 +91,7 @@ pub(crate) struct Columns {
     provider: DictStr,
     level: DictStr,
     event_id: SparseNum<UInt32Type>,
+    event: DictStr,
     message: StringChunkedBuilder,
     source: SparseStr,
     line: SparseNum<UInt64Type>,
@@ -111,6 +116,7 @@ impl Columns {
             provider: DictStr::new(PROVIDER, rows),
             level: DictStr::new(LEVEL, rows),
             event_id: SparseNum::new(EVENT_ID, rows),
+            event: DictStr::new(EVENT, rows),
             message: StringChunkedBuilder::new(MESSAGE.into(), rows),
             source: SparseStr::new(SOURCE, rows),
             line: SparseNum::new(LINE, rows),
@@ -138,6 +144,7 @@ impl Columns {
         self.provider.push(row.provider);
         self.level.push(row.level);
         self.event_id.push(row.event_id);
+        self.event.push(row.event);
         self.message.append_value(row.message);
         self.source.push(row.source.as_deref());
         self.line.push(row.line);
@@ -162,6 +169,7 @@ impl Columns {
             self.provider.finish(n)?,
             self.level.finish(n)?,
             self.event_id.finish(n),
+            self.event.finish(n)?,
             self.message.finish().into_column(),
             self.source.finish(n),
             self.line.finish(n),

@@ -35,6 +35,7 @@ pub(crate) fn roles(header: &[String], _: &ReadOptions) -> Option<Roles> {
         provider: Some((provider, false)),
         level: col(header, &["Level"]),
         event_id: col(header, &["Event ID"]),
+        event: None,
         message: vec![Part::Spill(user)],
     })
 }

@@ -35,6 +35,7 @@ pub(crate) fn roles(header: &[String], _: &ReadOptions) -> Option<Roles> {
         provider: Some((provider, false)),
         level: col(header, &["Level", "LevelDisplayName"]),
         event_id: Some(id),
+        event: None,
         message: vec![Part::Cell(message)],
     })
 }

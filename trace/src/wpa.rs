@@ -53,6 +53,7 @@ pub(crate) fn roles(header: &[String], _: &ReadOptions) -> Option<Roles> {
         provider: Some((provider, false)),
         level: col(header, &["Level"]),
         event_id: col(header, &["Id", "Event Id", "Event ID"]),
+        event: None,
         message,
     })
 }

@@ -133,6 +133,7 @@ impl Format for Xperf {
         row.pid = pid;
         row.tid = tid;
         row.provider = name.split_once('/').map(|(p, _)| p);
+        row.event = (!name.is_empty()).then_some(name);
         Ok(row)
     }
 

@@ -56,6 +56,7 @@ impl EtlColumns {
         row.provider = Some(provider_name(r.provider, &mut self.guid_names));
         row.level = r.level;
         row.event_id = r.event_id;
+        row.event = r.event;
         row.source = r.source.map(std::borrow::Cow::Borrowed);
         row.line = r.line;
         self.columns.push_at(e.time_ns, &row, None, Some(e.offset));

@@ -7,6 +7,7 @@ use super::bytes::{push_hex, push_hex_int, push_int, Guid};
 use super::header::LogfileHeader;
 use super::kernel::{self, Looked};
 use super::manifest::{self, EventSchema, Schemas};
+use super::mof;
 use super::record::{ext_items, pointer64, Fields, Record, EXT_EVENT_SCHEMA_TL, EXT_PROV_TRAITS};
 use super::tracelogging;
 use super::wpp::Tmf;
@@ -116,6 +117,8 @@ pub(crate) struct Tally {
     pub without_schema: FxHashMap<Guid, u64>,
     /// Manifest events whose schema did not fit the payload, by reason.
     pub misfits: FxHashMap<&'static str, u64>,
+    /// Kernel events of a group and type the class table lacks.
+    pub kernel_without_layout: FxHashMap<(u8, u8), u64>,
 }
 
 impl Tally {
@@ -126,6 +129,9 @@ impl Tally {
         }
         for (k, v) in other.misfits {
             *self.misfits.entry(k).or_default() += v;
+        }
+        for (k, v) in other.kernel_without_layout {
+            *self.kernel_without_layout.entry(k).or_default() += v;
         }
     }
 }
@@ -238,6 +244,7 @@ impl<'s> Decoder<'s> {
                     h.clock_name(), h.perf_freq, h.events_lost, h.buffers_lost
                 );
                 row.event_id = Some(0);
+                row.event = Some("Windows Kernel/EventTrace");
             }
             Fields::Kernel {
                 group,
@@ -257,6 +264,18 @@ impl<'s> Decoder<'s> {
                 );
                 row.pid = k.pid;
                 row.tid = k.tid;
+                row.event = k.event;
+                match k.misfit {
+                    Some(reason) => *self.tally.misfits.entry(reason).or_default() += 1,
+                    None if k.event.is_none() => {
+                        *self
+                            .tally
+                            .kernel_without_layout
+                            .entry((group, kind))
+                            .or_default() += 1;
+                    }
+                    None => {}
+                }
                 row.event_id = Some(u32::from(group) << 8 | u32::from(kind));
             }
             Fields::Classic {
@@ -269,6 +288,27 @@ impl<'s> Decoder<'s> {
                 row.provider = Provider::Guid(guid);
                 row.level = level_name(level);
                 row.event_id = Some(u32::from(opcode));
+                // MOF classes logged under a GUID of their own (SysConfig, ImageID).
+                let class = mof::table().get(mof::Key::Guid(guid), opcode, version);
+                if let Some(e) = class {
+                    let header = (r.pid, r.tid);
+                    match kernel::render(e, looked, pointer64(r), header, r.payload, msg) {
+                        Ok(k) => {
+                            row.pid = k.pid;
+                            row.tid = k.tid;
+                            row.event = k.event;
+                            row.provider = match e.provider {
+                                mof::KERNEL => Provider::Kernel,
+                                name => Provider::Named(guid, name),
+                            };
+                            return row;
+                        }
+                        Err(reason) => {
+                            *self.tally.misfits.entry(reason).or_default() += 1;
+                            msg.clear();
+                        }
+                    }
+                }
                 let _ = write!(msg, "opcode={opcode} v{version}");
                 if let Some((id, parent, parent_guid)) = instance {
                     let _ = write!(
@@ -300,6 +340,13 @@ impl<'s> Decoder<'s> {
                 if meta.is_none() {
                     match self.schema(&provider, desc.id, desc.version) {
                         Ok(schema) => {
+                            // `Task/Opcode Name=Value; ...`: the name without its provider
+                            // starts the message, as for kernel and TraceLogging events.
+                            let short = schema.name.split_once('/').map_or("", |(_, s)| s);
+                            msg.push_str(short);
+                            if !short.is_empty() && !schema.fields.is_empty() {
+                                msg.push(' ');
+                            }
                             match manifest::decode::render(
                                 &schema.fields,
                                 r.payload,

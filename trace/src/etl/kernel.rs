@@ -1,34 +1,35 @@
-//! Kernel (MOF) events that correlation needs: process and thread start, end and rundown,
-//! and context switches. Other kernel events are named by group and shown as hex.
-//!
-//! Payload layouts are the classic kernel MOF classes `Process_TypeGroup1`,
-//! `Thread_TypeGroup1` and `CSwitch` (learn.microsoft.com "Process class", "Thread class",
-//! "CSwitch class"; perfview `KernelTraceEventParser.cs`). No public sample holds them, so
-//! they are [source] only; the test-data writer holds them to these layouts.
+//! Kernel (MOF) events: the state the merge keeps for them (which process each thread
+//! belongs to) and their rendering by the class table ([`super::mof`]). Events of a class
+//! the table lacks keep a raw form, `Group/TypeN vV data=...`.
 
 use std::collections::HashMap;
-use std::fmt::Write;
-use std::sync::Arc;
 
-use super::bytes::{ansiz, push_hex, push_int, u32_at, u8_at, utf16z};
-use super::event::{push_value, HEX_CAP};
+use super::bytes::{push_hex, push_int, u32_at};
+use super::event::HEX_CAP;
+use super::manifest::decode::render_values;
+use super::mof::{self, Entry, Key};
+
+/// Why a kernel event kept its raw form although its class is known.
+pub(crate) const LAYOUT_SHORT: &str = "kernel class layout does not fit the payload";
 
 /// What a kernel record gives the row beyond its message.
 pub(crate) struct KernelRow {
     pub pid: Option<u32>,
     pub tid: Option<u32>,
+    /// `Provider/Task/Event` when the class table names the event.
+    pub event: Option<&'static str>,
+    /// Why the class layout did not fit the payload (the row keeps its raw form).
+    pub misfit: Option<&'static str>,
 }
 
-/// Threads and processes seen so far, so context switches can name their process.
+/// Threads seen so far, so events about a thread can name its process.
 ///
 /// Records are decoded on several threads, so the state is kept apart from decoding: the
-/// merge applies each process, thread and context-switch record to it in time order
+/// merge applies each thread record and each record naming a thread to it in time order
 /// ([`KernelState::apply`]) and hands the decoder what it looked up ([`Looked`]).
 #[derive(Default)]
 pub(crate) struct KernelState {
     thread_pid: HashMap<u32, u32>,
-    /// Process id → the image its last process record gave.
-    images: HashMap<u32, Arc<str>>,
 }
 
 /// What decoding a kernel record takes from the records before it.
@@ -37,24 +38,36 @@ pub(crate) enum Looked {
     /// Nothing (most records).
     #[default]
     Nothing,
-    /// A thread record: the image of its process.
-    Image(Option<Arc<str>>),
+    /// The process of the thread the payload names.
+    Pid(Option<u32>),
     /// A context switch: the processes of the thread switched out and of the one switched in.
     Pids(Option<u32>, Option<u32>),
 }
 
+const GROUP_THREAD: u8 = 0x05;
+const CSWITCH: u8 = 36;
+
 /// Whether a record of this group and type reads or changes [`KernelState`].
 pub(crate) fn stateful(group: u8, kind: u8) -> bool {
-    matches!(
-        (group, kind),
-        (GROUP_PROCESS, 1..=4 | 39) | (GROUP_THREAD, 1..=4 | CSWITCH)
-    )
+    matches!((group, kind), (GROUP_THREAD, 1..=4 | CSWITCH))
+        || mof::table().has_tid_at(Key::Group(group), kind)
+}
+
+/// Whether a kernel record's header names a thread and its process (SYSTEM headers do):
+/// the merge learns the thread's process from it, as PerfView does.
+pub(crate) fn names_thread(pid: Option<u32>, tid: Option<u32>) -> bool {
+    known(pid).is_some() && known(tid).is_some()
 }
 
 impl KernelState {
-    /// Applies one record (in time order) and returns what decoding it needs: the same
-    /// reads of the payload as [`decode`], so the state changes exactly when the decoder
-    /// would have changed it.
+    /// Learns a thread's process from a record header that names both.
+    pub(crate) fn learn(&mut self, pid: Option<u32>, tid: Option<u32>) {
+        if let (Some(pid), Some(tid)) = (known(pid), known(tid)) {
+            self.thread_pid.insert(tid, pid);
+        }
+    }
+
+    /// Applies one record (in time order) and returns what decoding it needs.
     pub(crate) fn apply(
         &mut self,
         group: u8,
@@ -64,19 +77,12 @@ impl KernelState {
         p: &[u8],
     ) -> Looked {
         match (group, kind) {
-            (GROUP_PROCESS, 1..=4 | 39) => {
-                if let Some(f) = process_fields(version, pointer64, p) {
-                    self.images.insert(f.pid, f.image.into());
+            // Every Thread_TypeGroup1 version starts with ProcessId, TThreadId.
+            (GROUP_THREAD, 1..=4) => {
+                if let (Some(pid), Some(tid)) = (u32_at(p, 0), u32_at(p, 4)) {
+                    self.thread_pid.insert(tid, pid);
                 }
                 Looked::Nothing
-            }
-            (GROUP_THREAD, 1..=4) => {
-                let (Some(pid), Some(tid)) = (u32_at(p, 0), u32_at(p, 4)) else {
-                    return Looked::Nothing;
-                };
-                let image = self.images.get(&pid).cloned();
-                self.thread_pid.insert(tid, pid);
-                Looked::Image(image)
             }
             (GROUP_THREAD, CSWITCH) => {
                 let (Some(new_tid), Some(old_tid)) = (u32_at(p, 0), u32_at(p, 4)) else {
@@ -87,15 +93,23 @@ impl KernelState {
                     self.thread_pid.get(&new_tid).copied(),
                 )
             }
-            _ => Looked::Nothing,
+            _ => {
+                let at = mof::table()
+                    .get(Key::Group(group), kind, version)
+                    .and_then(|e| e.class.tid_at);
+                match at.and_then(|at| at.read(p, pointer64)) {
+                    Some(tid) => Looked::Pid(self.thread_pid.get(&tid).copied()),
+                    None => Looked::Nothing,
+                }
+            }
         }
     }
 }
 
-const GROUP_HEADER: u8 = 0x00;
-const GROUP_PROCESS: u8 = 0x03;
-const GROUP_THREAD: u8 = 0x05;
-const CSWITCH: u8 = 36;
+/// The raw name of a kernel event of a class the table lacks (`StackWalk/Type35`).
+pub(crate) fn raw_name(group: u8, kind: u8) -> String {
+    format!("{}/Type{kind}", group_name(group))
+}
 
 /// `EVENT_TRACE_GROUP_*` names (ntwmi.h): the group byte is the high byte of the HookId.
 fn group_name(group: u8) -> &'static str {
@@ -135,90 +149,12 @@ fn group_name(group: u8) -> &'static str {
     NAMES.get(usize::from(group)).copied().unwrap_or("Kernel")
 }
 
-/// Event names of the groups decoded here (perfview `KernelTraceEventParser.cs`).
-fn event_name(group: u8, kind: u8) -> Option<&'static str> {
-    Some(match (group, kind) {
-        (GROUP_HEADER, 0) => "Header",
-        (GROUP_HEADER, 5) => "Extension",
-        (GROUP_HEADER, 8) => "RundownComplete",
-        (GROUP_HEADER, 32) => "EndExtension",
-        (GROUP_HEADER, 0x50) => "PartitionInfoExtension",
-        (GROUP_PROCESS | GROUP_THREAD, 1) => "Start",
-        (GROUP_PROCESS | GROUP_THREAD, 2) => "End",
-        (GROUP_PROCESS | GROUP_THREAD, 3) => "DCStart",
-        (GROUP_PROCESS | GROUP_THREAD, 4) => "DCEnd",
-        (GROUP_PROCESS, 39) => "Defunct",
-        (GROUP_THREAD, CSWITCH) => "CSwitch",
-        (GROUP_THREAD, 50) => "ReadyThread",
-        _ => return None,
-    })
+/// -1 (0xFFFFFFFF) means "no process/thread" (PerfView prints -1).
+fn known(v: Option<u32>) -> Option<u32> {
+    v.filter(|&v| v != u32::MAX)
 }
 
-/// KWAIT_REASON names, as WPA and PerfView print them.
-const WAIT_REASONS: [&str; 42] = [
-    "Executive",
-    "FreePage",
-    "PageIn",
-    "PoolAllocation",
-    "DelayExecution",
-    "Suspended",
-    "UserRequest",
-    "WrExecutive",
-    "WrFreePage",
-    "WrPageIn",
-    "WrPoolAllocation",
-    "WrDelayExecution",
-    "WrSuspended",
-    "WrUserRequest",
-    "WrEventPair",
-    "WrQueue",
-    "WrLpcReceive",
-    "WrLpcReply",
-    "WrVirtualMemory",
-    "WrPageOut",
-    "WrRendezvous",
-    "WrKeyedEvent",
-    "WrTerminated",
-    "WrProcessInSwap",
-    "WrCpuRateControl",
-    "WrCalloutStack",
-    "WrKernel",
-    "WrResource",
-    "WrPushLock",
-    "WrMutex",
-    "WrQuantumEnd",
-    "WrDispatchInt",
-    "WrPreempted",
-    "WrYieldExecution",
-    "WrFastMutex",
-    "WrGuardedMutex",
-    "WrRundown",
-    "WrAlertByThreadId",
-    "WrDeferredPreempt",
-    "WrPhysicalFault",
-    "WrIoRing",
-    "WrMdlCache",
-];
-const THREAD_STATES: [&str; 8] = [
-    "Initialized",
-    "Ready",
-    "Running",
-    "Standby",
-    "Terminated",
-    "Waiting",
-    "Transition",
-    "DeferredReady",
-];
-
-/// Appends the table's name for `v`, or the number when the table has none.
-fn push_named(msg: &mut String, table: &[&'static str], v: u8) {
-    match table.get(usize::from(v)) {
-        Some(name) => msg.push_str(name),
-        None => push_int(msg, v),
-    }
-}
-
-/// Writes `Group/Event ...` for a kernel record and returns its pid/tid.
+/// Writes a kernel record's message and returns its row fields.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode(
     looked: &Looked,
@@ -231,162 +167,109 @@ pub(crate) fn decode(
     payload: &[u8],
     msg: &mut String,
 ) -> KernelRow {
-    msg.push_str(group_name(group));
-    msg.push('/');
-    match event_name(group, kind) {
-        Some(name) => msg.push_str(name),
-        None => {
-            msg.push_str("Type");
+    let header = (known(header_pid), known(header_tid));
+    let key = Key::Group(group);
+    let mut misfit = None;
+    let entry = mof::table().get(key, kind, version);
+    if let Some(e) = entry {
+        match render(e, looked, pointer64, header, payload, msg) {
+            Ok(row) => return row,
+            Err(reason) => misfit = Some(reason),
+        }
+    }
+    msg.clear();
+    match (entry, mof::table().task(key)) {
+        (Some(e), _) => msg.push_str(&e.short),
+        (None, Some((task, _))) => {
+            msg.push_str(task);
+            msg.push_str("/Opcode(");
+            push_int(msg, kind);
+            msg.push(')');
+        }
+        (None, None) => {
+            msg.push_str(group_name(group));
+            msg.push_str("/Type");
             push_int(msg, kind);
         }
     }
-    // -1 (0xFFFFFFFF) in a header means "no process/thread" (PerfView prints -1).
-    let known = |v: Option<u32>| v.filter(|&v| v != u32::MAX);
-    let header = KernelRow {
-        pid: known(header_pid),
-        tid: known(header_tid),
-    };
-    let decoded = match (group, kind) {
-        (GROUP_PROCESS, 1..=4 | 39) => process(kind, version, pointer64, payload, msg, &header),
-        (GROUP_THREAD, 1..=4) => thread(looked, payload, msg),
-        (GROUP_THREAD, CSWITCH) => cswitch(looked, payload, msg),
-        _ => None,
-    };
-    decoded.unwrap_or_else(|| {
-        msg.push_str(" v");
-        push_int(msg, version);
+    raw_tail(version, payload, msg);
+    KernelRow {
+        pid: header.0,
+        tid: header.1,
+        event: None,
+        misfit,
+    }
+}
+
+/// ` vV data=...`: the raw part of an event no layout rendered.
+pub(crate) fn raw_tail(version: u16, payload: &[u8], msg: &mut String) {
+    msg.push_str(" v");
+    push_int(msg, version);
+    msg.push_str(" data=");
+    push_hex(msg, payload, HEX_CAP);
+}
+
+/// Renders a record by its class: `Task/Event Name=Value; ...`, with the row's process and
+/// thread taken from the fields that name them.
+///
+/// PerfView's attribution (net.4.5.2.x64's baseline): an event with a process field
+/// (Image, TcpIp, Process) is that process's, on no thread unless the thread that logged
+/// it is of the same process; an event with a thread field (SampledProfile, StackWalk) is
+/// that thread's, in the thread's process as the thread events before it said.
+pub(crate) fn render(
+    e: &'static Entry,
+    looked: &Looked,
+    pointer64: bool,
+    (header_pid, header_tid): (Option<u32>, Option<u32>),
+    payload: &[u8],
+    msg: &mut String,
+) -> Result<KernelRow, &'static str> {
+    msg.clear();
+    msg.push_str(&e.short);
+    let c = &e.class;
+    if !c.fields.is_empty() {
+        msg.push(' ');
+    }
+    let mut values = [0u64; 64];
+    render_values(&c.fields, payload, pointer64, msg, &mut values).map_err(|_| LAYOUT_SHORT)?;
+    if c.fields.is_empty() && !payload.is_empty() {
         msg.push_str(" data=");
         push_hex(msg, payload, HEX_CAP);
-        header
-    })
-}
-
-/// The fields of a process record that are shown.
-struct ProcessFields {
-    pid: u32,
-    ppid: u32,
-    session: u32,
-    exit: i32,
-    image: String,
-    command: String,
-}
-
-fn process_fields(version: u16, pointer64: bool, p: &[u8]) -> Option<ProcessFields> {
-    let ptr = if pointer64 { 8 } else { 4 };
-    // V1 starts with PageDirectoryBase, V2+ with UniqueProcessKey: a pointer either way.
-    let ids = ptr;
-    let pid = u32_at(p, ids)?;
-    let ppid = u32_at(p, ids + 4)?;
-    let session = u32_at(p, ids + 8)?;
-    let exit = u32_at(p, ids + 12)? as i32;
-    let mut at = ids + 16;
-    match version {
-        1 | 2 => {}
-        3 => at += ptr,     // DirectoryTableBase
-        _ => at += ptr + 4, // DirectoryTableBase, Flags (V4+)
     }
-    at = skip_sid(p, at, ptr)?;
-    let (image, used) = ansiz(p.get(at..)?);
-    let command = if version >= 2 {
-        utf16z(p.get(at + used..).unwrap_or(&[])).0
-    } else {
-        String::new()
+    let value = |i: Option<usize>| {
+        i.and_then(|i| values.get(i))
+            .and_then(|&v| u32::try_from(v).ok())
     };
-    Some(ProcessFields {
+    let (pid_field, tid_field) = (known(value(c.pid)), known(value(c.tid)));
+    let (mut pid, mut tid) = (header_pid, header_tid);
+    if c.pid.is_some() {
+        pid = pid_field;
+        if header_pid != pid_field {
+            tid = None;
+        }
+    }
+    if c.tid.is_some() {
+        tid = tid_field;
+        if c.pid.is_none() && tid != header_tid {
+            pid = match *looked {
+                Looked::Pid(p) | Looked::Pids(p, _) => p,
+                Looked::Nothing => None,
+            };
+        }
+    }
+    if let Looked::Pids(old, new) = *looked {
+        // PerfView's CSwitch adds the processes of both threads.
+        for (name, v) in [("; OldProcessID=", old), ("; NewProcessID=", new)] {
+            if let Some(v) = v {
+                msg.push_str(name);
+                push_int(msg, v);
+            }
+        }
+    }
+    Ok(KernelRow {
         pid,
-        ppid,
-        session,
-        exit,
-        image,
-        command,
-    })
-}
-
-fn process(
-    kind: u8,
-    version: u16,
-    pointer64: bool,
-    p: &[u8],
-    msg: &mut String,
-    header: &KernelRow,
-) -> Option<KernelRow> {
-    let f = process_fields(version, pointer64, p)?;
-    let _ = write!(
-        msg,
-        " pid={} ppid={} session={} image=",
-        f.pid, f.ppid, f.session
-    );
-    push_value(msg, &f.image);
-    if !f.command.is_empty() {
-        msg.push_str(" cmdline=");
-        push_value(msg, &f.command);
-    }
-    if kind != 1 && kind != 3 {
-        let _ = write!(msg, " exit={:#x}", f.exit);
-    }
-    Some(KernelRow {
-        pid: Some(f.pid),
-        tid: header.tid,
-    })
-}
-
-/// Skips the `UserSID` field: a TOKEN_USER (two pointers) then a SID, or 4 zero bytes when
-/// there is none (perfview `ProcessTraceData.SkipSID`).
-fn skip_sid(p: &[u8], at: usize, ptr: usize) -> Option<usize> {
-    if u32_at(p, at)? == 0 {
-        return Some(at + 4);
-    }
-    let sub_authorities = usize::from(u8_at(p, at + 2 * ptr + 1)?);
-    Some(at + 2 * ptr + 8 + 4 * sub_authorities)
-}
-
-fn thread(looked: &Looked, p: &[u8], msg: &mut String) -> Option<KernelRow> {
-    // Every version starts with ProcessId, TThreadId.
-    let pid = u32_at(p, 0)?;
-    let tid = u32_at(p, 4)?;
-    let _ = write!(msg, " pid={pid} tid={tid}");
-    if let Looked::Image(Some(image)) = looked {
-        msg.push_str(" image=");
-        push_value(msg, image);
-    }
-    Some(KernelRow {
-        pid: Some(pid),
-        tid: Some(tid),
-    })
-}
-
-/// A context switch. The row belongs to the thread switched out: its wait reason is what
-/// explains a hang; its process comes from the thread events seen before.
-fn cswitch(looked: &Looked, p: &[u8], msg: &mut String) -> Option<KernelRow> {
-    let new_tid = u32_at(p, 0)?;
-    let old_tid = u32_at(p, 4)?;
-    let reason = u8_at(p, 12)?;
-    let mode = u8_at(p, 13)?;
-    let old_state = u8_at(p, 14)?;
-    let (old_pid, new_pid) = match *looked {
-        Looked::Pids(old, new) => (old, new),
-        _ => (None, None),
-    };
-    // Written piece by piece: context switches are the most frequent kernel event.
-    msg.push_str(" old_tid=");
-    push_int(msg, old_tid);
-    msg.push_str(" new_tid=");
-    push_int(msg, new_tid);
-    msg.push_str(" wait_reason=");
-    push_named(msg, &WAIT_REASONS, reason);
-    msg.push_str(if mode == 0 {
-        " wait_mode=Kernel"
-    } else {
-        " wait_mode=User"
-    });
-    msg.push_str(" old_state=");
-    push_named(msg, &THREAD_STATES, old_state);
-    if let Some(pid) = new_pid {
-        msg.push_str(" new_pid=");
-        push_int(msg, pid);
-    }
-    Some(KernelRow {
-        pid: old_pid,
-        tid: Some(old_tid),
+        tid,
+        event: Some(&e.full),
+        misfit: None,
     })
 }

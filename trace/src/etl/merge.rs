@@ -160,7 +160,9 @@ impl<'f> Stream<'f> {
             match record::parse(c.buf.bytes(), c.pos, c.buf.end) {
                 Ok(Parsed::Record(r)) => {
                     let stateful = match r.fields {
-                        Fields::Kernel { group, kind, .. } => kernel::stateful(group, kind),
+                        Fields::Kernel { group, kind, .. } => {
+                            kernel::stateful(group, kind) || kernel::names_thread(r.pid, r.tid)
+                        }
                         _ => false,
                     };
                     self.head = Some(Head {
@@ -353,7 +355,10 @@ fn looked(state: &mut KernelState, buf: &WinBuf<'_>, pos: usize) -> Looked {
                 group,
                 kind,
                 version,
-            } => state.apply(group, kind, version, record::pointer64(&r), r.payload),
+            } => {
+                state.learn(r.pid, r.tid);
+                state.apply(group, kind, version, record::pointer64(&r), r.payload)
+            }
             _ => Looked::Nothing,
         },
         _ => Looked::Nothing,

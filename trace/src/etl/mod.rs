@@ -41,6 +41,7 @@ mod header;
 mod kernel;
 mod manifest;
 mod merge;
+mod mof;
 mod record;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
@@ -90,8 +91,11 @@ pub struct EtlInfo {
     /// Manifest events of providers no schema describes (shown as hex), by provider: the
     /// GUID, or its well-known name. `--manifest` with the provider's manifest decodes them.
     pub manifest_without_schema: BTreeMap<String, u64>,
-    /// Manifest events whose schema did not fit (shown as hex), by reason.
+    /// Manifest and kernel events whose schema or layout did not fit (shown as hex), by
+    /// reason.
     pub manifest_misfits: BTreeMap<String, u64>,
+    /// Kernel events of classes without a layout here (shown as hex), by `Group/TypeN`.
+    pub kernel_without_layout: BTreeMap<String, u64>,
 }
 
 /// `LogFileMode` bit of a logger that compresses its buffers (formats.md §1.3).
@@ -461,6 +465,7 @@ fn open<'f>(path: &Path, file: &'f [u8], tmf_dir: Option<&Path>) -> Result<Setup
         wpp_without_format: 0,
         manifest_without_schema: BTreeMap::new(),
         manifest_misfits: BTreeMap::new(),
+        kernel_without_layout: BTreeMap::new(),
     };
     let mut by_cpu: BTreeMap<u16, Vec<BufferHeader>> = BTreeMap::new();
     for h in scan.buffers {
@@ -491,6 +496,12 @@ fn finish(info: &mut EtlInfo, merger: Merger<'_>, tally: Tally) -> Skips {
     }
     for (reason, n) in tally.misfits {
         *info.manifest_misfits.entry(reason.to_string()).or_default() += n;
+    }
+    for ((group, kind), n) in tally.kernel_without_layout {
+        *info
+            .kernel_without_layout
+            .entry(kernel::raw_name(group, kind))
+            .or_default() += n;
     }
     for (kind, n) in record::ALL_TYPES.iter().zip(merger.counts) {
         if n > 0 {

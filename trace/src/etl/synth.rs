@@ -440,7 +440,7 @@ pub fn message(m: &Message, args: &[u8]) -> Vec<u8> {
     w.size_at(0)
 }
 
-/// Kernel payloads for process events (`Process_TypeGroup1` V4, no SID).
+/// Kernel payloads for process events (`Process_V4_TypeGroup1`, no SID).
 pub fn process_payload(ptr64: bool, pid: u32, ppid: u32, image: &str, cmdline: &str) -> Vec<u8> {
     let ptr = if ptr64 { 8 } else { 4 };
     let mut w = W::default();
@@ -448,13 +448,19 @@ pub fn process_payload(ptr64: bool, pid: u32, ppid: u32, image: &str, cmdline: &
     w.bytes(&vec![0; ptr]).u32(0); // DirectoryTableBase, Flags
     w.u32(0); // no SID
     w.bytes(image.as_bytes()).u8(0).bytes(&utf16z(cmdline));
+    w.bytes(&utf16z("")).bytes(&utf16z("")); // PackageFullName, ApplicationId
     w.0
 }
 
-/// `Thread_TypeGroup1` starts with ProcessId, TThreadId.
+/// A `Thread_V3_TypeGroup1` payload, 64-bit: ProcessId, TThreadId, seven pointers
+/// (StackBase ... TebBase), SubProcessTag, then four priority and flag bytes.
 pub fn thread_payload(pid: u32, tid: u32) -> Vec<u8> {
     let mut w = W::default();
-    w.u32(pid).u32(tid).bytes(&[0; 40]);
+    w.u32(pid)
+        .u32(tid)
+        .bytes(&[0; 56])
+        .u32(0)
+        .bytes(&[8, 5, 2, 0]);
     w.0
 }
 

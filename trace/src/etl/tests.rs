@@ -121,25 +121,36 @@ fn every_header_type_in_time_order() {
     );
     assert_eq!(
         m[2],
-        "Process/Start pid=300 ppid=4 session=1 image=app.exe cmdline=\"app.exe -x\""
+        "Process/Start UniqueProcessKey=0x7777777777777777; ProcessID=300; ParentID=4; \
+         SessionID=1; ExitStatus=0; PageDirectoryBase=0x00000000; Flags=None; UserSID=; \
+         ImageFileName=app.exe; CommandLine=app.exe -x; PackageFullName=; ApplicationID="
     );
     assert!(
         m[3].starts_with("DbgPrint/Type5 v1 data=09090909"),
         "{}",
         m[3]
     );
-    assert_eq!(m[4], "Thread/Start pid=300 tid=301 image=app.exe");
+    assert_eq!(
+        m[4],
+        "Thread/Start ProcessID=300; ThreadID=301; StackBase=0x00000000; StackLimit=0x00000000; \
+         UserStackBase=0x00000000; UserStackLimit=0x00000000; StartAddr=0x00000000; \
+         Win32StartAddr=0x00000000; TebBase=0x00000000; SubProcessTag=0; BasePriority=8; \
+         PagePriority=5; IoPriority=2; ThreadFlags=0"
+    );
     assert!(m[5].starts_with("opcode=3 v1 data=0102"), "{}", m[5]);
     assert_eq!(
         m[6],
-        "Thread/CSwitch old_tid=301 new_tid=8 wait_reason=WrQueue wait_mode=User old_state=Waiting"
+        "Thread/CSwitch NewThreadID=8; OldThreadID=301; NewThreadPriority=8; OldThreadPriority=9; \
+         PreviousCState=0; SpareByte=0; OldThreadWaitReason=WrQueue; OldThreadWaitMode=UserMode; \
+         OldThreadState=Waiting; OldThreadWaitIdealProcessor=0; NewThreadWaitTime=5; \
+         OldProcessID=300; NewProcessID=300"
     );
     assert!(
         m[7].starts_with("opcode=4 v1 instance=5 parent=6 parent_guid=8f3b1e4c"),
         "{}",
         m[7]
     );
-    assert_eq!(m[8], "PerfInfo/Type46 v2 data=01020304");
+    assert_eq!(m[8], "PerfInfo/Sample v2 data=01020304");
     assert_eq!(m[9], "Opened disk0 status=c0000034");
     assert_eq!(m[10], "Planet name=Saturn moons=146 ringed=true");
     assert!(

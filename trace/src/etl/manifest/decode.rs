@@ -29,13 +29,25 @@ pub(crate) fn render(
     pointer64: bool,
     msg: &mut String,
 ) -> Result<(), &'static str> {
+    render_values(fields, payload, pointer64, msg, &mut [0u64; 64])
+}
+
+/// [`render`], also giving the integer value of each top-level field (0 for fields that are
+/// not integers, and for fields past the end of `values`).
+pub(crate) fn render_values(
+    fields: &[Field],
+    payload: &[u8],
+    pointer64: bool,
+    msg: &mut String,
+    values: &mut [u64],
+) -> Result<(), &'static str> {
     let mut r = Reader {
         p: payload,
         at: 0,
         pointer64,
         scratch: String::new(),
     };
-    r.level(fields, msg, "; ")
+    r.level(fields, msg, "; ", values)
 }
 
 struct Reader<'p> {
@@ -96,6 +108,14 @@ fn push_mapped(msg: &mut String, map: &Map, v: u64) {
 }
 
 impl Reader<'_> {
+    fn pointer(&mut self) -> Result<u64, &'static str> {
+        Ok(if self.pointer64 {
+            u64_at(self.take(8)?, 0).ok_or(SHORT)?
+        } else {
+            u64::from(u32_at(self.take(4)?, 0).ok_or(SHORT)?)
+        })
+    }
+
     fn take(&mut self, n: usize) -> Result<&[u8], &'static str> {
         let s = slice(self.p, self.at, n).ok_or(SHORT)?;
         self.at += n;
@@ -103,21 +123,33 @@ impl Reader<'_> {
     }
 
     /// The fields of one level (the template, or a struct's members), `sep` between them.
-    fn level(&mut self, fields: &[Field], msg: &mut String, sep: &str) -> Result<(), &'static str> {
-        // Integer values of this level's fields, for counts and lengths naming them.
-        let mut values = [0u64; 64];
+    /// `values` receives the integer value of each field, for counts and lengths naming them.
+    fn level(
+        &mut self,
+        fields: &[Field],
+        msg: &mut String,
+        sep: &str,
+        values: &mut [u64],
+    ) -> Result<(), &'static str> {
+        let mut written = 0;
         for (i, f) in fields.iter().enumerate() {
-            if i > 0 {
-                msg.push_str(sep);
-            }
-            msg.push_str(&f.name);
-            msg.push('=');
             let lookup = |c: Count| match c {
                 Count::None => None,
                 Count::Fixed(n) => Some(u64::from(n)),
                 Count::Field(k) => Some(values.get(k).copied().unwrap_or(0)),
             };
             let length = lookup(f.length);
+            if f.in_type == InType::Skip {
+                let n = usize::try_from(length.unwrap_or(0)).map_err(|_| SHORT)?;
+                self.take(n)?;
+                continue;
+            }
+            if written > 0 {
+                msg.push_str(sep);
+            }
+            written += 1;
+            msg.push_str(&f.name);
+            msg.push('=');
             let v = match lookup(f.count) {
                 None => self.value(f, length, msg)?,
                 Some(n) => {
@@ -246,11 +278,7 @@ impl Reader<'_> {
                 write!(msg, "{g}").map_err(|_| SHORT)?;
             }
             InType::Pointer => {
-                let v = if self.pointer64 {
-                    u64_at(self.take(8)?, 0).ok_or(SHORT)?
-                } else {
-                    u64::from(u32_at(self.take(4)?, 0).ok_or(SHORT)?)
-                };
+                let v = self.pointer()?;
                 write!(msg, "0x{v:08x}").map_err(|_| SHORT)?;
                 return Ok(v);
             }
@@ -272,9 +300,52 @@ impl Reader<'_> {
                 let sid = self.take(8 + 4 * n)?;
                 crate::etl::tracelogging::push_sid(msg, sid);
             }
+            InType::USize => {
+                let v = self.pointer()?;
+                push_grouped(msg, v, false);
+                return Ok(v);
+            }
+            InType::Ipv4 => {
+                let b = self.take(4)?;
+                let _ = write!(msg, "{}.{}.{}.{}", b[0], b[1], b[2], b[3]);
+            }
+            InType::Ipv6 => {
+                let b: [u8; 16] = self.take(16)?.try_into().map_err(|_| SHORT)?;
+                let _ = write!(msg, "{}", std::net::Ipv6Addr::from(b));
+            }
+            InType::Port => {
+                let b = self.take(2)?;
+                let v = u64::from(u16::from_be_bytes([b[0], b[1]]));
+                push_grouped(msg, v, false);
+                return Ok(v);
+            }
+            InType::KernelSid => {
+                if u32_at(self.p, self.at).ok_or(SHORT)? == 0 {
+                    self.take(4)?;
+                } else {
+                    let ptr = if self.pointer64 { 8 } else { 4 };
+                    let n = usize::from(*self.p.get(self.at + 2 * ptr + 1).ok_or(SHORT)?);
+                    let blob = self.take(2 * ptr + 8 + 4 * n)?;
+                    crate::etl::tracelogging::push_sid(msg, &blob[2 * ptr..]);
+                }
+            }
+            InType::PointerArray => {
+                msg.push('[');
+                let mut k = 0;
+                while self.at < self.p.len() {
+                    if k > 0 {
+                        msg.push_str(", ");
+                    }
+                    k += 1;
+                    let v = self.pointer()?;
+                    write!(msg, "0x{v:x}").map_err(|_| SHORT)?;
+                }
+                msg.push(']');
+            }
+            InType::Skip => {}
             InType::Struct => {
                 msg.push('{');
-                self.level(&f.members, msg, " ")?;
+                self.level(&f.members, msg, " ", &mut [0u64; 64])?;
                 msg.push('}');
             }
         }

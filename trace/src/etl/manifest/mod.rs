@@ -43,6 +43,21 @@ pub(crate) enum InType {
     /// u16 byte count, then 8-bit text.
     CountedAnsi,
     Struct,
+    /// Pointer-sized integer printed in decimal (kernel `ImageSize`).
+    USize,
+    /// 4 bytes in network order, printed dotted (win:IPv4).
+    Ipv4,
+    /// 16 bytes, printed as RFC 5952 text (win:IPv6).
+    Ipv6,
+    /// u16 in network byte order, printed in host order (win:Port).
+    Port,
+    /// The kernel's `UserSID` of Process events: a TOKEN_USER (two pointers) and the SID,
+    /// or 4 zero bytes when there is none (perfview `ProcessTraceData.SkipSID`).
+    KernelSid,
+    /// Pointers to the end of the payload (StackWalk's stack).
+    PointerArray,
+    /// `length` bytes that are not shown (reserved and padding fields).
+    Skip,
 }
 
 /// A count or length: none, a number, or an earlier field of the same level.
