@@ -289,7 +289,12 @@ impl<'s> Decoder<'s> {
                 row.level = level_name(level);
                 row.event_id = Some(u32::from(opcode));
                 // MOF classes logged under a GUID of their own (SysConfig, ImageID).
-                let class = mof::table().get(mof::Key::Guid(guid), opcode, version);
+                let key = mof::Key::Guid(guid);
+                let class = mof::table().get(key, opcode, version);
+                let named = |name: &'static str| match name {
+                    mof::KERNEL => Provider::Kernel,
+                    name => Provider::Named(guid, name),
+                };
                 if let Some(e) = class {
                     let header = (r.pid, r.tid);
                     match kernel::render(e, looked, pointer64(r), header, r.payload, msg) {
@@ -297,10 +302,7 @@ impl<'s> Decoder<'s> {
                             row.pid = k.pid;
                             row.tid = k.tid;
                             row.event = k.event;
-                            row.provider = match e.provider {
-                                mof::KERNEL => Provider::Kernel,
-                                name => Provider::Named(guid, name),
-                            };
+                            row.provider = named(e.provider);
                             return row;
                         }
                         Err(reason) => {
@@ -308,6 +310,14 @@ impl<'s> Decoder<'s> {
                             msg.clear();
                         }
                     }
+                }
+                row.event = kernel::name_unrendered(key, opcode, class, msg);
+                if row.event.is_some() {
+                    if let Some((_, name)) = mof::table().task(key) {
+                        row.provider = named(name);
+                    }
+                    kernel::raw_tail(version, r.payload, msg);
+                    return row;
                 }
                 let _ = write!(msg, "opcode={opcode} v{version}");
                 if let Some((id, parent, parent_guid)) = instance {

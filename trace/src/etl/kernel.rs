@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::bytes::{push_hex, push_int, u32_at};
 use super::event::HEX_CAP;
 use super::manifest::decode::render_values;
-use super::mof::{self, Entry, Key};
+use super::mof::{self, Entry, Key, Thread};
 
 /// Why a kernel event kept its raw form although its class is known.
 pub(crate) const LAYOUT_SHORT: &str = "kernel class layout does not fit the payload";
@@ -178,27 +178,40 @@ pub(crate) fn decode(
         }
     }
     msg.clear();
-    match (entry, mof::table().task(key)) {
-        (Some(e), _) => msg.push_str(&e.short),
-        (None, Some((task, _))) => {
-            msg.push_str(task);
-            msg.push_str("/Opcode(");
-            push_int(msg, kind);
-            msg.push(')');
-        }
-        (None, None) => {
-            msg.push_str(group_name(group));
-            msg.push_str("/Type");
-            push_int(msg, kind);
-        }
+    let event = name_unrendered(key, kind, entry, msg);
+    if msg.is_empty() {
+        msg.push_str(group_name(group));
+        msg.push_str("/Type");
+        push_int(msg, kind);
     }
     raw_tail(version, payload, msg);
     KernelRow {
         pid: header.0,
         tid: header.1,
-        event: None,
+        event,
         misfit,
     }
+}
+
+/// Names an event of a known class that was not rendered (its layout did not fit, or the
+/// table lacks its opcode: PerfView's `SysConfig/Opcode(37)`): writes `Task/Event` to
+/// `msg` and returns the `event` column. Writes nothing for a key the table lacks.
+pub(crate) fn name_unrendered(
+    key: Key,
+    kind: u8,
+    entry: Option<&'static Entry>,
+    msg: &mut String,
+) -> Option<&'static str> {
+    if let Some(e) = entry {
+        msg.push_str(&e.short);
+        return Some(&e.full);
+    }
+    let (task, _) = mof::table().task(key)?;
+    msg.push_str(task);
+    msg.push_str("/Opcode(");
+    push_int(msg, kind);
+    msg.push(')');
+    mof::table().unlisted(key, kind)
 }
 
 /// ` vV data=...`: the raw part of an event no layout rendered.
@@ -224,6 +237,7 @@ pub(crate) fn render(
     payload: &[u8],
     msg: &mut String,
 ) -> Result<KernelRow, &'static str> {
+    let (header_pid, header_tid) = (known(header_pid), known(header_tid));
     msg.clear();
     msg.push_str(&e.short);
     let c = &e.class;
@@ -244,9 +258,14 @@ pub(crate) fn render(
     let (mut pid, mut tid) = (header_pid, header_tid);
     if c.pid.is_some() {
         pid = pid_field;
-        if header_pid != pid_field {
-            tid = None;
-        }
+        tid = match c.thread {
+            Thread::SameProcess if header_pid != pid_field => None,
+            Thread::SameProcess | Thread::Logger => header_tid,
+            Thread::None => None,
+        };
+    }
+    if c.thread == Thread::None {
+        tid = None;
     }
     if c.tid.is_some() {
         tid = tid_field;

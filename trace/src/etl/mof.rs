@@ -16,7 +16,12 @@
 //! ```text
 //! class <Task> <group|guid> v<min>[-<max>|+] : <opcode>=<Event>|- ... [provider=<Name>]
 //! <Field> <type> [map=<Map>] [pid] [tid]
-//! map <Map> value|bitmap : <number>=<Name> ...
+//! map <Map> value|bitmap [ignore=0x<bits>] : <number>=<Name> ...
+//! ```
+//! A class line may end with `thread=none|logger` (see [`Thread`]); a map's `ignore` bits
+//! are left out before the value is named (DiskIo's IrpFlags carry the I/O priority in
+//! bits 17-19, which PerfView prints as a field of its own, not as flags).
+//! ```text
 //! ```
 
 use std::sync::{Arc, OnceLock};
@@ -68,6 +73,19 @@ pub(crate) struct Class {
     /// The thread field's place, when it can be read without rendering (for the merge's
     /// thread → process lookup).
     pub tid_at: Option<At>,
+    pub thread: Thread,
+}
+
+/// Whose thread an event of a class is on, when a field names its process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Thread {
+    /// The logging thread's, if that thread is of the event's process (PerfView's
+    /// Image/Load: the loader thread).
+    SameProcess,
+    /// No thread (PerfView's Process, Image/DCStart|Unload, ImageID, TcpIp: `TID=-1`).
+    None,
+    /// The logging thread's, whatever the process (SystemConfig/Services).
+    Logger,
 }
 
 /// One event of a class: `Task/Event` and the provider-qualified name.
@@ -89,6 +107,9 @@ pub(crate) struct Table {
     events: FxHashMap<(Key, u8), Vec<Entry>>,
     /// The task of each key, for opcodes the table does not list (`SysConfig/Opcode(37)`).
     tasks: FxHashMap<Key, (Box<str>, &'static str)>,
+    /// `Provider/Task/Opcode(N)` for every opcode of a task, made once so a row can name
+    /// an opcode the table lacks as PerfView does.
+    unlisted: FxHashMap<Key, Box<[Box<str>]>>,
     /// Lines that did not parse (a unit test keeps this empty).
     pub errors: Vec<String>,
 }
@@ -103,7 +124,9 @@ pub(crate) fn table() -> &'static Table {
 /// `Windows Kernel/SysConfig/...`; KernelTraceControl keeps its own name).
 fn guid_provider(g: &Guid) -> &'static str {
     match g.to_string().as_str() {
-        "b3e675d7-2554-4f18-830b-2762732560de" => "KernelTraceControl",
+        "b3e675d7-2554-4f18-830b-2762732560de" | "bbccf6c1-6cd1-48c4-80ff-839482e37671" => {
+            "KernelTraceControl"
+        }
         _ => KERNEL,
     }
 }
@@ -126,6 +149,14 @@ impl Table {
     /// The task name and provider of a key, for an opcode the table lacks.
     pub(crate) fn task(&self, key: Key) -> Option<(&str, &'static str)> {
         self.tasks.get(&key).map(|(t, p)| (&**t, *p))
+    }
+
+    /// The event name PerfView gives an opcode of a known task the table lacks.
+    pub(crate) fn unlisted(&self, key: Key, opcode: u8) -> Option<&str> {
+        self.unlisted
+            .get(&key)
+            .and_then(|names| names.get(usize::from(opcode)))
+            .map(|n| &**n)
     }
 
     /// Whether events of this key and opcode have a thread field the merge can read.
@@ -219,6 +250,7 @@ struct Open {
     max: u16,
     events: Vec<(u8, Option<String>)>,
     provider: &'static str,
+    thread: Thread,
     fields: Vec<(Field, Option<String>, bool, bool)>,
 }
 
@@ -253,7 +285,16 @@ fn class_line(words: &[&str]) -> Option<Open> {
         Key::Guid(g) => guid_provider(&g),
     };
     let mut events = Vec::new();
+    let mut thread = Thread::SameProcess;
     for w in rest {
+        if let Some(t) = w.strip_prefix("thread=") {
+            thread = match t {
+                "none" => Thread::None,
+                "logger" => Thread::Logger,
+                _ => return None,
+            };
+            continue;
+        }
         if let Some(p) = w.strip_prefix("provider=") {
             // The few names PerfView takes from the file's own metadata.
             provider = match p {
@@ -273,18 +314,21 @@ fn class_line(words: &[&str]) -> Option<Open> {
         max,
         events,
         provider,
+        thread,
         fields: Vec::new(),
     })
 }
 
 fn map_line(words: &[&str]) -> Option<(String, Map)> {
-    let [name, kind, colon, rest @ ..] = words else {
-        return None;
+    let (name, kind, ignore, rest) = match words {
+        [name, kind, ignore, ":", rest @ ..] => {
+            let mask = ignore.strip_prefix("ignore=0x")?;
+            (*name, *kind, u64::from_str_radix(mask, 16).ok()?, rest)
+        }
+        [name, kind, ":", rest @ ..] => (*name, *kind, 0, rest),
+        _ => return None,
     };
-    if *colon != ":" {
-        return None;
-    }
-    let bitmap = match *kind {
+    let bitmap = match kind {
         "bitmap" => true,
         "value" => false,
         _ => return None,
@@ -299,7 +343,14 @@ fn map_line(words: &[&str]) -> Option<(String, Map)> {
         entries.push((v, n.into()));
     }
     entries.sort_by_key(|(v, _)| *v);
-    Some((name.to_string(), Map { bitmap, entries }))
+    Some((
+        name.to_string(),
+        Map {
+            bitmap,
+            ignore,
+            entries,
+        },
+    ))
 }
 
 fn parse(text: &str) -> Table {
@@ -384,10 +435,15 @@ fn parse(text: &str) -> Table {
             pid,
             tid,
             tid_at,
+            thread: c.thread,
         });
-        t.tasks
-            .entry(c.key)
-            .or_insert_with(|| (c.task.clone().into(), c.provider));
+        if !t.tasks.contains_key(&c.key) {
+            let names = (0..=u8::MAX)
+                .map(|op| format!("{}/{}/Opcode({op})", c.provider, c.task).into())
+                .collect();
+            t.unlisted.insert(c.key, names);
+            t.tasks.insert(c.key, (c.task.clone().into(), c.provider));
+        }
         for (op, name) in c.events {
             let short = match &name {
                 Some(n) => format!("{}/{n}", c.task),
@@ -448,6 +504,31 @@ mod tests {
         );
         assert!(t.get(Key::Group(9), 3, 1).is_none());
         assert_eq!(t.task(Key::Group(9)).map(|x| x.0), Some("Demo"));
+        assert_eq!(
+            t.unlisted(Key::Group(9), 3),
+            Some("Windows Kernel/Demo/Opcode(3)")
+        );
+    }
+
+    #[test]
+    fn thread_rules_and_ignored_bits() {
+        let t = parse(
+            "map F bitmap ignore=0xe0000 : 1=Nocache 2=Paging\n\
+             class A 1 v0+ : 1=X thread=none\nP u32 pid\n\
+             class B 1 v0+ : 2=Y thread=logger\nP u32 pid\nG u32 map=F\n",
+        );
+        assert!(t.errors.is_empty(), "{:?}", t.errors);
+        assert_eq!(
+            t.get(Key::Group(1), 1, 0).map(|e| e.class.thread),
+            Some(Thread::None)
+        );
+        let y = t.get(Key::Group(1), 2, 0).expect("Y");
+        assert_eq!(y.class.thread, Thread::Logger);
+        let map = y.class.fields[1].map.as_ref().expect("map");
+        assert_eq!(map.ignore, 0xe0000);
+        // An unknown class-line word is an error, not a silent default.
+        let bad = parse("class C 1 v0+ : 1=Z thread=sometimes\n");
+        assert_eq!(bad.errors.len(), 1);
     }
 
     #[test]

@@ -152,7 +152,9 @@ fn check_event_lines(info: &EtlInfo, seen: &[Seen], lines: &[Line]) -> usize {
             .filter(|s| s.cpu == l.cpu && (rel_ms(s, anchor, freq) - l.rel_ms).abs() <= 0.0011)
             .collect();
         assert!(!candidates.is_empty(), "no record for {l:?}");
-        let ids = |s: &&&Seen| s.pid == Some(l.pid as u32) && s.tid == Some(l.tid as u32);
+        // PerfView prints "no process/thread" as -1.
+        let ids =
+            |s: &&&Seen| s.pid == u32::try_from(l.pid).ok() && s.tid == u32::try_from(l.tid).ok();
         if candidates.iter().any(|s| ids(&s)) {
             same_ids += 1;
         }
@@ -348,8 +350,9 @@ fn net452_compressed_buffers_counts_and_order() {
     let matched = check_event_lines(&info, &seen, &lines);
     // formats.md §1.10 found 381 of 480 lines with the header's ids; the other 99 are kernel
     // events whose ids PerfView takes from the payload, or PERFINFO records that carry none.
-    // Process and thread events take theirs from the payload here too: 5 more match.
-    assert_eq!(matched, 391);
+    // With the kernel classes' ids taken as PerfView takes them, all but the two
+    // DiskIO/FlushBuffers lines match (PerfView reads that thread from the wrong field).
+    assert_eq!(matched, 478);
     for (name, prefix) in [
         ("Process/DCStart", "Process/DCStart UniqueProcessKey="),
         ("Thread/Start", "Thread/Start ProcessID="),
@@ -654,16 +657,23 @@ fn kernel_events_match_perfview_field_by_field() {
             unmatched: a.unmatched + b.unmatched,
         });
     println!("all kernel: {all:?}");
-    // The classes the table lays out: every line found, and 95% of the fields agree.
-    let covered = [
-        "Windows Kernel/Process/DCStart",
-        "Windows Kernel/Thread/Start",
-        "Windows Kernel/Thread/Stop",
-    ];
-    for task in covered {
-        let a = by_task[task];
-        assert!(a.events > 0 && a.unmatched == 0, "{task}: {a:?}");
-        assert!(a.equal * 100 >= a.compared * 95, "{task}: {a:?}");
+    // Every line finds its record, but DiskIO/FlushBuffers': PerfView reads its thread from
+    // HighResResponseTime's place (TID=786839), this reader from IssuingThreadId.
+    let flush = "Windows Kernel/DiskIO/FlushBuffers";
+    for (task, a) in by_task.iter().filter(|(t, _)| *t != flush) {
+        assert_eq!(a.unmatched, 0, "{task}: {a:?}");
+    }
+    assert!(all.events >= 180, "kernel lines matched: {all:?}");
+    assert!(
+        all.equal * 100 >= all.compared * 95,
+        "kernel fields: {}/{} equal",
+        all.equal,
+        all.compared
+    );
+    // Per name, what PerfView derives from other events is the difference: NIC's address
+    // lists (PerfView prints the first), Services' ProcessName (PerfView's process name).
+    for (task, a) in &by_task {
+        assert!(a.equal * 100 >= a.compared * 80, "{task}: {a:?}");
     }
 }
 
@@ -728,11 +738,17 @@ fn event_counts_match_perfview_count_lines() {
                 .iter()
                 .any(|p| a.starts_with(p))
         };
-        // Names of classes without a layout yet are reported, not asserted.
+        // Every kernel name is given; the CLR's names not in the shipped manifest are
+        // reported, not asserted.
         let missing: Vec<&String> = absent.iter().filter(kernel_or_clr).collect();
         println!(
             "{zip}: {} kernel or CLR names not given: {missing:?}",
             missing.len()
         );
+        let kernel: Vec<&&String> = missing
+            .iter()
+            .filter(|a| a.starts_with("Windows Kernel/"))
+            .collect();
+        assert!(kernel.is_empty(), "{zip}: {kernel:?}");
     }
 }

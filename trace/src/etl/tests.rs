@@ -165,7 +165,7 @@ fn every_header_type_in_time_order() {
         "id=10 v0 opcode=1 task=1 keyword=0x1 channel=16 data=aabb"
     );
     assert!(
-        m[15].starts_with("SystemConfig/Type1 v2 data=4242"),
+        m[15].starts_with("SystemConfig/Opcode(1) v2 data=4242"),
         "{}",
         m[15]
     );

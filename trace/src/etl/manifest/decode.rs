@@ -81,6 +81,7 @@ fn push_mapped(msg: &mut String, map: &Map, v: u64) {
         }
         return;
     }
+    let v = v & !map.ignore;
     if v == 0 {
         // PerfView's flags enums name the empty set `None` (`AssemblyFlags=None`).
         match map.entries.first() {

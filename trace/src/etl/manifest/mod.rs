@@ -72,6 +72,8 @@ pub(crate) enum Count {
 #[derive(Debug)]
 pub(crate) struct Map {
     pub bitmap: bool,
+    /// Bits left out before the value is named (none in a manifest's maps).
+    pub ignore: u64,
     pub entries: Vec<(u64, Box<str>)>,
 }
 

@@ -467,6 +467,7 @@ fn resolve(
                 name.clone(),
                 Arc::new(Map {
                     bitmap: *bitmap,
+                    ignore: 0,
                     entries,
                 }),
             )
