@@ -348,6 +348,16 @@ fn etl_facts(out: &mut impl Write, e: &EtlFacts) -> io::Result<()> {
     for (reason, n) in &e.info.manifest_misfits {
         writeln!(out, "           {n} events shown as hex: {reason}")?;
     }
+    if e.info.file_schemas > 0 {
+        writeln!(
+            out,
+            "           {} event schemas from the file's own metadata (EventInfo, EventSource manifests)",
+            e.info.file_schemas
+        )?;
+    }
+    for (reason, n) in &e.info.file_metadata_unusable {
+        writeln!(out, "           {n} metadata records not used: {reason}")?;
+    }
     if !e.info.kernel_without_layout.is_empty() {
         let total: u64 = e.info.kernel_without_layout.values().sum();
         let mut by_count: Vec<(&String, &u64)> = e.info.kernel_without_layout.iter().collect();

@@ -7,6 +7,7 @@ use super::bytes::{push_hex, push_hex_int, push_int, Guid};
 use super::header::LogfileHeader;
 use super::kernel::{self, Looked};
 use super::manifest::{self, EventSchema, Schemas};
+use super::metadata::{self, Meta};
 use super::mof;
 use super::record::{ext_items, pointer64, Fields, Record, EXT_EVENT_SCHEMA_TL, EXT_PROV_TRAITS};
 use super::tracelogging;
@@ -119,6 +120,11 @@ pub(crate) struct Tally {
     pub misfits: FxHashMap<&'static str, u64>,
     /// Kernel events of a group and type the class table lacks.
     pub kernel_without_layout: FxHashMap<(u8, u8), u64>,
+    /// The file's own metadata records, copied (see [`metadata`]).
+    pub meta: Vec<Meta>,
+    pub meta_bytes: usize,
+    /// Metadata records not kept (past [`metadata::MAX_BYTES`]).
+    pub meta_dropped: u64,
 }
 
 impl Tally {
@@ -133,6 +139,26 @@ impl Tally {
         for (k, v) in other.kernel_without_layout {
             *self.kernel_without_layout.entry(k).or_default() += v;
         }
+        self.meta_dropped += other.meta_dropped;
+        for m in other.meta {
+            self.keep(m);
+        }
+    }
+
+    /// Keeps a metadata record while the file's kept records stay under the cap.
+    fn keep(&mut self, m: Meta) {
+        if self.meta_bytes + m.len() > metadata::MAX_BYTES {
+            self.meta_dropped += 1;
+            return;
+        }
+        self.meta_bytes += m.len();
+        self.meta.push(m);
+    }
+
+    /// Manifest events no schema decoded: what the file's own metadata might describe.
+    pub(crate) fn undecoded(&self) -> u64 {
+        self.without_schema.values().sum::<u64>()
+            + self.misfits.get(NO_VERSION).copied().unwrap_or(0)
     }
 }
 
@@ -142,6 +168,8 @@ pub(crate) struct Decoder<'s> {
     pub header: &'s LogfileHeader,
     pub tmf: Option<&'s Tmf>,
     pub manifests: Option<&'s Schemas>,
+    /// The schemas of the file's own metadata, on a second reading (last in lookups).
+    pub file: Option<&'s Schemas>,
     pub tally: Tally,
     /// TraceLogging metadata parsed so far.
     pub tl: tracelogging::Cache,
@@ -153,11 +181,13 @@ impl<'s> Decoder<'s> {
         header: &'s LogfileHeader,
         tmf: Option<&'s Tmf>,
         manifests: Option<&'s Schemas>,
+        file: Option<&'s Schemas>,
     ) -> Decoder<'s> {
         Decoder {
             header,
             tmf,
             manifests,
+            file,
             tally: Tally::default(),
             tl: tracelogging::Cache::default(),
         }
@@ -165,11 +195,37 @@ impl<'s> Decoder<'s> {
 
     /// A decoder for another thread: the same inputs, its own count.
     pub(crate) fn fork(&self) -> Decoder<'s> {
-        Decoder::new(self.header, self.tmf, self.manifests)
+        Decoder::new(self.header, self.tmf, self.manifests, self.file)
     }
 
-    /// The schema of a manifest event: the caller's manifests first, then the shipped CLR
-    /// manifest. Err(true) when the provider is known but not this event or version.
+    /// Copies `r` if it is one of the file's metadata records, on the first reading.
+    fn collect(&mut self, r: &Record<'_>) {
+        if self.file.is_some() {
+            return;
+        }
+        let m = match r.fields {
+            Fields::Classic { guid, opcode, .. } if guid == metadata::METADATA_PROVIDER => {
+                match opcode {
+                    metadata::EVENT_INFO => Meta::EventInfo(r.payload.into()),
+                    metadata::EVENT_MAP_INFO => Meta::MapInfo(r.payload.into()),
+                    _ => return,
+                }
+            }
+            Fields::Event { provider, desc, .. }
+                if desc.id == metadata::MANIFEST_ID && desc.opcode == metadata::MANIFEST_OPCODE =>
+            {
+                Meta::Manifest {
+                    provider,
+                    chunk: r.payload.into(),
+                }
+            }
+            _ => return,
+        };
+        self.tally.keep(m);
+    }
+
+    /// The schema of a manifest event: the caller's manifests, then the shipped CLR
+    /// manifest, then (on a second reading) the file's own metadata. Err(true) when the provider is known but not this event or version.
     fn schema(&self, provider: &Guid, id: u16, version: u8) -> Result<&'s EventSchema, bool> {
         let mut known = false;
         if let Some(m) = self.manifests {
@@ -185,11 +241,20 @@ impl<'s> Decoder<'s> {
             }
             known |= clr.has_provider(provider);
         }
+        // The file's own metadata last, as PerfView: its names for the CLR's events are the
+        // manifest's symbols (`GarbageCollection/win:Start`), not the names PerfView prints.
+        if let Some(f) = self.file {
+            if let Some(e) = f.get(provider, id, version) {
+                return Ok(e);
+            }
+            known |= f.has_provider(provider);
+        }
         Err(known)
     }
 
     /// Counts what [`Decoder::decode`] would count for `r` without decoding it.
     pub(crate) fn tally_only(&mut self, r: &Record<'_>) {
+        self.collect(r);
         if self.unformatted(r) {
             self.tally.wpp_without_format += 1;
         }
@@ -222,13 +287,14 @@ impl<'s> Decoder<'s> {
     where
         's: 'a,
     {
+        self.collect(r);
         let mut row = Row {
             provider: Provider::Kernel,
             level: None,
             event_id: None,
             event: None,
-            pid: r.pid,
-            tid: r.tid,
+            pid: kernel::known(r.pid),
+            tid: kernel::known(r.tid),
             source: None,
             line: None,
         };

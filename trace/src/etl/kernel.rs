@@ -150,7 +150,8 @@ fn group_name(group: u8) -> &'static str {
 }
 
 /// -1 (0xFFFFFFFF) means "no process/thread" (PerfView prints -1).
-fn known(v: Option<u32>) -> Option<u32> {
+/// A process or thread id, `None` for 0xFFFFFFFF (no such process or thread).
+pub(crate) fn known(v: Option<u32>) -> Option<u32> {
     v.filter(|&v| v != u32::MAX)
 }
 

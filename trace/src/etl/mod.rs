@@ -41,6 +41,7 @@ mod header;
 mod kernel;
 mod manifest;
 mod merge;
+mod metadata;
 mod mof;
 mod record;
 #[cfg(any(test, feature = "synth"))]
@@ -68,6 +69,7 @@ use event::{Decoder, Row, Tally};
 use header::Clock;
 pub use header::LogfileHeader;
 pub use manifest::Manifests;
+use manifest::Schemas;
 use merge::{Merger, Slot, Window};
 use record::Parsed;
 
@@ -96,6 +98,10 @@ pub struct EtlInfo {
     pub manifest_misfits: BTreeMap<String, u64>,
     /// Kernel events of classes without a layout here (shown as hex), by `Group/TypeN`.
     pub kernel_without_layout: BTreeMap<String, u64>,
+    /// Events described by the file's own metadata (KernelTraceControl EventInfo records,
+    /// EventSource manifests), and the metadata records that could not be used, by reason.
+    pub file_schemas: usize,
+    pub file_metadata_unusable: BTreeMap<String, u64>,
 }
 
 /// `LogFileMode` bit of a logger that compresses its buffers (formats.md §1.3).
@@ -192,8 +198,62 @@ pub(crate) fn read<'p>(
     release: dumptrace_mapfile::Release<'_>,
     tmf_dir: Option<&Path>,
     manifests: Option<&Manifests>,
-    mut sink: Option<&'p mut Sink<'p>>,
+    sink: Option<&'p mut Sink<'p>>,
 ) -> Result<Trace, Error> {
+    let streaming = sink.is_some();
+    let (mut trace, meta, undecoded) =
+        read_pass(path, file, release, tmf_dir, manifests, None, sink)?;
+    if meta.is_empty() || undecoded == 0 {
+        return Ok(trace);
+    }
+    let built = metadata::build(&meta);
+    let unusable: BTreeMap<String, u64> =
+        built.bad.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    if streaming || built.events == 0 {
+        if let Some(info) = trace.report.etl.as_mut() {
+            info.file_metadata_unusable = unusable;
+            if streaming {
+                // Rows already handed over are not read again.
+                info.file_metadata_unusable
+                    .insert(METADATA_STREAMING.to_string(), meta.len() as u64);
+            }
+        }
+        return Ok(trace);
+    }
+    // The file describes events the first reading could not decode: read it again with
+    // those schemas first (the metadata is often at its end, after the events).
+    let (mut again, _, _) = read_pass(
+        path,
+        file,
+        release,
+        tmf_dir,
+        manifests,
+        Some(&built.schemas),
+        None,
+    )?;
+    if let Some(info) = again.report.etl.as_mut() {
+        info.file_schemas = built.events;
+        info.file_metadata_unusable = unusable;
+    }
+    trace = again;
+    Ok(trace)
+}
+
+/// Why in-file metadata was not applied: rows were streamed out before it was found.
+const METADATA_STREAMING: &str = "in-file metadata found after rows were streamed; not applied";
+
+/// One reading of the file: the trace, the file's metadata records, and how many manifest
+/// events no schema decoded.
+#[allow(clippy::too_many_arguments)]
+fn read_pass<'p>(
+    path: &'p Path,
+    file: &[u8],
+    release: dumptrace_mapfile::Release<'_>,
+    tmf_dir: Option<&Path>,
+    manifests: Option<&Manifests>,
+    file_schemas: Option<&Schemas>,
+    mut sink: Option<&mut Sink<'p>>,
+) -> Result<(Trace, Vec<metadata::Meta>, u64), Error> {
     let frame_error = |error| Error::Frame {
         path: path.to_path_buf(),
         error,
@@ -214,6 +274,7 @@ pub(crate) fn read<'p>(
         &info.header,
         tmf.as_ref(),
         manifests.map(Manifests::schemas),
+        file_schemas,
     );
     let mut pieces = Vec::new();
     let mut records = 0u64;
@@ -276,6 +337,8 @@ pub(crate) fn read<'p>(
             frame
         }
     };
+    let meta = std::mem::take(&mut tally.meta);
+    let undecoded = tally.undecoded();
     let skips = finish(&mut info, merger, tally);
     let h = &info.header;
     let time_note = format!(
@@ -295,7 +358,7 @@ pub(crate) fn read<'p>(
         time_note,
         etl: Some(info),
     };
-    Ok(Trace { frame, report })
+    Ok((Trace { frame, report }, meta, undecoded))
 }
 
 /// Decodes a window into one frame: its slots are split into consecutive parts, each
@@ -466,6 +529,8 @@ fn open<'f>(path: &Path, file: &'f [u8], tmf_dir: Option<&Path>) -> Result<Setup
         manifest_without_schema: BTreeMap::new(),
         manifest_misfits: BTreeMap::new(),
         kernel_without_layout: BTreeMap::new(),
+        file_schemas: 0,
+        file_metadata_unusable: BTreeMap::new(),
     };
     let mut by_cpu: BTreeMap<u16, Vec<BufferHeader>> = BTreeMap::new();
     for h in scan.buffers {
@@ -520,6 +585,24 @@ pub(crate) fn walk(
     manifests: Option<&Manifests>,
     mut sink: impl FnMut(&Event<'_>),
 ) -> Result<(EtlInfo, Skips), Error> {
+    // A first walk without decoding finds the file's own metadata, as `read`'s second
+    // reading uses it.
+    let built = {
+        let Setup {
+            info, mut merger, ..
+        } = open(path, file, tmf_dir)?;
+        let mut window = Window::default();
+        let probe = Decoder::new(&info.header, None, None, None);
+        let mut tally = Tally::default();
+        loop {
+            merger.fill(&mut window, WINDOW_ROWS, &|_| {});
+            if window.slots.is_empty() {
+                break;
+            }
+            tally.add(count_only(&window, &probe));
+        }
+        metadata::build(&tally.meta)
+    };
     let Setup {
         mut info,
         tmf,
@@ -531,6 +614,7 @@ pub(crate) fn walk(
         &info.header,
         tmf.as_ref(),
         manifests.map(Manifests::schemas),
+        (built.events > 0).then_some(&built.schemas),
     );
     loop {
         merger.fill(&mut window, WINDOW_ROWS, &|_| {});
@@ -548,5 +632,7 @@ pub(crate) fn walk(
     let tally = std::mem::take(&mut decoder.tally);
     drop(decoder);
     let skips = finish(&mut info, merger, tally);
+    info.file_schemas = built.events;
+    info.file_metadata_unusable = built.bad.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     Ok((info, skips))
 }

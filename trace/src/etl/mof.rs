@@ -29,7 +29,7 @@ use std::sync::{Arc, OnceLock};
 use rustc_hash::FxHashMap;
 
 use super::bytes::Guid;
-use super::manifest::{Count, Field, InType, Map};
+use super::manifest::{Count, Field, InType, Map, MapStyle};
 
 /// The provider PerfView names kernel records by.
 pub(crate) const KERNEL: &str = "Windows Kernel";
@@ -348,6 +348,7 @@ fn map_line(words: &[&str]) -> Option<(String, Map)> {
         Map {
             bitmap,
             ignore,
+            style: MapStyle::Enum,
             entries,
         },
     ))

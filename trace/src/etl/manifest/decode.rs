@@ -11,7 +11,7 @@
 
 use std::fmt::Write;
 
-use super::{Count, Field, InType, Map};
+use super::{Count, Field, InType, Map, MapStyle};
 use crate::etl::bytes::{push_hex, slice, u16_at, u32_at, u64_at, utf16, utf16z_into, Guid};
 use crate::etl::event::HEX_CAP;
 use crate::etl::header::filetime_utc;
@@ -84,18 +84,23 @@ fn push_mapped(msg: &mut String, map: &Map, v: u64) {
     let v = v & !map.ignore;
     if v == 0 {
         // PerfView's flags enums name the empty set `None` (`AssemblyFlags=None`).
-        match map.entries.first() {
-            Some((0, name)) => msg.push_str(name),
-            _ => msg.push_str("None"),
+        match (map.entries.first(), map.style) {
+            (Some((0, name)), _) => msg.push_str(name),
+            (_, MapStyle::Enum) => msg.push_str("None"),
+            _ => msg.push('0'),
         }
         return;
     }
+    let joiner = match map.style {
+        MapStyle::Dynamic => "|",
+        MapStyle::Enum | MapStyle::Tdh => ", ",
+    };
     let mut covered = 0u64;
     let start = msg.len();
     for (bit, name) in &map.entries {
         if *bit != 0 && v & bit == *bit {
             if covered != 0 {
-                msg.push_str(", ");
+                msg.push_str(joiner);
             }
             covered |= bit;
             msg.push_str(name);
@@ -105,6 +110,24 @@ fn push_mapped(msg: &mut String, map: &Map, v: u64) {
     if covered != v {
         msg.truncate(start);
         crate::etl::bytes::push_int(msg, v);
+    }
+}
+
+/// A SOCKADDR as PerfView prints it: `10.50.10.50:0`, `[2001:4898::1050:1050]:0`; other
+/// families, or a cut one, as hex. SOCKADDR_IN: family (u16, 2), port (network order),
+/// address; SOCKADDR_IN6: family (23), port, flow info (u32), address (ws2def.h, ws2ipdef.h).
+fn push_sockaddr(msg: &mut String, b: &[u8]) {
+    let port = b.get(2..4).map(|p| u16::from_be_bytes([p[0], p[1]]));
+    match (u16_at(b, 0), port) {
+        (Some(2), Some(port)) if b.len() >= 8 => {
+            let _ = write!(msg, "{}.{}.{}.{}:{port}", b[4], b[5], b[6], b[7]);
+        }
+        (Some(23), Some(port)) if b.len() >= 24 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&b[8..24]);
+            let _ = write!(msg, "[{}]:{port}", std::net::Ipv6Addr::from(a));
+        }
+        _ => push_hex(msg, b, HEX_CAP),
     }
 }
 
@@ -273,6 +296,11 @@ impl Reader<'_> {
                 let n = length.ok_or(NO_LENGTH)?;
                 let b = self.take(len(n)?)?;
                 push_hex(msg, b, HEX_CAP);
+            }
+            InType::SocketAddress => {
+                let n = length.ok_or(NO_LENGTH)?;
+                let b = self.take(len(n)?)?;
+                push_sockaddr(msg, b);
             }
             InType::Guid => {
                 let g = Guid::at(self.take(16)?, 0).ok_or(SHORT)?;

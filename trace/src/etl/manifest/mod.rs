@@ -58,6 +58,22 @@ pub(crate) enum InType {
     PointerArray,
     /// `length` bytes that are not shown (reserved and padding fields).
     Skip,
+    /// A SOCKADDR of `length` bytes (win:Binary with outType win:SocketAddress).
+    SocketAddress,
+}
+
+/// How PerfView prints a mapped value, by where the map came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum MapStyle {
+    /// A compiled parser's C# enum (the CLR's, the kernel's): `A, B`, 0 as `None`.
+    #[default]
+    Enum,
+    /// A map TDH describes (an in-file EventMapInfo): `A, B`, 0 as `0`
+    /// (`Flags=0` of Microsoft-Windows-Kernel-Process/ProcessStart/Start).
+    Tdh,
+    /// PerfView's dynamic parser of an EventSource manifest: `A|B`, 0 as `0`
+    /// (`keywords=Process|Thread|ImageLoad...` of PerfView/KernelEnableParameters).
+    Dynamic,
 }
 
 /// A count or length: none, a number, or an earlier field of the same level.
@@ -74,6 +90,7 @@ pub(crate) struct Map {
     pub bitmap: bool,
     /// Bits left out before the value is named (none in a manifest's maps).
     pub ignore: u64,
+    pub style: MapStyle,
     pub entries: Vec<(u64, Box<str>)>,
 }
 
@@ -140,16 +157,49 @@ impl Schemas {
             .map(|(_, e)| e)
     }
 
-    fn merge(&mut self, other: Schemas) {
+    /// The name of provider `guid`, if these schemas describe it.
+    pub(crate) fn provider_name(&self, guid: &Guid) -> Option<&str> {
+        self.providers.get(guid).map(|n| &**n)
+    }
+
+    pub(crate) fn merge(&mut self, other: Schemas) {
         for (k, v) in other.events {
             self.events.insert(k, v);
         }
         self.providers.extend(other.providers);
     }
 
-    fn event_count(&self) -> usize {
+    pub(crate) fn event_count(&self) -> usize {
         self.events.values().map(Vec::len).sum()
     }
+}
+
+/// An event's name as PerfView prints it: `Provider/Task/Opcode`, the opcode left out when
+/// it has no name (win:Info), `Provider/EventID(N)` for an event without a task.
+pub(crate) fn event_name(provider: &str, task: Option<&str>, opcode: &str, id: u16) -> String {
+    let mut name = provider.to_string();
+    match task {
+        Some(t) => {
+            name.push('/');
+            name.push_str(t);
+        }
+        // PerfView names an event without a task by its id (`EventID(N)`).
+        None => name.push_str(&format!("/EventID({id})")),
+    }
+    // PerfView drops the task's name from the front of an opcode's (`GCGenerationRange` of
+    // task `GC` is `GC/GenerationRange` in net.4.5.2.x64's baseline).
+    let opcode = match task {
+        Some(t) => match opcode.strip_prefix(t) {
+            Some(rest) if !rest.is_empty() => rest,
+            _ => opcode,
+        },
+        None => opcode,
+    };
+    if !opcode.is_empty() {
+        name.push('/');
+        name.push_str(opcode);
+    }
+    name
 }
 
 /// The CLR's manifest, shipped with the crate.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::{Count, EventSchema, Field, InType, Map, Schemas};
+use super::{Count, EventSchema, Field, InType, Map, MapStyle, Schemas};
 use crate::etl::bytes::Guid;
 
 /// Why a manifest could not be used, and the 1-based line of the XML to blame.
@@ -162,6 +162,17 @@ fn attrs(e: &BytesStart<'_>, line: u64) -> Result<HashMap<String, String>, XmlEr
 
 /// Parses manifest text into schemas.
 pub(crate) fn parse(text: &str) -> Result<Schemas, XmlError> {
+    parse_styled(text, MapStyle::Enum)
+}
+
+/// [`parse`] for a manifest PerfView reads with its dynamic parser (an EventSource's, from
+/// the trace itself): maps print as `A|B` and `0`, 64-bit unsigned fields in hex
+/// (`keywords=0x00000070` in net.4.5.2.x64's PerfView/ProviderEnableParameters).
+pub(crate) fn parse_eventsource(text: &str) -> Result<Schemas, XmlError> {
+    parse_styled(text, MapStyle::Dynamic)
+}
+
+fn parse_styled(text: &str, style: MapStyle) -> Result<Schemas, XmlError> {
     let mut reader = Reader::from_str(text);
     let mut providers: Vec<RawProvider> = Vec::new();
     let mut strings: HashMap<String, String> = HashMap::new();
@@ -341,7 +352,7 @@ pub(crate) fn parse(text: &str) -> Result<Schemas, XmlError> {
     }
     let mut schemas = Schemas::default();
     for p in providers {
-        resolve(p, &strings, &mut schemas)?;
+        resolve(p, &strings, style, &mut schemas)?;
     }
     Ok(schemas)
 }
@@ -385,7 +396,11 @@ fn text(s: &str, strings: &HashMap<String, String>) -> String {
         .unwrap_or_else(|| s.to_string())
 }
 
-fn fields(raw: &[RawField], maps: &HashMap<String, Arc<Map>>) -> Result<Vec<Field>, XmlError> {
+fn fields(
+    raw: &[RawField],
+    maps: &HashMap<String, Arc<Map>>,
+    style: MapStyle,
+) -> Result<Vec<Field>, XmlError> {
     let mut out: Vec<Field> = Vec::with_capacity(raw.len());
     for r in raw {
         // `count` and `length` name an earlier field of the same level, or are numbers.
@@ -417,7 +432,7 @@ fn fields(raw: &[RawField], maps: &HashMap<String, Arc<Map>>) -> Result<Vec<Fiel
             })?),
         };
         let (in_type, members) = match &r.members {
-            Some(m) => (InType::Struct, fields(m, maps)?),
+            Some(m) => (InType::Struct, fields(m, maps, style)?),
             None => (
                 in_type(&r.in_type).ok_or_else(|| XmlError {
                     line: r.line,
@@ -429,6 +444,11 @@ fn fields(raw: &[RawField], maps: &HashMap<String, Arc<Map>>) -> Result<Vec<Fiel
         // outType win:HexInt32/HexInt64 prints an integer in hex; win:Boolean a byte as
         // True/False (winmeta.xml output types).
         let out_type = r.out_type.trim_start_matches("win:");
+        let in_type = match (style, in_type, out_type) {
+            (MapStyle::Dynamic, InType::Int(8, false), _) => InType::Hex(8),
+            (_, InType::Binary, "SocketAddress") => InType::SocketAddress,
+            (_, t, _) => t,
+        };
         out.push(Field {
             name: r.name.as_str().into(),
             in_type,
@@ -446,6 +466,7 @@ fn fields(raw: &[RawField], maps: &HashMap<String, Arc<Map>>) -> Result<Vec<Fiel
 fn resolve(
     p: RawProvider,
     strings: &HashMap<String, String>,
+    style: MapStyle,
     schemas: &mut Schemas,
 ) -> Result<(), XmlError> {
     let Some(guid) = p.guid else {
@@ -468,6 +489,7 @@ fn resolve(
                 Arc::new(Map {
                     bitmap: *bitmap,
                     ignore: 0,
+                    style,
                     entries,
                 }),
             )
@@ -475,7 +497,7 @@ fn resolve(
         .collect();
     let mut templates: HashMap<&str, Arc<[Field]>> = HashMap::new();
     for (tid, raw) in &p.templates {
-        templates.insert(tid.as_str(), fields(raw, &maps)?.into());
+        templates.insert(tid.as_str(), fields(raw, &maps, style)?.into());
     }
     for e in &p.events {
         let task = e.task.as_ref().map(|t| {
@@ -500,29 +522,12 @@ fn resolve(
                 }
             }
         };
-        let mut name = p.name.clone();
-        match &task {
-            Some((t, _)) => {
-                name.push('/');
-                name.push_str(t);
-            }
-            // PerfView names an event without a task by its id (`EventID(N)`).
-            None => name.push_str(&format!("/EventID({})", e.id)),
-        }
-        // PerfView drops the task's name from the front of an opcode's
-        // (`GCGenerationRange` of task `GC` is `GC/GenerationRange` in net.4.5.2.x64's
-        // baseline).
-        let opcode_name = match &task {
-            Some((t, _)) => match opcode_name.strip_prefix(t.as_str()) {
-                Some(rest) if !rest.is_empty() => rest.to_string(),
-                _ => opcode_name,
-            },
-            None => opcode_name,
-        };
-        if !opcode_name.is_empty() {
-            name.push('/');
-            name.push_str(&opcode_name);
-        }
+        let name = super::event_name(
+            &p.name,
+            task.as_ref().map(|(t, _)| t.as_str()),
+            &opcode_name,
+            e.id,
+        );
         let fields = match &e.template {
             None => Arc::from(Vec::new()),
             Some(t) => templates.get(t.as_str()).cloned().ok_or_else(|| XmlError {
