@@ -155,7 +155,7 @@ impl WaitGraph {
         for c in &s.critical_sections {
             if let Some(pid) = c.pid {
                 cs_by_pid.entry(pid).or_default().insert(c.address);
-                if c.locked && c.lock_count.unwrap_or(0) > 0 {
+                if c.locked && c.waiters() > 0 {
                     contended_by_pid.entry(pid).or_default().push(c.address);
                 }
             }
@@ -264,9 +264,7 @@ impl WaitGraph {
                     let candidates: Vec<_> = s
                         .critical_sections
                         .iter()
-                        .filter(|c| {
-                            c.pid == Some(t.pid) && c.locked && c.lock_count.unwrap_or(0) > 0
-                        })
+                        .filter(|c| c.pid == Some(t.pid) && c.locked && c.waiters() > 0)
                         .filter(|c| !own(c))
                         .collect();
                     if let [only] = candidates.as_slice() {

@@ -590,6 +590,22 @@ pub struct CriticalSection {
     pub source: String,
 }
 
+impl CriticalSection {
+    /// Threads waiting for the section, from `lock_count` in either of its forms:
+    /// before Vista (and in `!cs`, `!locks`) the count itself (-1 free, 0 owned, N
+    /// waiters); `dt` on Vista and later shows the raw field, negative, where bit 0
+    /// clear means locked, bit 1 the woken flag, and the rest minus the waiter count
+    /// (`-6`: locked, one waiter; "Windows Internals", critical sections; the
+    /// debugger docs' "Displaying a Critical Section").
+    pub fn waiters(&self) -> u64 {
+        match self.lock_count {
+            Some(n) if n > 0 => n.unsigned_abs(),
+            Some(n) if n < -1 => (-1 - n).unsigned_abs() >> 2,
+            _ => 0,
+        }
+    }
+}
+
 /// A kernel ERESOURCE from `!locks`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Resource {

@@ -865,3 +865,47 @@ fn kernel_locks_thread_lists_read_as_documented() {
     assert_eq!(res(0x80d8b0b0).owners, vec![0x80ed0020]);
     assert!(s.threads.iter().any(|t| t.address == 0x80ed0020));
 }
+
+/// `dt ntdll!_RTL_CRITICAL_SECTION` as WinDbg 10 prints it: `LONG` fields in `0n`
+/// decimal, `OwningThread` a thread id. A section known only from `dt` is locked when
+/// it has an owner, and its encoded `LockCount` (-6: locked, one waiter) counts one
+/// waiter; the older bare-decimal form reads as before.
+#[test]
+fn dt_critical_section_zero_n_form() {
+    let load = read(
+        "0:000> ~
+.  0  Id: 2f3c.2f40 Suspend: 0 Teb: 000000d2`7b3e1000 Unfrozen
+0:000> dt ntdll!_RTL_CRITICAL_SECTION 00007ff7`4c2b60b0
+   +0x000 DebugInfo        : 0x000001e2`c4a02f80 _RTL_CRITICAL_SECTION_DEBUG
+   +0x008 LockCount        : 0n-6
+   +0x00c RecursionCount   : 0n1
+   +0x010 OwningThread     : 0x00000000`00002b44 Void
+   +0x018 LockSemaphore    : (null) 
+   +0x020 SpinCount        : 0x20007d0
+0:000> dt ntdll!_RTL_CRITICAL_SECTION 00007ff7`4c2b60e0
+   +0x000 DebugInfo        : 0x000001e2`c4a02fd0 _RTL_CRITICAL_SECTION_DEBUG
+   +0x008 LockCount        : 0n-1
+   +0x00c RecursionCount   : 0n0
+   +0x010 OwningThread     : (null) 
+0:000> q
+",
+    );
+    let cs = &load.snapshot.critical_sections;
+    assert_eq!(cs.len(), 2, "{cs:?}");
+    let owned = cs
+        .iter()
+        .find(|c| c.address == 0x7ff7_4c2b_60b0)
+        .expect("the owned section");
+    assert!(owned.locked);
+    assert_eq!(owned.lock_count, Some(-6));
+    assert_eq!(owned.waiters(), 1);
+    assert_eq!(owned.recursion_count, Some(1));
+    assert_eq!(owned.owning_tid, Some(0x2b44));
+    assert_eq!(owned.pid, Some(0x2f3c));
+    let free = cs
+        .iter()
+        .find(|c| c.address == 0x7ff7_4c2b_60e0)
+        .expect("the free section");
+    assert!(!free.locked);
+    assert_eq!(free.waiters(), 0);
+}
