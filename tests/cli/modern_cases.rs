@@ -1,0 +1,159 @@
+//! Cases in the shapes today's debuggers print (Windows 10/11, Server 2016 and later):
+//! x64 user-mode critical-section and mutex deadlocks, a kernel ERESOURCE deadlock
+//! between System threads read from `!locks`, a thread waiting on a KMUTANT, and
+//! the same read from MEX tables. Each test checks the chain, its root, the
+//! deadlock cycle and the top finding against `fixtures/cases/<case>.FACTS.md`.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::util::json;
+
+fn analysis(case: &str) -> Value {
+    json(&["analyze", "--json", &format!("fixtures/cases/{case}")])
+}
+
+fn cid(v: &Value) -> String {
+    format!(
+        "{:04x}.{:04x}",
+        v["pid"].as_u64().unwrap_or(u64::MAX),
+        v["tid"].as_u64().unwrap_or(u64::MAX)
+    )
+}
+
+fn cids(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .map(|a| a.iter().map(cid).collect())
+        .unwrap_or_default()
+}
+
+fn strings(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// The one chain of a case, and what the case expects of it.
+struct Expect<'a> {
+    members: &'a [&'a str],
+    cycle: &'a [&'a str],
+    /// None: any member of the cycle (the log has no Ticks to tell them apart).
+    root: Option<&'a str>,
+    resources: &'a [&'a str],
+    top: &'a str,
+}
+
+fn check(case: &str, want: Expect) -> Value {
+    let a = analysis(case);
+    let chains = a["chains"].as_array().cloned().unwrap_or_default();
+    assert_eq!(chains.len(), 1, "{case}: {chains:?}");
+    let c = &chains[0];
+    assert_eq!(cids(&c["members"]), set(want.members), "{case} members");
+    let deadlock = !want.cycle.is_empty();
+    assert_eq!(c["deadlock"], deadlock, "{case}");
+    assert_eq!(cids(&c["cycle"]), set(want.cycle), "{case} cycle");
+    let root = cid(&c["root"]);
+    match want.root {
+        Some(r) => assert_eq!(root, r, "{case} root"),
+        None => assert!(want.cycle.contains(&root.as_str()), "{case} root {root}"),
+    }
+    assert_eq!(strings(&c["resources"]), set(want.resources), "{case}");
+    assert_eq!(
+        c["blocked_threads"].as_u64(),
+        Some(want.members.len() as u64 - 1),
+        "{case}"
+    );
+    let top = &a["findings"][0];
+    assert_eq!(top["kind"], want.top, "{case}: {top}");
+    assert_eq!(top["chain"], c["id"], "{case}");
+    if deadlock {
+        let s = top["summary"].as_str().unwrap_or("");
+        for t in want.cycle {
+            assert!(s.contains(t), "{case}: {t} not in {s}");
+        }
+    }
+    a
+}
+
+/// Windows 10 x64: waits in `RtlpWaitOnAddress` under the critical-section frames;
+/// one section from `!cs -l -o -s` (and `!critsec`), the other only from `dt
+/// ntdll!_RTL_CRITICAL_SECTION`, whose `OwningThread` is a thread id and whose
+/// `LockCount : 0n-6` is the encoded form (locked, one waiter).
+#[test]
+fn x64_critical_section_deadlock_with_a_dt_only_section() {
+    check(
+        "cs-deadlock-x64",
+        Expect {
+            members: &["2f3c.2a10", "2f3c.2b44", "2f3c.2c08"],
+            cycle: &["2f3c.2a10", "2f3c.2b44"],
+            root: None,
+            resources: &["cs:0x7ff74c2b6080@2f3c", "cs:0x7ff74c2b60b0@2f3c"],
+            top: "deadlock",
+        },
+    );
+}
+
+/// Two mutants whose `!handle H f` owners each wait for the other's handle (x64
+/// home slots, stacks from `~~[tid] kv`), a third thread behind them.
+#[test]
+fn mutex_deadlock_from_handle_owners() {
+    check(
+        "mutex-deadlock-handle",
+        Expect {
+            members: &["3a58.3a70", "3a58.3a88", "3a58.3b10"],
+            cycle: &["3a58.3a70", "3a58.3a88"],
+            root: None,
+            resources: &["mutant:handle 0x2c4@3a58", "mutant:handle 0x2c8@3a58"],
+            top: "deadlock",
+        },
+    );
+}
+
+/// Kernel `!locks` with `Resource @ nt!Sym (0x...)` entries and `Threads Waiting On
+/// Exclusive Access:` lists: two System threads each own what the other waits for;
+/// the root is the one of the cycle that has waited longest.
+#[test]
+fn eresource_deadlock_between_system_threads() {
+    let a = check(
+        "eresource-deadlock-locks",
+        Expect {
+            members: &["0004.0a4c", "0004.0b18", "0004.0c34"],
+            cycle: &["0004.0a4c", "0004.0b18"],
+            root: Some("0004.0b18"),
+            resources: &[
+                "eresource:0xfffff80637c5e4a0",
+                "eresource:0xfffff8063a4c5140",
+            ],
+            top: "deadlock",
+        },
+    );
+    assert_eq!(a["chains"][0]["processes"], serde_json::json!([4]));
+}
+
+/// `Mutant - owning thread X` under a THREAD block's wait objects: the waiters of a
+/// KMUTANT hang on its owner, a System worker waiting on an event.
+#[test]
+fn kmutant_waiters_hang_on_the_owning_thread() {
+    let a = check(
+        "kmutant-wait",
+        Expect {
+            members: &["1d34.1d4c", "1d34.1e08", "0004.0f70"],
+            cycle: &[],
+            root: Some("0004.0f70"),
+            resources: &["mutant:0xffffb70c2e1f3a60"],
+            top: "wait-chain",
+        },
+    );
+    assert_eq!(cid(&a["chains"][0]["first_blocked"]), "0004.0f70");
+    let s = a["findings"][0]["summary"].as_str().unwrap_or("");
+    assert!(s.contains("mutant 0xffffb70c2e1f3a60"), "{s}");
+}
