@@ -394,6 +394,9 @@ pub enum ThreadOrigin {
     ThreadBlock,
     /// A user-mode thread line: `~`, `~*k`, `~*kv` (`   0  Id: 1c3c.1c40 Suspend: 1 ...`).
     UserList,
+    /// A MEX table (`!mex.t`, `!mex.lt`): address, Cid, state, wait time, and
+    /// from `!mex.t` the wait blocks and stack.
+    Mex,
     /// A `!stacks` row: address, Cid, state, Ticks and the top frame only.
     Stacks,
     /// A minidump's ThreadList (no state, no ETHREAD address).
@@ -623,6 +626,25 @@ pub struct Resource {
     /// `file:line` of the entry, for evidence rows (not serialized: `line` is).
     #[serde(skip)]
     pub source: String,
+}
+
+impl Resource {
+    /// A lock known by its address only; owners and waiters are added as read.
+    pub fn new(address: u64, source: String, line: u64) -> Self {
+        Resource {
+            address,
+            symbol: None,
+            exclusive: false,
+            contention_count: None,
+            exclusive_waiters_count: None,
+            shared_waiters_count: None,
+            owners: Vec::new(),
+            exclusive_waiters: Vec::new(),
+            shared_waiters: Vec::new(),
+            line,
+            source,
+        }
+    }
 }
 
 /// `!lpc message X`: who waits for a reply and who serves it.

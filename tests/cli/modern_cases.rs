@@ -157,3 +157,53 @@ fn kmutant_waiters_hang_on_the_owning_thread() {
     let s = a["findings"][0]["summary"].as_str().unwrap_or("");
     assert!(s.contains("mutant 0xffffb70c2e1f3a60"), "{s}");
 }
+
+/// MEX kernel tables only: `!mex.lt`, `!mex.t` (its Info column names the lock a
+/// thread waits for and that lock's owner), `!mex.eresource` (owner and waiter
+/// tables) and `!mex.mut` (a KMUTANT's owner, which `WaitBlockList` does not give).
+#[test]
+fn mex_kernel_tables_give_the_eresource_deadlock() {
+    let a = check(
+        "mex-eresource-deadlock",
+        Expect {
+            members: &["0004.1a2c", "0004.1b70", "0004.1c14", "0004.1d08"],
+            cycle: &["0004.1a2c", "0004.1b70"],
+            root: Some("0004.1a2c"),
+            resources: &[
+                "eresource:0xffffc50e2b8e1b40",
+                "eresource:0xffffc50e2b8e1c10",
+                "mutant:0xffffc50e2b8e1d00",
+            ],
+            top: "deadlock",
+        },
+    );
+    // Every `!mex.lt` row is a thread, with MEX's wait time.
+    let t = a["threads"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| cid(t) == "0004.1a2c"))
+        .cloned()
+        .unwrap_or_default();
+    let secs = t["wait_seconds"].as_f64().unwrap_or(0.0);
+    assert!((secs - 4.718).abs() < 0.01, "{t}");
+}
+
+/// MEX user tables: `!mex.lt` gives the threads, `!mex.us` their stacks (one group
+/// shared by two threads), `!cs -l -o -s` the owners.
+#[test]
+fn mex_user_tables_give_the_critical_section_deadlock() {
+    let a = check(
+        "mex-cs-deadlock-user",
+        Expect {
+            members: &["49f8.4a0c", "49f8.4b18"],
+            cycle: &["49f8.4a0c", "49f8.4b18"],
+            root: None,
+            resources: &["cs:0x7ff71c2d7040@49f8", "cs:0x7ff71c2d7070@49f8"],
+            top: "deadlock",
+        },
+    );
+    let threads = a["threads"].as_array().cloned().unwrap_or_default();
+    assert_eq!(threads.len(), 5);
+    for t in &threads {
+        assert!(!t["stack"].as_array().is_none_or(Vec::is_empty), "{t}");
+    }
+}

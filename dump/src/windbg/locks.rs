@@ -161,17 +161,9 @@ impl LocksParser {
                 _ => (None, rest.split_whitespace().next().and_then(hex_token)),
             };
             self.current = address.map(|address| Resource {
-                address,
                 symbol,
                 exclusive: rest.contains("Exclusively owned"),
-                contention_count: None,
-                exclusive_waiters_count: None,
-                shared_waiters_count: None,
-                owners: Vec::new(),
-                exclusive_waiters: Vec::new(),
-                shared_waiters: Vec::new(),
-                line: n,
-                source: out.source(n),
+                ..Resource::new(address, out.source(n), n)
             });
             self.waiting = Waiting::None;
             return done;
