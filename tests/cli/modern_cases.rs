@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::util::json;
+use super::util::{json, run};
 
 fn analysis(case: &str) -> Value {
     json(&["analyze", "--json", &format!("fixtures/cases/{case}")])
@@ -188,7 +188,8 @@ fn mex_kernel_tables_give_the_eresource_deadlock() {
 }
 
 /// MEX user tables: `!mex.lt` gives the threads, `!mex.us` their stacks (one group
-/// shared by two threads), `!cs -l -o -s` the owners.
+/// shared by two threads), `!cs -l -o -s` the owners; the thread whose section the
+/// stacks cannot tell is named in a note with the command that would tell it.
 #[test]
 fn mex_user_tables_give_the_critical_section_deadlock() {
     let a = check(
@@ -206,4 +207,46 @@ fn mex_user_tables_give_the_critical_section_deadlock() {
     for t in &threads {
         assert!(!t["stack"].as_array().is_none_or(Vec::is_empty), "{t}");
     }
+    let notes = strings(&a["notes"]);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("49f8.4c24") && n.contains("kv")),
+        "{notes:?}"
+    );
+}
+
+/// Where the output gives no owner, the notes name the waiting threads and the
+/// command whose output would: `!cs -l -o -s` / `!locks` for critical sections (none
+/// listed, or a section no owner is known for), `!locks` for a WrResource wait no
+/// `!locks` entry names, `!thread ADDR` for a KMUTANT owner without a THREAD block.
+#[test]
+fn missing_owners_name_the_command_that_gives_them() {
+    // No chain in these logs: `analyze` exits 1 (nothing found) and still prints its JSON.
+    let notes = |log: &str| {
+        let o = run(&["analyze", "--json", &format!("fixtures/readers/{log}")]);
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        strings(&v["notes"])
+    };
+    let has = |notes: &BTreeSet<String>, all: &[&str]| {
+        assert!(
+            notes.iter().any(|n| all.iter().all(|w| n.contains(w))),
+            "{all:?} not in {notes:?}"
+        );
+    };
+    let user = notes("cs-waiters-no-cs-output.log");
+    has(
+        &user,
+        &["1e2c.1f04", "1e2c.1f10", "`!cs -l -o -s` or `!locks`"],
+    );
+    let kernel = notes("kernel-owners-not-in-output.log");
+    has(
+        &kernel,
+        &["cs:0x0045c1f0@0a10", "`!cs -l -o -s` or `!locks`"],
+    );
+    has(&kernel, &["0004.0118", "WrResource", "run `!locks`"]);
+    has(&kernel, &["8a2f7020", "`!thread ADDR`"]);
+    // A case whose owners are all in the output gets none of these notes.
+    let full = strings(&analysis("eresource-deadlock-locks")["notes"]);
+    assert!(full.iter().all(|n| !n.contains("run `")), "{full:?}");
 }
