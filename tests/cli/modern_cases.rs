@@ -250,3 +250,65 @@ fn missing_owners_name_the_command_that_gives_them() {
     let full = strings(&analysis("eresource-deadlock-locks")["notes"]);
     assert!(full.iter().all(|n| !n.contains("run `")), "{full:?}");
 }
+
+/// A log cut inside a `!locks` entry or a THREAD block: what is there is read (the
+/// chains the whole parts support still come out) and the skip notes say, by
+/// file:line, where the input was cut.
+#[test]
+fn cut_logs_keep_what_is_there_and_say_where() {
+    let log = super::util::read(&super::util::fixture(
+        "cases/eresource-deadlock-locks/memory.log",
+    ));
+    let lines: Vec<&str> = log.lines().collect();
+    // 1-based number of the `nth` line (0-based) that starts with `prefix`, trimmed.
+    let line_of = |prefix: &str, nth: usize| {
+        lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.trim_start().starts_with(prefix))
+            .nth(nth)
+            .map(|(i, _)| i + 1)
+            .unwrap_or_else(|| panic!("no {prefix:?} #{nth}"))
+    };
+    let dir = super::util::scratch("cut-logs");
+    let cut = |name: &str, keep: usize| {
+        let p = dir.join(name);
+        let text: String = lines[..keep].iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&p, text).expect("scratch log");
+        let o = run(&["analyze", "--json", &p.display().to_string()]);
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        (p.display().to_string(), v)
+    };
+    let skipped = |v: &Value, at: String, why: &str| {
+        let skips = strings(&v["inputs"][0]["first_skips"]);
+        assert!(
+            skips.iter().any(|s| s.starts_with(&at) && s.contains(why)),
+            "{at} {why:?} not in {skips:?}"
+        );
+    };
+
+    // In the first entry's waiter list: its owner is read, the cut is named.
+    let at = line_of("Threads Waiting On Exclusive Access:", 0);
+    let (path, v) = cut("locks-waiters.log", at);
+    skipped(&v, format!("{path}:{at}:"), "!locks entry's waiter list");
+    // At the second entry's header, before its owners.
+    let at = line_of("Resource @", 1);
+    let (path, v) = cut("locks-owners.log", at);
+    skipped(&v, format!("{path}:{at}:"), "before its owners");
+
+    // In the third THREAD block, before its stack: the two whole blocks and the
+    // whole `!locks` still give the deadlock, and the cut block's thread is kept.
+    let at = line_of("Context Switch Count", 2);
+    let (path, v) = cut("thread.log", at);
+    skipped(&v, format!("{path}:{at}:"), "inside a THREAD block");
+    let c = &v["chains"][0];
+    assert_eq!(c["deadlock"], true, "{v}");
+    assert_eq!(cids(&c["cycle"]), set(&["0004.0a4c", "0004.0b18"]));
+    assert_eq!(
+        cids(&c["members"]),
+        set(&["0004.0a4c", "0004.0b18", "0004.0c34"])
+    );
+    // The whole log reports no cut.
+    let whole = analysis("eresource-deadlock-locks");
+    assert_eq!(whole["inputs"][0]["skipped"], 0);
+}

@@ -291,6 +291,7 @@ impl<'a> LogReader<'a> {
     /// `.thread`/`.process` contexts.
     pub(crate) fn finish(mut self) -> (DumpSnapshot, InputReport) {
         grammar::forget_symbols();
+        self.note_cut();
         self.end_block();
         self.end_mode();
         self.out.report.lines = self.lines;
@@ -300,6 +301,44 @@ impl<'a> LogReader<'a> {
         }
         self.merge_context();
         (self.out.snap, self.out.report)
+    }
+
+    /// At the end of the input: a THREAD block or `!locks` entry still open that
+    /// lacks what a whole one has is a log cut there (a paste or a capture that
+    /// stopped). What was read is kept; the skip notes say where the cut is.
+    fn note_cut(&mut self) {
+        let n = self.lines;
+        if let Block::Thread { t, in_stack, .. } = &self.block {
+            // A block with its detail lines (`!process 0 ff`, `!thread`) but no
+            // frame yet; `!process 0 2` and `!ready` print headers alone, and a
+            // paged-out stack is not printed.
+            let details = t.wait_start_tick.is_some()
+                || t.context_switches.is_some()
+                || t.process_address.is_some();
+            let cut = t.origin == crate::model::ThreadOrigin::ThreadBlock
+                && t.stack.is_empty()
+                && t.kernel_stack_resident
+                && (*in_stack || details);
+            if cut {
+                let text = format!(
+                    "THREAD {:x} Cid {} (block from line {})",
+                    t.address,
+                    t.cid(),
+                    t.line
+                );
+                self.out.skip(
+                    n,
+                    "input ends inside a THREAD block, before its stack (cut there)",
+                    &text,
+                );
+            }
+        }
+        if let Mode::Locks(p) = &self.mode {
+            if let (Some(why), Some(at)) = (p.cut_short(), p.entry_line()) {
+                let text = format!("!locks entry from line {at}");
+                self.out.skip(n, why, &text);
+            }
+        }
     }
 
     fn line(&mut self, line: &str, n: u64) {
