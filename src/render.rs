@@ -700,6 +700,7 @@ fn threads_by_state(out: &mut impl Write, s: &dumptrace_dump::DumpSnapshot) -> i
                 let name = match o {
                     dumptrace_dump::ThreadOrigin::ThreadBlock => "THREAD blocks",
                     dumptrace_dump::ThreadOrigin::UserList => "~ lines (state from the stack)",
+                    dumptrace_dump::ThreadOrigin::Mex => "MEX tables",
                     dumptrace_dump::ThreadOrigin::Stacks => "!stacks rows only",
                     dumptrace_dump::ThreadOrigin::Minidump => "minidump",
                 };

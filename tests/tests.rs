@@ -11,6 +11,8 @@ mod cli {
     mod export;
     /// Input detection, bad and unrecognised inputs, exit codes.
     mod inputs;
+    /// Today's debugger output: x64 user-mode and kernel deadlocks, KMUTANT waits, MEX tables.
+    mod modern_cases;
     /// The report: snapshots, the ranking rule, counts, placeholders, the chain tree.
     mod report;
     /// Hostile and broken inputs: no panic, nothing lost uncounted, escaped output, bounded memory.

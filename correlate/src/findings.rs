@@ -349,6 +349,12 @@ impl Ctx<'_> {
             blocked_threads: c.blocked(),
             direct_waiters: c.direct,
             deadlock: c.deadlock,
+            cycle: {
+                let mut cycle: Vec<ThreadId> =
+                    c.cycle.iter().map(|&m| thread_id(&s.threads[m])).collect();
+                cycle.sort();
+                cycle
+            },
             processes: c.processes.iter().copied().collect(),
             first_blocked,
             ends_at: c.ends_at.as_ref().map(|e| EndsAtOut {

@@ -155,7 +155,7 @@ impl WaitGraph {
         for c in &s.critical_sections {
             if let Some(pid) = c.pid {
                 cs_by_pid.entry(pid).or_default().insert(c.address);
-                if c.locked && c.lock_count.unwrap_or(0) > 0 {
+                if c.locked && c.waiters() > 0 {
                     contended_by_pid.entry(pid).or_default().push(c.address);
                 }
             }
@@ -236,6 +236,8 @@ impl WaitGraph {
                 w.orphans.insert(cs_id(cs.address, pid), tid);
             }
         }
+        // Threads in a critical-section wait whose section the output does not name.
+        let mut unresolved_cs: Vec<usize> = Vec::new();
         // Waiters, from their stacks.
         for (i, t) in s.threads.iter().enumerate() {
             if !matches!(t.state, ThreadState::Wait { .. }) {
@@ -264,9 +266,7 @@ impl WaitGraph {
                     let candidates: Vec<_> = s
                         .critical_sections
                         .iter()
-                        .filter(|c| {
-                            c.pid == Some(t.pid) && c.locked && c.lock_count.unwrap_or(0) > 0
-                        })
+                        .filter(|c| c.pid == Some(t.pid) && c.locked && c.waiters() > 0)
                         .filter(|c| !own(c))
                         .collect();
                     if let [only] = candidates.as_slice() {
@@ -276,6 +276,8 @@ impl WaitGraph {
                             r,
                             Edge::WaitsOn("the only contended critical section of its process that it does not own (stack has no arguments)"),
                         );
+                    } else {
+                        unresolved_cs.push(i);
                     }
                 }
                 None => {}
@@ -471,11 +473,13 @@ impl WaitGraph {
             .collect();
         if !unowned.is_empty() {
             notes.push(format!(
-                "{} critical section(s) are waited on but their owner is not among the threads read (no `!cs` owner, or no THREAD block for it): {}",
+                "{} critical section(s) are waited on but their owner is not among the threads read (no `!cs` owner, or no THREAD block for it): {}; {}",
                 unowned.len(),
-                unowned.join(", ")
+                unowned.join(", "),
+                crate::advice::NAME_CS_OWNER
             ));
         }
+        notes.extend(crate::advice::missing_owners(s, &w, &unresolved_cs));
         (w, notes)
     }
 

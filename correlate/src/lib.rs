@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+mod advice;
 mod alignment;
 mod events;
 mod findings;

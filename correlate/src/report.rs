@@ -80,6 +80,10 @@ pub struct ChainOut {
     /// Threads waiting on a resource the root owns.
     pub direct_waiters: usize,
     pub deadlock: bool,
+    /// For a deadlock, the threads of the cycle itself (the other members wait
+    /// behind it); left out of the JSON for a chain that is no deadlock.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cycle: Vec<ThreadId>,
     pub processes: Vec<u32>,
     /// The member that has waited longest (compared by Ticks, as the seeds do),
     /// counting the waiting threads of the process the chain ends at.

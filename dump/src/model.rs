@@ -394,6 +394,9 @@ pub enum ThreadOrigin {
     ThreadBlock,
     /// A user-mode thread line: `~`, `~*k`, `~*kv` (`   0  Id: 1c3c.1c40 Suspend: 1 ...`).
     UserList,
+    /// A MEX table (`!mex.t`, `!mex.lt`): address, Cid, state, wait time, and
+    /// from `!mex.t` the wait blocks and stack.
+    Mex,
     /// A `!stacks` row: address, Cid, state, Ticks and the top frame only.
     Stacks,
     /// A minidump's ThreadList (no state, no ETHREAD address).
@@ -590,6 +593,22 @@ pub struct CriticalSection {
     pub source: String,
 }
 
+impl CriticalSection {
+    /// Threads waiting for the section, from `lock_count` in either of its forms:
+    /// before Vista (and in `!cs`, `!locks`) the count itself (-1 free, 0 owned, N
+    /// waiters); `dt` on Vista and later shows the raw field, negative, where bit 0
+    /// clear means locked, bit 1 the woken flag, and the rest minus the waiter count
+    /// (`-6`: locked, one waiter; "Windows Internals", critical sections; the
+    /// debugger docs' "Displaying a Critical Section").
+    pub fn waiters(&self) -> u64 {
+        match self.lock_count {
+            Some(n) if n > 0 => n.unsigned_abs(),
+            Some(n) if n < -1 => (-1 - n).unsigned_abs() >> 2,
+            _ => 0,
+        }
+    }
+}
+
 /// A kernel ERESOURCE from `!locks`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Resource {
@@ -607,6 +626,25 @@ pub struct Resource {
     /// `file:line` of the entry, for evidence rows (not serialized: `line` is).
     #[serde(skip)]
     pub source: String,
+}
+
+impl Resource {
+    /// A lock known by its address only; owners and waiters are added as read.
+    pub fn new(address: u64, source: String, line: u64) -> Self {
+        Resource {
+            address,
+            symbol: None,
+            exclusive: false,
+            contention_count: None,
+            exclusive_waiters_count: None,
+            shared_waiters_count: None,
+            owners: Vec::new(),
+            exclusive_waiters: Vec::new(),
+            shared_waiters: Vec::new(),
+            line,
+            source,
+        }
+    }
 }
 
 /// `!lpc message X`: who waits for a reply and who serves it.

@@ -151,12 +151,32 @@ pub(crate) fn dt_line(
     let entry = &mut dt[i];
     match name {
         "ContentionCount" => entry.contention_count = hex_token(value),
-        "LockCount" => entry.lock_count = value.parse().ok().or(hex_token(value).map(|v| v as i64)),
-        "RecursionCount" => entry.recursion_count = value.parse().ok(),
-        "OwningThread" => entry.owning_tid = hex_token(value).and_then(|v| u32::try_from(v).ok()),
+        "LockCount" => entry.lock_count = dt_number(value),
+        "RecursionCount" => {
+            entry.recursion_count = dt_number(value).and_then(|v| u32::try_from(v).ok())
+        }
+        "OwningThread" => {
+            // `0x00000000`00002b44 Void`: the owner's thread id (a handle-free id,
+            // not a HANDLE), 0 when the section is free.
+            entry.owning_tid = hex_token(value).and_then(|v| u32::try_from(v).ok());
+            entry.locked = entry.owning_tid.is_some_and(|t| t != 0);
+        }
         _ => {}
     }
     Step::Used
+}
+
+/// A `dt` number: `0n-6` and `0n1` (decimal, what `dt` prints for `LONG` fields
+/// since WinDbg 6.x: `+0x008 LockCount : 0n-6`), a bare decimal (older builds and
+/// web copies), or `0x2` hex.
+fn dt_number(value: &str) -> Option<i64> {
+    if let Some(dec) = value.strip_prefix("0n") {
+        return dec.parse().ok();
+    }
+    value
+        .parse()
+        .ok()
+        .or(hex_token(value).and_then(|v| i64::try_from(v).ok()))
 }
 
 /// Applies `dt` values to the `!cs` entry of the same section, or keeps them
@@ -171,6 +191,9 @@ pub(crate) fn merge_dt(snap: &mut DumpSnapshot, dt: Vec<CriticalSection>) {
             Some(cs) => {
                 cs.contention_count = dt.contention_count.or(cs.contention_count);
                 cs.owning_tid = cs.owning_tid.or(dt.owning_tid);
+                cs.locked |= dt.locked;
+                cs.lock_count = cs.lock_count.or(dt.lock_count);
+                cs.recursion_count = cs.recursion_count.or(dt.recursion_count);
             }
             None => snap.critical_sections.push(dt),
         }

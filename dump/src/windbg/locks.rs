@@ -40,6 +40,9 @@ pub(crate) struct LocksParser {
     current: Option<Resource>,
     waiting: Waiting,
     critsec: Option<CriticalSection>,
+    /// The current entry's header says it is held (`Exclusively owned`, `Shared N
+    /// owning threads`): its `Threads:` line must follow.
+    held: bool,
 }
 
 #[derive(Default, Clone, Copy, PartialEq, Eq)]
@@ -160,18 +163,11 @@ impl LocksParser {
                 ),
                 _ => (None, rest.split_whitespace().next().and_then(hex_token)),
             };
+            self.held = rest.contains("owned") || rest.contains("owning");
             self.current = address.map(|address| Resource {
-                address,
                 symbol,
                 exclusive: rest.contains("Exclusively owned"),
-                contention_count: None,
-                exclusive_waiters_count: None,
-                shared_waiters_count: None,
-                owners: Vec::new(),
-                exclusive_waiters: Vec::new(),
-                shared_waiters: Vec::new(),
-                line: n,
-                source: out.source(n),
+                ..Resource::new(address, out.source(n), n)
             });
             self.waiting = Waiting::None;
             return done;
@@ -207,6 +203,34 @@ impl LocksParser {
             self.waiting = Waiting::None;
         }
         None
+    }
+
+    /// Why the entry being read looks cut short, when the input ends here: a held
+    /// lock with no `Threads:` owners yet, a `Threads Waiting On ...` heading with no
+    /// thread under it, or fewer exclusive waiters than `NumberOfExclusiveWaiters`
+    /// (a `!locks` pasted or saved only in part; the docs' entries always list them).
+    pub(crate) fn cut_short(&self) -> Option<&'static str> {
+        let r = self.current.as_ref()?;
+        let heading_only = match self.waiting {
+            Waiting::Exclusive => r.exclusive_waiters.is_empty(),
+            Waiting::Shared => r.shared_waiters.is_empty(),
+            Waiting::None | Waiting::Threads => false,
+        };
+        let fewer = r
+            .exclusive_waiters_count
+            .is_some_and(|n| (r.exclusive_waiters.len() as u64) < u64::from(n));
+        if self.held && r.owners.is_empty() {
+            Some("input ends inside a !locks entry, before its owners (cut there)")
+        } else if heading_only || fewer {
+            Some("input ends inside a !locks entry's waiter list (cut there)")
+        } else {
+            None
+        }
+    }
+
+    /// The line of the entry being read, for the note of a cut.
+    pub(crate) fn entry_line(&self) -> Option<u64> {
+        self.current.as_ref().map(|r| r.line)
     }
 
     /// A blank line ends a thread list.

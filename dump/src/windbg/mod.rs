@@ -29,6 +29,7 @@ mod irp;
 mod locks;
 mod lpc;
 mod memory;
+mod mex;
 mod modules;
 mod session;
 mod stacks;
@@ -160,6 +161,8 @@ enum Mode {
     Handle(handles::HandleParser),
     Lm(modules::LmParser),
     Analyze(analyze::AnalyzeParser),
+    /// `!mex.lt`, `!mex.t`, `!mex.us`, `!mex.eresource`, `!mex.mut`.
+    Mex(mex::MexParser),
     Runaway(usermode::RunawayParser),
     /// `|`: the user-mode process list.
     Processes,
@@ -204,6 +207,8 @@ pub(crate) struct LogReader<'a> {
     /// `dt _RTL_CRITICAL_SECTION` values, applied when the log is read.
     dt_cs: Vec<crate::model::CriticalSection>,
     user: usermode::UserThreads,
+    /// What MEX tables add beyond threads and locks, applied when the log is read.
+    mex: mex::Gathered,
     /// The buffer THREAD blocks read their frames into (one allocation per
     /// thread then holds them, instead of a vector grown frame by frame).
     frames: Vec<Frame>,
@@ -236,6 +241,7 @@ impl<'a> LogReader<'a> {
             context_stacks: Vec::new(),
             dt_cs: Vec::new(),
             user: usermode::UserThreads::default(),
+            mex: mex::Gathered::default(),
             frames: Vec::new(),
             part: false,
             stopped: false,
@@ -285,6 +291,7 @@ impl<'a> LogReader<'a> {
     /// `.thread`/`.process` contexts.
     pub(crate) fn finish(mut self) -> (DumpSnapshot, InputReport) {
         grammar::forget_symbols();
+        self.note_cut();
         self.end_block();
         self.end_mode();
         self.out.report.lines = self.lines;
@@ -294,6 +301,44 @@ impl<'a> LogReader<'a> {
         }
         self.merge_context();
         (self.out.snap, self.out.report)
+    }
+
+    /// At the end of the input: a THREAD block or `!locks` entry still open that
+    /// lacks what a whole one has is a log cut there (a paste or a capture that
+    /// stopped). What was read is kept; the skip notes say where the cut is.
+    fn note_cut(&mut self) {
+        let n = self.lines;
+        if let Block::Thread { t, in_stack, .. } = &self.block {
+            // A block with its detail lines (`!process 0 ff`, `!thread`) but no
+            // frame yet; `!process 0 2` and `!ready` print headers alone, and a
+            // paged-out stack is not printed.
+            let details = t.wait_start_tick.is_some()
+                || t.context_switches.is_some()
+                || t.process_address.is_some();
+            let cut = t.origin == crate::model::ThreadOrigin::ThreadBlock
+                && t.stack.is_empty()
+                && t.kernel_stack_resident
+                && (*in_stack || details);
+            if cut {
+                let text = format!(
+                    "THREAD {:x} Cid {} (block from line {})",
+                    t.address,
+                    t.cid(),
+                    t.line
+                );
+                self.out.skip(
+                    n,
+                    "input ends inside a THREAD block, before its stack (cut there)",
+                    &text,
+                );
+            }
+        }
+        if let Mode::Locks(p) = &self.mode {
+            if let (Some(why), Some(at)) = (p.cut_short(), p.entry_line()) {
+                let text = format!("!locks entry from line {at}");
+                self.out.skip(n, why, &text);
+            }
+        }
     }
 
     fn line(&mut self, line: &str, n: u64) {
@@ -558,6 +603,13 @@ impl<'a> LogReader<'a> {
         // The arguments, after the name.
         let mut words = cmd.split_whitespace();
         words.next();
+        if bang {
+            let arg = cmd.split_whitespace().skip(1).find(|w| !w.starts_with('-'));
+            if let Some(c) = mex::Command::of(name, arg) {
+                self.mode = Mode::Mex(mex::MexParser::new(c));
+                return;
+            }
+        }
         self.mode = match (bang, name) {
             (false, ".process") => {
                 // `.process /r /p X`, `.process /p /r X`, `.process X`; `0` resets.
@@ -647,6 +699,7 @@ impl<'a> LogReader<'a> {
             Mode::Handle(mut p) => p.end(out, self.ctx),
             Mode::Lm(mut p) => p.end(out, self.ctx),
             Mode::Analyze(mut p) => p.end(out),
+            Mode::Mex(mut p) => p.end(out, self.ctx, &mut self.user, &mut self.mex),
             Mode::Runaway(_) | Mode::PoolUsed(_) | Mode::Irpfind | Mode::Processes => {}
             Mode::Stack(frames, _) if frames.is_empty() => {}
             // `~3 kv`: thread 3's stack, whatever the current thread.
@@ -707,6 +760,7 @@ impl<'a> LogReader<'a> {
             Mode::Handle(p) => p.line(t, n, ctx, out),
             Mode::Lm(p) => p.line(t, n, ctx, out),
             Mode::Analyze(p) => p.line(t, n, out),
+            Mode::Mex(p) => p.line(t, n, ctx, &mut self.user, &mut self.mex, out),
             Mode::Runaway(p) => p.line(t, n, &mut self.user, out),
             Mode::Processes => usermode::process_line(t, n, &mut self.ctx, &mut self.user, out),
             Mode::Other => Step::End,
@@ -805,7 +859,10 @@ impl<'a> LogReader<'a> {
     /// and gives user-mode records their process.
     fn merge_context(&mut self) {
         let snap = &mut self.out.snap;
-        let stacks = std::mem::take(&mut self.context_stacks);
+        let mut stacks = std::mem::take(&mut self.context_stacks);
+        let mex = std::mem::take(&mut self.mex);
+        stacks.extend(mex.stacks.into_iter().map(|(a, f)| (a, f, false)));
+        mex::apply_mutant_owners(snap, &mex.mutant_owners);
         // A `!process 0 ff` log has no `kv` after `.thread`: no index of its threads.
         let by_address: HashMap<u64, usize> = if stacks.is_empty() {
             HashMap::default()
@@ -848,6 +905,7 @@ impl<'a> LogReader<'a> {
             mut context_stacks,
             mut dt_cs,
             user,
+            mex,
             frames: _,
             part: _,
             stopped: _,
@@ -880,6 +938,7 @@ impl<'a> LogReader<'a> {
         self.ctx = ctx;
         self.context_stacks.append(&mut context_stacks);
         self.dt_cs.append(&mut dt_cs);
+        self.mex.absorb(mex);
         true
     }
 }

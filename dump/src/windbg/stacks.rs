@@ -166,7 +166,7 @@ fn cid(s: &str) -> Option<(u32, u32)> {
 /// The ThreadState column: initialized, ready, running, standby, terminated,
 /// transition or blocked (`!stacks` docs). `Blocked` is a wait whose reason,
 /// mode and alertability `!stacks` does not print.
-fn state_word(w: &str) -> Option<ThreadState> {
+pub(crate) fn state_word(w: &str) -> Option<ThreadState> {
     let s = match w.to_ascii_lowercase().as_str() {
         "blocked" | "waiting" => ThreadState::Wait {
             reason: Default::default(),

@@ -865,3 +865,175 @@ fn kernel_locks_thread_lists_read_as_documented() {
     assert_eq!(res(0x80d8b0b0).owners, vec![0x80ed0020]);
     assert!(s.threads.iter().any(|t| t.address == 0x80ed0020));
 }
+
+/// `dt ntdll!_RTL_CRITICAL_SECTION` as WinDbg 10 prints it: `LONG` fields in `0n`
+/// decimal, `OwningThread` a thread id. A section known only from `dt` is locked when
+/// it has an owner, and its encoded `LockCount` (-6: locked, one waiter) counts one
+/// waiter; the older bare-decimal form reads as before.
+#[test]
+fn dt_critical_section_zero_n_form() {
+    let load = read(
+        "0:000> ~
+.  0  Id: 2f3c.2f40 Suspend: 0 Teb: 000000d2`7b3e1000 Unfrozen
+0:000> dt ntdll!_RTL_CRITICAL_SECTION 00007ff7`4c2b60b0
+   +0x000 DebugInfo        : 0x000001e2`c4a02f80 _RTL_CRITICAL_SECTION_DEBUG
+   +0x008 LockCount        : 0n-6
+   +0x00c RecursionCount   : 0n1
+   +0x010 OwningThread     : 0x00000000`00002b44 Void
+   +0x018 LockSemaphore    : (null) 
+   +0x020 SpinCount        : 0x20007d0
+0:000> dt ntdll!_RTL_CRITICAL_SECTION 00007ff7`4c2b60e0
+   +0x000 DebugInfo        : 0x000001e2`c4a02fd0 _RTL_CRITICAL_SECTION_DEBUG
+   +0x008 LockCount        : 0n-1
+   +0x00c RecursionCount   : 0n0
+   +0x010 OwningThread     : (null) 
+0:000> q
+",
+    );
+    let cs = &load.snapshot.critical_sections;
+    assert_eq!(cs.len(), 2, "{cs:?}");
+    let owned = cs
+        .iter()
+        .find(|c| c.address == 0x7ff7_4c2b_60b0)
+        .expect("the owned section");
+    assert!(owned.locked);
+    assert_eq!(owned.lock_count, Some(-6));
+    assert_eq!(owned.waiters(), 1);
+    assert_eq!(owned.recursion_count, Some(1));
+    assert_eq!(owned.owning_tid, Some(0x2b44));
+    assert_eq!(owned.pid, Some(0x2f3c));
+    let free = cs
+        .iter()
+        .find(|c| c.address == 0x7ff7_4c2b_60e0)
+        .expect("the free section");
+    assert!(!free.locked);
+    assert_eq!(free.waiters(), 0);
+}
+
+/// MEX tables as its walkthroughs print them: kernel `!mex.lt` rows are threads with
+/// MEX's wait time; `!mex.t`'s Info column names the lock the thread waits for and
+/// its owner; `!mex.eresource` lists owners and waiters; `!mex.mut` gives the owner
+/// of a KMUTANT a `WaitBlockList` row waits on; kernel `!mex.us` groups name threads
+/// by address; user-mode `!mex.t -t TID` gives debugger thread 1 its stack.
+#[test]
+fn mex_tables_read_threads_locks_and_owners() {
+    let load = read(
+        "0: kd> !mex.lt ffffdf8215882040 -wr WrResource
+Process PID Thread             Id State     Time Reason
+======= === ================ ==== ======= ====== ==========
+System    4 ffffdf821f4b8040 3304 Waiting 3s.218 WrResource
+System    4 ffffdf8217a30040 19d8 Waiting 13m:47.640 WrResource
+
+Thread Count: 2
+0: kd> !mex.t ffffdf821f4b8040
+Process                   Thread                       CID       UserTime KernelTime ContextSwitches Wait Reason   Time State
+System (ffffdf8215882040) ffffdf821f4b8040 (E|K|W|R|V) 4.3304           0          0              18 WrResource  3s.218 Waiting
+
+WaitBlockList:
+    Object           Type                 Other Waiters
+    ffffdc8b3e30f230 Mutant                           0
+
+Priority:
+    Current Base Decrement ForegroundBoost IO Page
+    10      8    0         32              0  5
+
+Thread at address 0000000000060001 is invalid. Not adding to waiter list.
+# Child-SP         Return           Call Site                               Info                                                                             Source
+0 ffffdc8b3e30edd0 fffff80280a0c800 nt!KiSwapContext+0x76
+5 ffffdc8b3e30f1d0 fffff8027d7013c4 nt!ExAcquireResourceExclusiveLite+0x1fe Thread: ffffdf8217a30040 (System) exclusive owner of EResource: ffffdf821ce68448 
+6 ffffdc8b3e30f260 fffff80280b55855 TestDriver!FileMoveThread+0x34                                                                                           C:\\src\\Driver.c @ 53
+0: kd> !mex.eresource ffffdf821ce683e0
+nt!_ERESOURCE @ ffffdf821ce683e0 [verbose]
+Contention count: 2
+
+Exclusive owner:
+Thread at address 0000000000060001 is invalid. Not adding to waiter list.
+    Process Thread             Time Wait Function
+    ======= ================ ====== ==============================
+    System  ffffdf821f4b8040 3s.218 TestDriver!FileMoveThread+0x34
+
+Exclusive Waiters: 1
+    Process Thread                 Time
+    ======= ================ ==========
+    System  ffffdf8217a30040 13m:47.640
+Shared Waiters: 0
+0: kd> !mex.mut ffffdc8b3e30f230
+
+dt nt!_KMUTANT ffffdc8b3e30f230 () Recursive: [ -r1 -r2 -r ] Verbose Normal dt
+==================================================================================
+   +0x028 OwnerThread          : 0xffffdf82`17a30040 _KTHREAD (System)
+
+Number of waiters: 1
+Owning Thread: ffffdf8217a30040
+0: kd> !mex.us
+2 threads: ffffdf821f4b8040 ffffdf8217a30040
+    fffff80280a0c800 nt!KiSwapContext+0x76
+    fffff80280a0bd2f nt!KiSwapThread+0x500
+0: kd> q
+",
+    );
+    let s = &load.snapshot;
+    assert_eq!(load.report.skipped, 0, "{:?}", load.report);
+    assert_eq!(s.threads.len(), 2, "{:?}", s.threads);
+    let t = s
+        .threads
+        .iter()
+        .find(|t| t.address == 0xffff_df82_1f4b_8040)
+        .expect("thread 3304");
+    assert_eq!((t.pid, t.tid), (4, 0x3304));
+    assert_eq!(t.origin, ThreadOrigin::Mex);
+    assert_eq!(wait_reason(&t.state), Some("WrResource"));
+    assert_eq!(t.ticks, Some(206));
+    assert_eq!(t.image.as_deref(), Some("System"));
+    assert_eq!(t.process_address, Some(0xffff_df82_1588_2040));
+    assert_eq!(t.priority, Some(10));
+    // `!mex.t`'s three frames are richer than `!mex.us`'s two.
+    assert_eq!(t.stack.len(), 3);
+    assert_eq!(t.wait_objects.len(), 1);
+    assert_eq!(t.wait_objects[0].owner_thread, Some(0xffff_df82_17a3_0040));
+    let other = s
+        .threads
+        .iter()
+        .find(|t| t.tid == 0x19d8)
+        .expect("thread 19d8");
+    assert_eq!(other.ticks, Some(52_969));
+    assert_eq!(other.stack.len(), 2, "the !mex.us stack");
+    let lock = |a: u64| s.resources.iter().find(|r| r.address == a);
+    let waited = lock(0xffff_df82_1ce6_8448).expect("the Info column's lock");
+    assert_eq!(waited.owners, vec![0xffff_df82_17a3_0040]);
+    assert_eq!(waited.exclusive_waiters, vec![0xffff_df82_1f4b_8040]);
+    let listed = lock(0xffff_df82_1ce6_83e0).expect("the !mex.eresource lock");
+    assert!(listed.exclusive);
+    assert_eq!(listed.contention_count, Some(2));
+    assert_eq!(listed.owners, vec![0xffff_df82_1f4b_8040]);
+    assert_eq!(listed.exclusive_waiters, vec![0xffff_df82_17a3_0040]);
+    assert_eq!(listed.exclusive_waiters_count, Some(1));
+
+    let user = read(
+        "0:000> |
+.  0\tid: 1f2c\texamine\tname: C:\\Test.exe
+0:000> !mex.lt
+ # DbgID ThdID Wait Function              User Kernel Info     TEB              Create Time
+== ===== ===== ========================== ==== ====== ======== ================ ==========================
+->     0  25dc Test!main+0x17a               0      0 Event... 000000859f17f000 08/11/2023 08:04:20.141 PM
+       1  3324 Test!DeleteMovedFiles+0x1c    0      0          000000859f185000 08/11/2023 08:04:20.146 PM
+0:000> !mex.t -t 0x3324
+DbgID ThreadID       User Kernel Create Time (UTC)
+1     3324 (0n13092)    0      0 08/11/2023 08:04:20.146 PM
+
+# Child-SP         Return           Call Site                             Source
+0 000000859f5ffb38 00007ff8beaf3f8e ntdll!NtWaitForSingleObject+0x14      
+1 000000859f5ffb40 00007ff6dd0930cc KERNELBASE!WaitForSingleObjectEx+0x8e 
+2 000000859f5ffbe0 00007ff8bf9626ad Test!DeleteMovedFiles+0x1c            C:\\Test.cpp @ 88
+0:000> q
+",
+    );
+    let s = &user.snapshot;
+    assert_eq!(user.report.skipped, 0, "{:?}", user.report);
+    let tids: Vec<(u32, u32)> = s.threads.iter().map(|t| (t.pid, t.tid)).collect();
+    assert_eq!(tids, vec![(0x1f2c, 0x25dc), (0x1f2c, 0x3324)]);
+    assert_eq!(s.threads[0].teb, Some(0x85_9f17_f000));
+    let t = &s.threads[1];
+    assert_eq!(t.stack.len(), 3);
+    assert_eq!(wait_reason(&t.state), Some("UserRequest"));
+}
