@@ -23,6 +23,7 @@ use crate::events::{utc, Events};
 use crate::export::{self, Format};
 use crate::keymap::{self, Action, KEYS};
 use crate::logfile::LogFiles;
+use crate::prompt::{Ask, Prompt};
 use crate::scan::{self, Job, Outcome, Scanner, Shared};
 use crate::screen::{list_height, Chains, Ctx, Findings, Screen, Threads, Timeline};
 use crate::text::{self, Filter, Theme};
@@ -83,40 +84,6 @@ impl Screens {
             CHAINS => &mut self.chains,
             THREADS => &mut self.threads,
             _ => &mut self.timeline,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Ask {
-    Search,
-    Filter,
-    Time,
-    /// The offset override in force when the prompt opened (Esc restores it).
-    Offset {
-        before: Option<f64>,
-    },
-    Export,
-    Overwrite(PathBuf),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Prompt {
-    ask: Ask,
-    text: String,
-}
-
-impl Prompt {
-    fn label(&self) -> String {
-        match &self.ask {
-            Ask::Search => "search (regex): ".into(),
-            Ask::Filter => "filter (p:PROCESS t:TID s:STATE text; empty clears): ".into(),
-            Ask::Time => "go to time (HH:MM:SS.fff UTC, RFC 3339, +/-SECONDS from dump): ".into(),
-            Ask::Offset { .. } => {
-                "offset seconds (Up/Down 0.1 s, PgUp/PgDn 1 s, Enter keeps, Esc reverts): ".into()
-            }
-            Ask::Export => "export view to (.csv or .json): ".into(),
-            Ask::Overwrite(p) => format!("{} exists: overwrite? (y/n) ", p.display()),
         }
     }
 }
@@ -455,7 +422,7 @@ impl App {
     }
 
     fn ask(&mut self, ask: Ask, text: String) {
-        self.prompt = Some(Prompt { ask, text });
+        self.prompt = Some(Prompt::new(ask, text));
     }
 
     /// Enter: from a finding to its thread; from a thread to its wait in the timeline.
@@ -606,18 +573,16 @@ impl App {
                 return;
             }
             KeyCode::Enter => return self.submit(p),
-            KeyCode::Backspace => {
-                p.text.pop();
-            }
-            KeyCode::Char(c) => p.text.push(c),
+            _ if p.line.key(key) => {}
             _ if matches!(p.ask, Ask::Offset { .. }) && nudge.is_some() => {
                 let now = p
-                    .text
+                    .line
+                    .text()
                     .trim()
                     .parse::<f64>()
                     .unwrap_or(self.data.analysis.alignment.offset_seconds);
                 let v = ((now + nudge.unwrap_or(0.0)) * 1000.0).round() / 1000.0;
-                p.text = format!("{v:+.3}");
+                p.line.set(format!("{v:+.3}"));
                 // Live: correlation re-runs off the UI thread at each step.
                 self.offset_override = Some(v);
                 self.worker.request(Some(v));
@@ -630,14 +595,14 @@ impl App {
     fn submit(&mut self, p: Prompt) {
         let cx = self.data.cx(self.focus);
         match p.ask {
-            Ask::Search => match text::regex(&p.text) {
+            Ask::Search => match text::regex(p.line.text()) {
                 Ok(re) => {
                     self.search = Some(re);
                     self.find(true);
                 }
                 Err(e) => self.status = e,
             },
-            Ask::Filter => match Filter::parse(&p.text) {
+            Ask::Filter => match Filter::parse(p.line.text()) {
                 Ok(f) if self.current == TIMELINE => {
                     self.status = format!("filtering {} events...", cx.ev.len());
                     self.scanner.request(Job::Filter(f));
@@ -654,7 +619,7 @@ impl App {
                     .timeline
                     .selected(&cx)
                     .map(|i| utc(cx.ev.time(i), cx.offset_ns).date_naive());
-                match detail::parse_time(&p.text, day, cx.dump_ns()) {
+                match detail::parse_time(p.line.text(), day, cx.dump_ns()) {
                     Ok(t) => {
                         let h = self.page(TIMELINE);
                         self.screens.timeline.go_to(&cx, t, h);
@@ -663,17 +628,17 @@ impl App {
                     Err(e) => self.status = e,
                 }
             }
-            Ask::Offset { .. } => match p.text.trim().parse::<f64>() {
+            Ask::Offset { .. } => match p.line.text().trim().parse::<f64>() {
                 Ok(v) if v.is_finite() => {
                     if Some(v) != self.offset_override {
                         self.offset_override = Some(v);
                         self.worker.request(Some(v));
                     }
                 }
-                _ => self.status = format!("'{}': not a number of seconds", p.text),
+                _ => self.status = format!("'{}': not a number of seconds", p.line.text()),
             },
             Ask::Export => {
-                let path = PathBuf::from(p.text.trim());
+                let path = PathBuf::from(p.line.text().trim());
                 match Format::of(&path) {
                     Err(e) => self.status = e,
                     Ok(_) if path.exists() => self.ask(Ask::Overwrite(path), String::new()),
@@ -796,7 +761,7 @@ impl App {
             detail,
         );
         let bottom = match &self.prompt {
-            Some(p) => Line::from(format!("{}{}_", p.label(), text::clean(&p.text))),
+            Some(p) => prompt_line(p, th),
             None if !self.status.is_empty() => {
                 Line::from(format!(" {}", text::clean(&self.status)))
             }
@@ -807,6 +772,26 @@ impl App {
             draw_help(f, th);
         }
     }
+}
+
+/// The prompt, its answer and the cursor: `_` at the end, else the character under it
+/// drawn selected.
+fn prompt_line(p: &Prompt, th: Theme) -> Line<'static> {
+    let (before, after) = p.line.split();
+    let mut chars = after.chars();
+    let under = chars.next();
+    let mut spans = vec![Span::raw(format!("{}{}", p.label(), text::clean(before)))];
+    match under {
+        None => spans.push(Span::raw("_")),
+        Some(c) => {
+            spans.push(Span::styled(
+                text::clean(&c.to_string()).into_owned(),
+                th.selected(),
+            ));
+            spans.push(Span::raw(text::clean(chars.as_str()).into_owned()));
+        }
+    }
+    Line::from(spans)
 }
 
 fn draw_help(f: &mut Frame, th: Theme) {

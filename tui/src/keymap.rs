@@ -56,6 +56,10 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("t", "go to a time: HH:MM:SS.fff UTC, RFC 3339, +/-SECS"),
     ("o", "clock offset: Up/Down 0.1 s, PgUp/PgDn 1 s, or type"),
     ("e", "export this view to a .csv or .json file"),
+    (
+        "^A ^E ^U ^W ^K",
+        "in a prompt: start / end; delete to start / word / to end",
+    ),
     ("Esc", "close a prompt; back to the list"),
     ("?", "this help; any key closes it"),
     ("q / Ctrl-C", "quit"),

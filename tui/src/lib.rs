@@ -23,7 +23,7 @@
 //! # }
 //! ```
 //!
-//! Modules: `app` (state, keys, prompts), `keymap` (the key table the help is
+//! Modules: `app` (state, keys), `prompt` (the prompts and their line editor), `keymap` (the key table the help is
 //! drawn from), `screen/*` (one per screen), `detail` (the detail pane),
 //! `events` (the merged trace events, read in place), `data` (the inputs and
 //! the tables derived from an analysis), `logfile` (THREAD blocks read lazily
@@ -39,6 +39,7 @@ mod events;
 mod export;
 mod keymap;
 mod logfile;
+mod prompt;
 mod scan;
 mod screen;
 mod scroll;

@@ -250,6 +250,34 @@ fn threads_table_sorts_and_filters_against_the_log_counts() {
     );
 }
 
+/// The prompt takes readline's keys: Ctrl-W drops the last word of a filter, Ctrl-U
+/// the whole line, Ctrl-A goes to its start (what is typed there goes in front).
+#[test]
+fn prompt_edits_with_readline_keys() {
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    let mut a = app(80, 24);
+    press(&mut a, KeyCode::Char('3'));
+    press(&mut a, KeyCode::Char('f'));
+    for c in "p:processa s:wait".chars() {
+        press(&mut a, KeyCode::Char(c));
+    }
+    a.on_key(ctrl('w'));
+    assert!(screen(&a, 80, 24).contains("empty clears): p:processa _"));
+    press(&mut a, KeyCode::Enter);
+    assert!(screen(&a, 80, 24).contains("Threads (60 of 345)"));
+    press(&mut a, KeyCode::Char('f'));
+    for c in "junk".chars() {
+        press(&mut a, KeyCode::Char(c));
+    }
+    a.on_key(ctrl('u'));
+    for c in "s:wait".chars() {
+        press(&mut a, KeyCode::Char(c));
+    }
+    a.on_key(ctrl('a'));
+    typed(&mut a, "p:processa ");
+    assert!(screen(&a, 80, 24).contains("Threads (58 of 345)"));
+}
+
 #[test]
 fn timeline_walks_to_the_root_wait_and_shows_the_periodic_error_before_it() {
     let mut a = app(100, 40);
