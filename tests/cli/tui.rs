@@ -1,8 +1,9 @@
 //! `dumptrace tui` in a real terminal: tmux runs it at 80x24, keys go in with
 //! `send-keys` and the screen comes back with `capture-pane`. The walk an
-//! engineer makes: open the case, go to the wait chain, Enter on its root, and
-//! read the periodic error just before the root's wait began. Quitting (q or
-//! Ctrl-C) must give the shell back a cooked terminal.
+//! engineer makes: open the case, go to the wait chain, Enter on its root (its
+//! thread), Enter again (its wait in the timeline), and read the periodic error
+//! just before the root's wait began. Quitting (q or Ctrl-C) must give the shell
+//! back a cooked terminal.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -128,6 +129,9 @@ fn walks_to_the_chain_root_and_finds_the_periodic_error_on_screen() {
     // The root on top of its tree, the lock and its 52 waiters under it (FACTS.md).
     let s = t.wait_for("chain 1: root 0adc.1c64 ProcessA.exe  blocks 52");
     assert!(s.contains("cs:0x0032be30@0adc  52 waiting"), "{s}");
+    // Enter opens the root thread; Enter again goes to its wait in the timeline.
+    t.keys(&["Enter"]);
+    t.wait_for("wait chain: thread 0adc.1c64; Enter again");
     t.keys(&["Enter"]);
     let s = t.wait_for("wait start of 0adc.1c64");
     let lines: Vec<&str> = s.lines().collect();

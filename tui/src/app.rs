@@ -425,7 +425,8 @@ impl App {
         self.prompt = Some(Prompt::new(ask, text));
     }
 
-    /// Enter: from a finding to its thread; from a thread to its wait in the timeline.
+    /// Enter: from a finding or a chain's thread to that thread; from a thread to its
+    /// wait in the timeline.
     fn open(&mut self) {
         let a = &self.data.analysis;
         match self.current {
@@ -439,20 +440,8 @@ impl App {
                     .and_then(|(p, t)| self.data.joined.thread(p, t));
                 match (thread, chain) {
                     (Some(t), _) => {
-                        let (pid, tid) = (a.threads[t].pid, a.threads[t].tid);
                         self.evidence = Some(sel);
-                        self.focus = Some((pid, tid));
-                        let (h, ht) = (self.page(THREADS), self.page(TIMELINE));
-                        let cx = self.data.cx(self.focus);
-                        self.screens.threads.select(&cx, t, h);
-                        if let Some(w) = cx.focus_wait_ns() {
-                            self.screens.timeline.go_to(&cx, w, ht);
-                        }
-                        self.show(THREADS);
-                        self.status = format!(
-                            "finding {rank}: thread {}; Enter again for its wait in the timeline",
-                            text::cid(Some(pid), Some(tid))
-                        );
+                        self.open_thread(t, &format!("finding {rank}"));
                     }
                     (None, Some(c)) => {
                         let h = self.page(CHAINS);
@@ -476,7 +465,10 @@ impl App {
                     _ => None,
                 });
                 match thread {
-                    Some(t) => self.wait_in_timeline(t),
+                    Some(t) => {
+                        self.evidence = None;
+                        self.open_thread(t, "wait chain");
+                    }
                     None => self.in_detail = true,
                 }
             }
@@ -487,6 +479,26 @@ impl App {
             }
             _ => self.in_detail = true,
         }
+    }
+
+    /// Focuses thread `t` and shows it on the Threads screen, its THREAD block in the
+    /// detail pane; the timeline is moved to its wait for the next Enter. `from` says
+    /// where Enter was pressed.
+    fn open_thread(&mut self, t: usize, from: &str) {
+        let th = &self.data.analysis.threads[t];
+        let (pid, tid) = (th.pid, th.tid);
+        self.focus = Some((pid, tid));
+        let (h, ht) = (self.page(THREADS), self.page(TIMELINE));
+        let cx = self.data.cx(self.focus);
+        self.screens.threads.select(&cx, t, h);
+        if let Some(w) = cx.focus_wait_ns() {
+            self.screens.timeline.go_to(&cx, w, ht);
+        }
+        self.show(THREADS);
+        self.status = format!(
+            "{from}: thread {}; Enter again for its wait in the timeline",
+            text::cid(Some(pid), Some(tid))
+        );
     }
 
     /// Focuses thread `t` and shows the timeline at its wait start.

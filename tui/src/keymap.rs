@@ -46,10 +46,7 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
         "Right l / Left h",
         "into the detail pane / back to the list",
     ),
-    (
-        "Enter",
-        "finding: its thread; thread: its wait in the timeline",
-    ),
+    ("Enter", "finding, chain node: its thread; thread: its wait"),
     ("/  n N", "search (regex, any case); next / previous match"),
     ("f", "filter: p:PROCESS t:TID s:STATE words; empty clears"),
     ("s / r", "Threads: next sort column / reverse the order"),

@@ -119,6 +119,7 @@ fn snapshot_timeline_at_the_root_wait() {
     let mut a = app(100, 30);
     press(&mut a, KeyCode::Tab);
     press(&mut a, KeyCode::Enter);
+    press(&mut a, KeyCode::Enter);
     insta::assert_snapshot!(screen(&a, 100, 30));
 }
 
@@ -210,6 +211,52 @@ fn chain_tree_has_the_root_on_top_and_every_waiter_under_the_lock() {
     assert!(lines[first + 3].contains("3 min 8.8 s"), "{s}");
 }
 
+/// Enter on a thread of the chain tree opens that thread: the Threads screen with it
+/// selected and its THREAD block in the detail pane; Enter on the lock opens the
+/// lock's detail; Enter again on the thread goes to its wait in the timeline.
+#[test]
+fn chain_node_enter_opens_that_thread() {
+    let mut a = app(120, 60);
+    press(&mut a, KeyCode::Tab);
+    // Chain 1's rows: the chain, its root, the lock, then the longest waiter.
+    for _ in 0..3 {
+        press(&mut a, KeyCode::Down);
+    }
+    let s = screen(&a, 120, 60);
+    let row = s
+        .lines()
+        .find(|l| l.contains("3 min 8.8 s"))
+        .unwrap_or_else(|| panic!("the longest waiter's row:\n{s}"));
+    let cid = row
+        .split_whitespace()
+        .find(|w| w.starts_with("0adc.") && *w != ROOT)
+        .unwrap_or_else(|| panic!("no waiter id in {row:?}"))
+        .to_string();
+    press(&mut a, KeyCode::Enter);
+    let s = screen(&a, 120, 60);
+    assert!(s.contains("Threads (345 of 345)"), "not on Threads:\n{s}");
+    assert!(
+        s.contains(&format!("wait chain: thread {cid}; Enter again")),
+        "{s}"
+    );
+    // The detail pane is the waiter's own THREAD block, not the root's.
+    assert!(s.contains(&format!("Cid {cid}")), "{s}");
+    assert!(!s.contains(&format!("Cid {ROOT}")), "{s}");
+    press(&mut a, KeyCode::Enter);
+    let s = screen(&a, 120, 60);
+    assert!(s.contains(&format!("wait start of {cid}")), "{s}");
+
+    // The lock row has no thread of its own: Enter goes into its detail.
+    let mut a = app(120, 60);
+    press(&mut a, KeyCode::Tab);
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Enter);
+    let s = screen(&a, 120, 60);
+    assert!(s.contains("Wait chains"), "{s}");
+    assert!(!s.contains("Threads (345"), "{s}");
+}
+
 #[test]
 fn threads_table_sorts_and_filters_against_the_log_counts() {
     let mut a = app(80, 24);
@@ -282,6 +329,7 @@ fn prompt_edits_with_readline_keys() {
 fn timeline_walks_to_the_root_wait_and_shows_the_periodic_error_before_it() {
     let mut a = app(100, 40);
     press(&mut a, KeyCode::Tab);
+    press(&mut a, KeyCode::Enter);
     press(&mut a, KeyCode::Enter);
     let s = screen(&a, 100, 40);
     assert!(s.contains("Timeline (3556 events)"), "{s}");
