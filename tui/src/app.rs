@@ -21,6 +21,7 @@ use crate::data::{Inputs, Joined, Node};
 use crate::detail::{self, Detail};
 use crate::events::{utc, Events};
 use crate::export::{self, Format};
+use crate::goto;
 use crate::keymap::{self, Action, KEYS};
 use crate::logfile::LogFiles;
 use crate::prompt::{Ask, Prompt};
@@ -44,6 +45,8 @@ struct Data {
     images: Arc<HashMap<u32, String>>,
     offset_ns: i64,
     theme: Theme,
+    /// The dump's zone: what a local time typed at `t` is in.
+    zone: Option<chrono::FixedOffset>,
 }
 
 impl Data {
@@ -190,6 +193,7 @@ impl App {
             joined,
             offset_ns,
             theme: Theme::from_env(),
+            zone: inputs.snapshot.session_time.as_ref().and_then(|s| s.offset),
         };
         let worker_inputs = inputs.clone();
         let mut app = App {
@@ -626,16 +630,30 @@ impl App {
                 Err(e) => self.status = e,
             },
             Ask::Time => {
-                let day = self
+                let at = self
                     .screens
                     .timeline
                     .selected(&cx)
-                    .map(|i| utc(cx.ev.time(i), cx.offset_ns).date_naive());
-                match detail::parse_time(p.line.text(), day, cx.dump_ns()) {
+                    .map(|i| utc(cx.ev.time(i), cx.offset_ns));
+                let zone = self.data.zone;
+                let clocks = goto::Clocks {
+                    day_utc: at.map(|t| t.date_naive()),
+                    day_local: at.zip(zone).map(|(t, z)| t.with_timezone(&z).date_naive()),
+                    zone,
+                    dump_ns: cx.dump_ns(),
+                    window: cx.ev.span().map(|(lo, hi)| {
+                        (
+                            lo.saturating_add(cx.offset_ns),
+                            hi.saturating_add(cx.offset_ns),
+                        )
+                    }),
+                };
+                match goto::resolve(p.line.text(), &clocks) {
                     Ok(t) => {
                         let h = self.page(TIMELINE);
-                        self.screens.timeline.go_to(&cx, t, h);
+                        self.screens.timeline.go_to(&cx, t.ns, h);
                         self.show(TIMELINE);
+                        self.status = t.said;
                     }
                     Err(e) => self.status = e,
                 }
@@ -826,7 +844,7 @@ fn draw_help(f: &mut Frame, th: Theme) {
         })
         .collect();
     lines.push(
-        Line::from("times are UTC on the dump's clock; +/-SECS counts from the dump")
+        Line::from("times show in UTC on the dump's clock; t reads UTC or the dump's local time")
             .style(th.dim()),
     );
     f.render_widget(Clear, r);

@@ -50,7 +50,10 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("/  n N", "search (regex, any case); next / previous match"),
     ("f", "filter: p:PROCESS t:TID s:STATE words; empty clears"),
     ("s / r", "Threads: next sort column / reverse the order"),
-    ("t", "go to a time: HH:MM:SS.fff UTC, RFC 3339, +/-SECS"),
+    (
+        "t",
+        "go to a time: HH:MM:SS UTC or local, RFC 3339, +/-SECS",
+    ),
     ("o", "clock offset: Up/Down 0.1 s, PgUp/PgDn 1 s, or type"),
     ("e", "export this view to a .csv or .json file"),
     (

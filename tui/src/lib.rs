@@ -27,7 +27,7 @@
 //! drawn from), `screen/*` (one per screen), `detail` (the detail pane),
 //! `events` (the merged trace events, read in place), `data` (the inputs and
 //! the tables derived from an analysis), `logfile` (THREAD blocks read lazily
-//! from the logs), `export` (`e`), `background` and `scan` (work
+//! from the logs), `export` (`e`), `goto` (`t`: a typed time, UTC or local, within the trace), `background` and `scan` (work
 //! off the UI thread: re-correlation, the timeline's search and filter), `text` (escaping, formats, filters, colours),
 //! `terminal` (the terminal's setup and restore).
 
@@ -37,6 +37,7 @@ mod data;
 mod detail;
 mod events;
 mod export;
+mod goto;
 mod keymap;
 mod logfile;
 mod prompt;

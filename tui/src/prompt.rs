@@ -44,7 +44,9 @@ impl Prompt {
         match &self.ask {
             Ask::Search => "search (regex): ".into(),
             Ask::Filter => "filter (p:PROCESS t:TID s:STATE text; empty clears): ".into(),
-            Ask::Time => "go to time (HH:MM:SS.fff UTC, RFC 3339, +/-SECONDS from dump): ".into(),
+            Ask::Time => {
+                "go to time (HH:MM:SS.fff [UTC|local], RFC 3339, +/-SECS from dump): ".into()
+            }
             Ask::Offset { .. } => {
                 "offset seconds (Up/Down 0.1 s, PgUp/PgDn 1 s, Enter keeps, Esc reverts): ".into()
             }

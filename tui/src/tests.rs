@@ -460,6 +460,45 @@ fn timeline_filter_search_time_and_export_match_the_raw_trace() {
     assert_eq!(v.as_array().map(Vec::len), Some(raw.len()));
 }
 
+/// `t` reads a time as UTC or as the dump's local time (UTC-4 here), whichever is in
+/// the trace, and says which; a time outside the trace is refused and the view stays.
+#[test]
+fn go_to_time_reads_utc_or_local_and_refuses_times_outside_the_trace() {
+    let mut a = app(100, 30);
+    press(&mut a, KeyCode::Char('4'));
+    press(&mut a, KeyCode::Char('t'));
+    typed(&mut a, "14:08:14.802");
+    let utc = screen(&a, 100, 30);
+    assert!(
+        utc.contains("went to 2009-10-09 14:08:14.802000 UTC ('14:08:14.802' read as UTC)"),
+        "{utc}"
+    );
+    // The same instant as the trace file writes it, local time.
+    press(&mut a, KeyCode::Char('g'));
+    press(&mut a, KeyCode::Char('t'));
+    typed(&mut a, "10:08:14.802");
+    let local = screen(&a, 100, 30);
+    assert!(
+        local.contains(
+            "went to 2009-10-09 14:08:14.802000 UTC ('10:08:14.802' read as local time (-04:00))"
+        ),
+        "{local}"
+    );
+    let list = |s: &str| s.lines().skip(2).take(20).collect::<Vec<_>>().join("\n");
+    assert_eq!(list(&utc), list(&local));
+    // A day later is after the trace whichever clock: refused, the view not moved.
+    press(&mut a, KeyCode::Char('t'));
+    typed(&mut a, "2009-10-10 14:08:14");
+    let refused = screen(&a, 100, 30);
+    assert!(
+        refused.contains(
+            "'2009-10-10 14:08:14' is outside the trace, not moved (the trace: 2009-10-09 "
+        ),
+        "{refused}"
+    );
+    assert_eq!(list(&refused), list(&local));
+}
+
 #[test]
 fn offset_key_re_correlates_and_shifts_the_timeline() {
     let mut a = app(100, 30);
