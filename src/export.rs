@@ -365,10 +365,17 @@ pub fn export(args: &ExportArgs, filters: &Filters, stdout: &mut impl Write) -> 
     } else {
         ProgressBar::new_spinner()
     };
-    let (analysis, read_rows) = analyse(&plan, args.input.offset, &progress)?;
+    let (analysis, read_rows, span) = analyse(&plan, args.input.offset, &progress)?;
     let labels: Vec<String> = plan.trace_files.iter().map(|f| inputs::label(f)).collect();
     let joins = Joins::new(&plan.snapshot, &analysis, &labels);
     let dump = dump_rows(&plan.snapshot, &analysis, &joins);
+    // The trace window on the dump's clock: the Perfetto view keeps the dump's events to it.
+    let clip = span.map(|(lo, hi)| {
+        crate::perfetto::clip_start(
+            lo.saturating_add(joins.offset_ns),
+            hi.saturating_add(joins.offset_ns),
+        )
+    });
     progress.set_style(
         ProgressStyle::with_template(
             "{msg} [{bar:30}] {human_pos}/{human_len} events ({per_sec}, {eta})",
@@ -381,7 +388,7 @@ pub fn export(args: &ExportArgs, filters: &Filters, stdout: &mut impl Write) -> 
     progress.set_message("writing");
     let mut counts = Counts::default();
     let mut write = |out: &mut dyn Write| -> Result<()> {
-        let mut w = Writer::open(args.format, out, &plan.snapshot)?;
+        let mut w = Writer::open(args.format, out, &plan.snapshot, clip)?;
         timeline(
             &plan,
             &joins,
@@ -414,9 +421,16 @@ pub fn export(args: &ExportArgs, filters: &Filters, stdout: &mut impl Write) -> 
     Ok(())
 }
 
+/// The first and last trace time read (trace clock, ns).
+type Span = Option<(i64, i64)>;
+
 /// Pass one: the analysis over the dump and the newest events of the processes it knows.
-/// Returns it with the number of trace rows read in all.
-fn analyse(plan: &Plan, offset: Option<f64>, progress: &ProgressBar) -> Result<(Analysis, u64)> {
+/// Returns it with the number of trace rows read in all and the span of their times.
+fn analyse(
+    plan: &Plan,
+    offset: Option<f64>,
+    progress: &ProgressBar,
+) -> Result<(Analysis, u64, Span)> {
     let known: HashSet<u32> = plan
         .snapshot
         .processes
@@ -433,6 +447,7 @@ fn analyse(plan: &Plan, offset: Option<f64>, progress: &ProgressBar) -> Result<(
     let mut kept = 0usize;
     let mut dropped = 0usize;
     let mut read_rows = 0u64;
+    let mut span: Span = None;
     let mut inputs = plan.inputs.clone();
     let mut readable = Vec::new();
     for (i, f) in plan.trace_files.iter().enumerate() {
@@ -440,6 +455,7 @@ fn analyse(plan: &Plan, offset: Option<f64>, progress: &ProgressBar) -> Result<(
         let result = inputs::read_trace_chunks(f, &plan.ctx, &plan.opts, &mut |df| {
             read_rows += df.height() as u64;
             progress.set_position(read_rows);
+            span = widen(span, &df);
             match of_processes(&df, &known) {
                 Ok(mine) if mine.height() > 0 => {
                     kept += mine.height();
@@ -509,7 +525,16 @@ fn analyse(plan: &Plan, offset: Option<f64>, progress: &ProgressBar) -> Result<(
             a.alignment.offset_seconds, a.alignment.method
         );
     }
-    Ok((a, read_rows))
+    Ok((a, read_rows, span))
+}
+
+/// `span` widened to the times of `df` (rows without a time count for nothing).
+fn widen(span: Span, df: &DataFrame) -> Span {
+    let times = df.column(schema::TIME).ok()?.datetime().ok()?.physical();
+    let (Some(lo), Some(hi)) = (times.min(), times.max()) else {
+        return span;
+    };
+    Some(span.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))))
 }
 
 /// The rows of `df` whose pid is one of `pids`.
@@ -787,11 +812,20 @@ enum Kind<'w> {
     Csv,
     Jsonl,
     Parquet(Box<ParquetOut<'w>>),
-    Perfetto { first: bool },
+    /// `clip`: where the dump's events are clipped (perfetto.rs).
+    Perfetto {
+        first: bool,
+        clip: Option<i64>,
+    },
 }
 
 impl<'w> Writer<'w> {
-    fn open(format: ExportFormat, out: &'w mut dyn Write, snapshot: &DumpSnapshot) -> Result<Self> {
+    fn open(
+        format: ExportFormat,
+        out: &'w mut dyn Write,
+        snapshot: &DumpSnapshot,
+        clip: Option<i64>,
+    ) -> Result<Self> {
         let kind = match format {
             ExportFormat::Csv => {
                 writeln!(out, "{}", COLUMNS.join(","))?;
@@ -803,7 +837,7 @@ impl<'w> Writer<'w> {
                 let mut first = true;
                 out.write_all(b"{\"displayTimeUnit\":\"ns\",\"traceEvents\":[")?;
                 crate::perfetto::names(out, snapshot, &mut first)?;
-                Kind::Perfetto { first }
+                Kind::Perfetto { first, clip }
             }
         };
         Ok(Writer {
@@ -825,8 +859,8 @@ impl<'w> Writer<'w> {
                 serde_json::to_writer(&mut **out, r)?;
                 out.write_all(b"\n")?;
             }
-            (Kind::Perfetto { first }, Some(out)) => {
-                crate::perfetto::event(*out, &r.into(), first)?
+            (Kind::Perfetto { first, clip }, Some(out)) => {
+                crate::perfetto::event(*out, &r.into(), first, *clip)?
             }
             (_, None) => {}
         }

@@ -50,7 +50,7 @@ enum Command {
     /// Summarise trace inputs: span, providers, threads, message templates, recurring errors.
     Trace(TraceArgs),
     /// Browse the analysis in the terminal.
-    Tui(AnalyzeArgs),
+    Tui(TuiArgs),
     /// Write the correlated timeline (trace events and dump events) to a file.
     Export(ExportArgs),
     /// Print a shell completion script (e.g. `dumptrace completions bash > /etc/bash_completion.d/dumptrace`).
@@ -85,6 +85,13 @@ struct AnalyzeArgs {
     /// Print one JSON document (schema in docs/json.md) instead of the report.
     #[arg(long)]
     json: bool,
+}
+
+/// The browser takes the inputs only: for the analysis as JSON, `analyze --json`.
+#[derive(clap::Args)]
+struct TuiArgs {
+    #[command(flatten)]
+    input: InputArgs,
 }
 
 #[derive(clap::Args)]

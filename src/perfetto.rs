@@ -10,6 +10,14 @@
 //! dumptrace writes a process track per pid named by its image, a thread track per tid, each
 //! wait as an `X` slice from its wait start to the dump time, trace events as thread instants
 //! with their message in `args`, and the dump time and findings as global instants.
+//!
+//! A hung server's threads often wait far longer than the trace ran: in cs-periodic-error
+//! 253 of 343 waits began before the trace's first event, the oldest 67 hours before it, and
+//! a viewer opening on the whole file would show days in which the trace is a sliver. So the
+//! dump's events are clipped to the trace window with a margin before it ([`clip_start`]):
+//! a wait that began earlier starts its slice there, and its args keep the true start
+//! (`wait_start`, RFC 3339, and `wait_start_ts`, microseconds) with `"clipped":true`; a
+//! finding placed at such a wait start moves there too, its true `time` in args.
 
 use std::io::{self, Write};
 
@@ -29,6 +37,21 @@ pub struct Event<'a> {
     pub source: &'a str,
     pub chain: Option<u32>,
     pub finding: Option<u32>,
+}
+
+/// The least margin kept before the first trace event.
+const MIN_MARGIN_NS: i64 = 60_000_000_000;
+
+/// Where the dump's events are clipped for a trace whose events run from `first` to
+/// `last` (ns, dump clock): a tenth of the trace's length before it, at least a minute.
+pub fn clip_start(first: i64, last: i64) -> i64 {
+    let span = last.saturating_sub(first).max(0);
+    first.saturating_sub((span / 10).max(MIN_MARGIN_NS))
+}
+
+/// RFC 3339 UTC with nanoseconds.
+fn rfc3339(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
 }
 
 /// Longest event name; the whole message is in `args`.
@@ -76,21 +99,34 @@ pub fn names(out: &mut dyn Write, snapshot: &DumpSnapshot, first: &mut bool) -> 
     Ok(())
 }
 
-/// One timeline row as a trace event.
-pub fn event(out: &mut dyn Write, e: &Event<'_>, first: &mut bool) -> io::Result<()> {
+/// One timeline row as a trace event; the dump's events start no earlier than `clip`
+/// (see the module docs).
+pub fn event(
+    out: &mut dyn Write,
+    e: &Event<'_>,
+    first: &mut bool,
+    clip: Option<i64>,
+) -> io::Result<()> {
     sep(out, first)?;
     let (pid, tid) = (e.pid.unwrap_or(0), e.tid.unwrap_or(0));
     let opt = |v: Option<u32>| v.map_or("null".to_string(), |v| v.to_string());
+    let at = match clip {
+        Some(c) if e.kind != "trace" => e.time.max(c),
+        _ => e.time,
+    };
     match (e.kind, e.until) {
         ("wait-start", Some(end)) => write!(
             out,
-            "{{\"ph\":\"X\",\"cat\":\"wait\",\"name\":{},\"pid\":{pid},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"source\":{},\"chain\":{}}}}}",
+            "{{\"ph\":\"X\",\"cat\":\"wait\",\"name\":{},\"pid\":{pid},\"tid\":{tid},\"ts\":{},\"dur\":{},\"args\":{{\"source\":{},\"chain\":{},\"wait_start\":{},\"wait_start_ts\":{},\"clipped\":{}}}}}",
             text(&format!("wait: {}", e.message)),
-            micros(e.time),
+            micros(at),
             // A wait said to start after the dump (an inconsistent dump) gets no length.
-            micros(end.saturating_sub(e.time).max(0)),
+            micros(end.saturating_sub(at).max(0)),
             text(e.source),
-            opt(e.chain)
+            opt(e.chain),
+            text(&rfc3339(e.time)),
+            micros(e.time),
+            at != e.time
         ),
         ("trace", _) => {
             let name: String = e.message.chars().take(NAME_CHARS).collect();
@@ -110,21 +146,35 @@ pub fn event(out: &mut dyn Write, e: &Event<'_>, first: &mut bool) -> io::Result
         // The dump time, findings, and a wait with no known end: global instants.
         (kind, _) => write!(
             out,
-            "{{\"ph\":\"i\",\"s\":\"g\",\"cat\":{},\"name\":{},\"pid\":{pid},\"tid\":{tid},\"ts\":{},\"args\":{{\"message\":{},\"source\":{},\"chain\":{},\"finding\":{}}}}}",
+            "{{\"ph\":\"i\",\"s\":\"g\",\"cat\":{},\"name\":{},\"pid\":{pid},\"tid\":{tid},\"ts\":{},\"args\":{{\"message\":{},\"source\":{},\"chain\":{},\"finding\":{},\"time\":{},\"clipped\":{}}}}}",
             text(kind),
             text(&e.message.chars().take(NAME_CHARS).collect::<String>()),
-            micros(e.time),
+            micros(at),
             text(e.message),
             text(e.source),
             opt(e.chain),
-            opt(e.finding)
+            opt(e.finding),
+            text(&rfc3339(e.time)),
+            at != e.time
         ),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::micros;
+    use super::{clip_start, micros};
+
+    #[test]
+    fn clipping_keeps_a_tenth_of_the_trace_and_at_least_a_minute() {
+        let s = 1_000_000_000i64;
+        // A 351 s trace: the minute.
+        assert_eq!(clip_start(1000 * s, 1351 * s), 940 * s);
+        // A 2 h trace: 12 minutes.
+        assert_eq!(clip_start(10_000 * s, 17_200 * s), 9280 * s);
+        // One event, or times out of order: the minute.
+        assert_eq!(clip_start(1000 * s, 900 * s), 940 * s);
+        assert_eq!(clip_start(i64::MIN, i64::MAX), i64::MIN);
+    }
 
     #[test]
     fn microseconds_keep_nanoseconds() {

@@ -349,6 +349,7 @@ pub(crate) fn dump_patterns(
     for t in &s.threads {
         *per_pid.entry(t.pid).or_default() += 1;
     }
+    handle_tables(s, &per_pid, &mut out);
     let med = median(per_pid.values().copied().collect());
     for (&pid, &n) in &per_pid {
         if n >= 500 && n >= 10 * med.max(1) {
@@ -507,6 +508,95 @@ pub(crate) fn dump_patterns(
         ));
     }
     out
+}
+
+/// Handles of one type that a process holds this many of are a leak, not a working set.
+const LEAKED_OF_A_TYPE: u64 = 1000;
+
+/// Handle leaks seen in `!handle` output (user-mode dumps print no PROCESS
+/// `HandleCount`). A program that starts threads or opens processes and never
+/// closes the handle `CreateThread`/`OpenProcess` returned keeps every one: the
+/// `!handle 0 0` summary then shows `Thread 1129` in a process of 6 threads
+/// (fixtures/readers/handle-summary-thread-leak.log), or thousands of `Process`
+/// handles (seed "Crash Dump Analysis Patterns (Part 13b)": 8459 to one process).
+/// A table of 10,000 handles or more is a leak whatever their types, as for
+/// `HandleCount`. A process already found by its `HandleCount` is not named twice.
+fn handle_tables(s: &DumpSnapshot, threads: &HashMap<u32, u64>, out: &mut Vec<Finding>) {
+    for t in s.handle_tables.iter().filter(|t| !t.kernel) {
+        let Some(pid) = t.pid else { continue };
+        if out
+            .iter()
+            .any(|f| f.kind == "handle-leak" && f.pid == Some(pid))
+        {
+            continue;
+        }
+        let own = threads.get(&pid).copied().unwrap_or(0);
+        let worst = t
+            .by_type
+            .iter()
+            .filter(|(kind, n)| match kind.as_str() {
+                // Handles to its own live threads are normal; ten times more are not.
+                "Thread" => *n >= LEAKED_OF_A_TYPE && *n >= 10 * own,
+                "Process" => *n >= LEAKED_OF_A_TYPE,
+                _ => false,
+            })
+            .max_by_key(|(_, n)| *n);
+        let image = s
+            .processes
+            .iter()
+            .find(|p| p.pid == pid)
+            .map(|p| p.image.as_str())
+            .or_else(|| {
+                s.threads
+                    .iter()
+                    .find(|th| th.pid == pid)
+                    .and_then(|th| th.image.as_deref())
+            })
+            .map_or(String::new(), |i| format!("{i} "));
+        let total = t.entries.unwrap_or(0);
+        let in_all = t
+            .entries
+            .map_or(String::new(), |e| format!(" ({e} handles in all)"));
+        let (summary, message) = match worst {
+            Some((kind, n)) => {
+                let why = if kind == "Thread" {
+                    format!(
+                        ", for {own} threads of its own in the dump: handles of exited threads are not closed"
+                    )
+                } else {
+                    ": process handles are opened and not closed".to_string()
+                };
+                (
+                    format!(
+                        "Process {image}(pid {}) holds {n} {kind} handles{why}{in_all}",
+                        pid_hex(pid)
+                    ),
+                    format!("!handle summary: {kind} {n}{in_all}"),
+                )
+            }
+            None if total >= 10_000 => (
+                format!(
+                    "Process {image}(pid {}) holds {total} handles in its handle table",
+                    pid_hex(pid)
+                ),
+                format!("!handle: {total} handles in use"),
+            ),
+            None => continue,
+        };
+        let mut f = finding(
+            "handle-leak",
+            summary,
+            0.45,
+            vec![Evidence {
+                source: entry_source(s, &t.source, t.line),
+                line: Some(t.line),
+                time: None,
+                message,
+            }],
+        );
+        f.pid = Some(pid);
+        out.push(f);
+    }
 }
 
 #[cfg(test)]

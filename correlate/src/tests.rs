@@ -249,3 +249,39 @@ fn evidence_rows_name_their_file() {
         }
     }
 }
+
+/// A `!handle 0 0` summary with 1,129 Thread handles in a process of 6 threads is
+/// a handle leak, its evidence the summary's first line; the kernel table and a
+/// handful of handles are not.
+#[test]
+fn thread_handles_in_a_handle_summary_are_a_leak() {
+    let name = "handle-summary-thread-leak.log";
+    let text = fixture(name);
+    let a = analyze(name);
+    let f = findings_of(&a, "handle-leak");
+    assert_eq!(f.len(), 1, "{:#?}", a.findings);
+    let threads = text.lines().filter(|l| l.contains("  Id: 1f40.")).count();
+    assert_eq!(f[0].pid, Some(0x1f40));
+    assert!(
+        f[0].summary.contains(&format!(
+            "jobrunner.exe (pid 1f40) holds 1129 Thread handles, for {threads} threads"
+        )),
+        "{}",
+        f[0].summary
+    );
+    let line = text
+        .lines()
+        .position(|l| l.ends_with(" Handles"))
+        .expect("the summary line")
+        + 1;
+    assert_eq!(f[0].evidence[0].source, format!("{name}:{line}"));
+    // The same summary with the Thread row at 40 handles: no leak.
+    let small = text.replace("Thread         \t1129", "Thread         \t40");
+    let load = dumptrace_dump::read_bytes(Path::new(name), small.as_bytes()).expect("a log");
+    let a = crate::analyze(&load.snapshot, &[], &Default::default());
+    assert!(
+        findings_of(&a, "handle-leak").is_empty(),
+        "{:#?}",
+        a.findings
+    );
+}

@@ -149,6 +149,8 @@ pub struct HandleTable {
     /// User-mode summary: handles per type.
     pub by_type: Vec<(String, u64)>,
     pub line: u64,
+    /// `file:line` of the table's first line (`N Handles`, `Handle table at`).
+    pub source: String,
 }
 
 /// A bugcheck (or, for user-mode hangs, just the analysis) from `!analyze -v`,

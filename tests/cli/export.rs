@@ -221,12 +221,17 @@ fn parquet_reads_back_in_duckdb_with_the_same_rows() {
     }
 }
 
+/// The case exported as a Perfetto trace (into scratch folder `dir`): its `traceEvents`.
+fn perfetto_events(dir: &str) -> Vec<Value> {
+    let file = export_to(&scratch(dir), "t.json", "perfetto", &[]);
+    let doc: Value = serde_json::from_str(&read(&file)).expect("valid JSON");
+    doc["traceEvents"].as_array().expect("traceEvents").clone()
+}
+
 #[test]
 fn perfetto_trace_has_tracks_wait_slices_and_instants() {
-    let dir = scratch("export-perfetto");
-    let file = export_to(&dir, "t.json", "perfetto", &[]);
-    let doc: Value = serde_json::from_str(&read(&file)).expect("valid JSON");
-    let events = doc["traceEvents"].as_array().expect("traceEvents");
+    let events = perfetto_events("export-perfetto");
+    let events = events.as_slice();
     let rows = jsonl(&[]);
     let a = json(&["analyze", "--json", CASE]);
 
@@ -327,6 +332,81 @@ fn perfetto_trace_has_tracks_wait_slices_and_instants() {
         .filter(|e| e["ph"] == "i" && e["s"] == "g" && e["cat"] == "finding")
         .count();
     assert_eq!(global, a["findings"].as_array().expect("findings").len());
+}
+
+/// The case's waits began up to 67 hours before its 351 s trace (FACTS.md: Ticks up to
+/// 15462901). In the Perfetto file the dump's events are clipped to the trace window with
+/// a margin (a minute here: a tenth of the trace is less), so a viewer opens on the trace;
+/// each clipped slice keeps its true start in its args and still ends at the dump time.
+#[test]
+fn perfetto_clips_waits_to_the_trace_window_and_keeps_the_true_start() {
+    let events = perfetto_events("export-perfetto-clip");
+    let events = events.as_slice();
+    let rows = jsonl(&[]);
+    let trace: Vec<i64> = rows
+        .iter()
+        .filter(|r| r["kind"] == "trace")
+        .map(ns)
+        .collect();
+    let (first, last) = (
+        *trace.iter().min().expect("trace rows"),
+        *trace.iter().max().expect("trace rows"),
+    );
+    assert!(last - first < 600_000_000_000, "the trace is minutes long");
+    let clip_us = (first - 60_000_000_000) as f64 / 1000.0;
+    let us = |v: &Value| v.as_f64().expect("a number");
+    // The wait rows by thread: their true start.
+    let waits: BTreeMap<(u64, u64), i64> = rows
+        .iter()
+        .filter(|r| r["kind"] == "wait-start")
+        .map(|r| {
+            let id = |k: &str| r[k].as_u64().expect("id");
+            ((id("pid"), id("tid")), ns(r))
+        })
+        .collect();
+    let old = waits
+        .values()
+        .filter(|&&t| t < first - 60_000_000_000)
+        .count();
+    assert!(old > 200, "{old} waits began before the window");
+    let oldest = *waits.values().min().expect("waits");
+    assert!(
+        first - oldest > 66 * 3_600_000_000_000,
+        "67 h before the trace"
+    );
+    let mut clipped = 0;
+    for s in events.iter().filter(|e| e["ph"] == "X") {
+        let key = (
+            s["pid"].as_u64().expect("pid"),
+            s["tid"].as_u64().expect("tid"),
+        );
+        let start = waits[&key];
+        let args = &s["args"];
+        // The true start, as microseconds and as RFC 3339.
+        assert!(
+            (us(&args["wait_start_ts"]) - start as f64 / 1000.0).abs() < 1.0,
+            "{s}"
+        );
+        let rfc = chrono::DateTime::parse_from_rfc3339(args["wait_start"].as_str().expect("str"))
+            .expect("RFC 3339");
+        assert_eq!(rfc.timestamp_nanos_opt(), Some(start), "{s}");
+        let ts = us(&s["ts"]);
+        if args["clipped"] == true {
+            clipped += 1;
+            assert!((ts - clip_us).abs() < 1.0, "{s}");
+        } else {
+            assert!((ts - start as f64 / 1000.0).abs() < 1.0, "{s}");
+            assert!(ts >= clip_us - 1.0, "{s}");
+        }
+    }
+    assert_eq!(clipped, old);
+    // Nothing the file holds starts before the window.
+    let earliest = events
+        .iter()
+        .filter(|e| e["ph"] != "M")
+        .map(|e| us(&e["ts"]))
+        .fold(f64::INFINITY, f64::min);
+    assert!(earliest >= clip_us - 1.0, "{earliest} < {clip_us}");
 }
 
 #[test]

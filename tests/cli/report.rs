@@ -259,6 +259,17 @@ fn tui_without_a_terminal_is_a_clear_error() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
+/// `tui` has no `--json` (the analysis as JSON is `analyze --json`): the flag is a
+/// usage error, not silently ignored, and the help does not offer it.
+#[test]
+fn tui_has_no_json_flag() {
+    let o = run(&["tui", "--json", "fixtures/cases/serviceb-after-servicea"]);
+    let err = super::util::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("unexpected argument '--json'"), "{err}");
+    assert!(!stdout(&run(&["tui", "--help"])).contains("--json"));
+}
+
 /// A deadlock's root is not counted among the threads it blocks, directly or not
 /// (the two-thread user-mode deadlock of fixtures/readers: two threads in the cycle,
 /// one more behind them), and a thread whose image the `~` list does not give says so.

@@ -17,6 +17,21 @@ fn dump_summary_lists_states_locks_and_time() {
     assert!(out.contains("waiters found 52"), "{out}");
 }
 
+/// `dump` lists a `!handle` summary's types most numerous first, so the Thread row of
+/// a leak shows (it is 11th of 16 in the summary), and `analyze` reports the leak.
+#[test]
+fn dump_shows_the_thread_row_of_a_handle_summary() {
+    let log = "fixtures/readers/handle-summary-thread-leak.log";
+    let out = stdout(&run(&["dump", log]));
+    assert!(
+        out.contains("pid 1f40: 1226 in use (Thread 1129, Event 41,"),
+        "{out}"
+    );
+    let o = run(&["analyze", log]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("[handle-leak"), "{}", stdout(&o));
+}
+
 #[test]
 fn trace_summary_finds_the_periodic_error() {
     let v = json(&[

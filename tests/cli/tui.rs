@@ -1,8 +1,10 @@
 //! `dumptrace tui` in a real terminal: tmux runs it at 80x24, keys go in with
 //! `send-keys` and the screen comes back with `capture-pane`. The walk an
-//! engineer makes: open the case, go to the wait chain, Enter on its root, and
-//! read the periodic error just before the root's wait began. Quitting (q or
-//! Ctrl-C) must give the shell back a cooked terminal.
+//! engineer makes: open the case, go to the wait chain, Enter on its root (its
+//! thread), Enter again (its wait in the timeline), and read the periodic error
+//! just before the root's wait began. Quitting (q or Ctrl-C) and SIGTERM or
+//! SIGHUP must give the shell back a cooked terminal, off the alternate screen,
+//! mouse tracking off.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -14,6 +16,8 @@ const CASE: &str = "fixtures/cases/cs-periodic-error";
 /// One tmux server of our own (its own socket), killed on drop.
 struct Tmux {
     socket: String,
+    /// Where the browser's pid is written.
+    pid_file: std::path::PathBuf,
 }
 
 impl Tmux {
@@ -28,13 +32,18 @@ impl Tmux {
             eprintln!("skipped: tmux is not installed");
             return None;
         }
+        let id = format!("dumptrace-test-{}-{name}", std::process::id());
         let t = Tmux {
-            socket: format!("dumptrace-test-{}-{name}", std::process::id()),
+            pid_file: std::env::temp_dir().join(format!("{id}.pid")),
+            socket: id,
         };
-        // After the browser exits, the pane prints its exit code and whether the
+        let _ = std::fs::remove_file(&t.pid_file);
+        // The browser writes its pid first (`exec` keeps the shell's), for the signal
+        // tests. After it exits, the pane prints its exit code and whether the
         // terminal is back in canonical (cooked) mode, then stays for capture.
         let script = format!(
-            "'{}' tui {CASE}; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon | sed 's/^/MODE=/'; sleep 60",
+            "sh -c 'echo $$ > \"$0\"; exec \"$1\" tui {CASE}' '{}' '{}'; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon | sed 's/^/MODE=/'; sleep 60",
+            t.pid_file.display(),
             env!("CARGO_BIN_EXE_dumptrace")
         );
         let ok = t
@@ -97,8 +106,41 @@ impl Tmux {
 impl Tmux {
     /// The browser exited 0 and gave the shell back its screen in cooked mode.
     fn assert_restored(&self) {
+        self.assert_restored_with("EXIT=0");
+    }
+
+    /// A tmux format of the pane (`#{alternate_on}`, `#{mouse_any_flag}`).
+    fn pane(&self, format: &str) -> String {
+        let o = self.cmd(&["display-message", "-p", "-t", "main", format]);
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    /// Sends `signal` to the running browser.
+    fn kill(&self, signal: &str) {
+        let pid = std::fs::read_to_string(&self.pid_file).expect("the browser wrote its pid");
+        let ok = Command::new("kill")
+            .args([&format!("-{signal}"), pid.trim()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill -{signal} {pid}");
+    }
+
+    /// The browser is up: the alternate screen and mouse tracking are on.
+    fn assert_taken(&self) {
+        assert_eq!(self.pane("#{alternate_on}"), "1", "{}", self.screen());
+        assert_eq!(self.pane("#{mouse_any_flag}"), "1", "{}", self.screen());
+    }
+
+    /// The browser exited with `exit` and gave the shell back its screen in cooked
+    /// mode, the alternate screen left and mouse tracking off.
+    fn assert_restored_with(&self, exit: &str) {
         let s = self.wait_for("MODE=");
-        assert!(s.contains("EXIT=0"), "{s}");
+        assert!(s.contains(exit), "{s}");
+        assert_eq!(self.pane("#{alternate_on}"), "0", "{s}");
+        for flag in ["mouse_any_flag", "mouse_button_flag", "mouse_sgr_flag"] {
+            assert_eq!(self.pane(&format!("#{{{flag}}}")), "0", "{flag}: {s}");
+        }
         assert!(
             s.contains("MODE=icanon"),
             "the terminal is left in raw mode:\n{s}"
@@ -113,6 +155,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.cmd(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.pid_file);
     }
 }
 
@@ -128,6 +171,9 @@ fn walks_to_the_chain_root_and_finds_the_periodic_error_on_screen() {
     // The root on top of its tree, the lock and its 52 waiters under it (FACTS.md).
     let s = t.wait_for("chain 1: root 0adc.1c64 ProcessA.exe  blocks 52");
     assert!(s.contains("cs:0x0032be30@0adc  52 waiting"), "{s}");
+    // Enter opens the root thread; Enter again goes to its wait in the timeline.
+    t.keys(&["Enter"]);
+    t.wait_for("wait chain: thread 0adc.1c64; Enter again");
     t.keys(&["Enter"]);
     let s = t.wait_for("wait start of 0adc.1c64");
     let lines: Vec<&str> = s.lines().collect();
@@ -157,4 +203,20 @@ fn ctrl_c_quits_and_restores_the_terminal() {
     t.wait_for("Keys");
     t.keys(&["C-c"]);
     t.assert_restored();
+}
+
+/// SIGTERM (`kill`, a service manager) and SIGHUP (the SSH session dropped, the
+/// window closed) restore the terminal like `q`, then end the browser by that
+/// signal: the shell sees 128 + N.
+#[test]
+fn sigterm_and_sighup_restore_the_terminal() {
+    for (signal, exit) in [("TERM", "EXIT=143"), ("HUP", "EXIT=129")] {
+        let Some(t) = Tmux::start(&format!("sig{signal}")) else {
+            return;
+        };
+        t.wait_for("Findings (");
+        t.assert_taken();
+        t.kill(signal);
+        t.assert_restored_with(exit);
+    }
 }

@@ -21,8 +21,10 @@ use crate::data::{Inputs, Joined, Node};
 use crate::detail::{self, Detail};
 use crate::events::{utc, Events};
 use crate::export::{self, Format};
+use crate::goto;
 use crate::keymap::{self, Action, KEYS};
 use crate::logfile::LogFiles;
+use crate::prompt::{Ask, Prompt};
 use crate::scan::{self, Job, Outcome, Scanner, Shared};
 use crate::screen::{list_height, Chains, Ctx, Findings, Screen, Threads, Timeline};
 use crate::text::{self, Filter, Theme};
@@ -43,6 +45,8 @@ struct Data {
     images: Arc<HashMap<u32, String>>,
     offset_ns: i64,
     theme: Theme,
+    /// The dump's zone: what a local time typed at `t` is in.
+    zone: Option<chrono::FixedOffset>,
 }
 
 impl Data {
@@ -83,40 +87,6 @@ impl Screens {
             CHAINS => &mut self.chains,
             THREADS => &mut self.threads,
             _ => &mut self.timeline,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Ask {
-    Search,
-    Filter,
-    Time,
-    /// The offset override in force when the prompt opened (Esc restores it).
-    Offset {
-        before: Option<f64>,
-    },
-    Export,
-    Overwrite(PathBuf),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct Prompt {
-    ask: Ask,
-    text: String,
-}
-
-impl Prompt {
-    fn label(&self) -> String {
-        match &self.ask {
-            Ask::Search => "search (regex): ".into(),
-            Ask::Filter => "filter (p:PROCESS t:TID s:STATE text; empty clears): ".into(),
-            Ask::Time => "go to time (HH:MM:SS.fff UTC, RFC 3339, +/-SECONDS from dump): ".into(),
-            Ask::Offset { .. } => {
-                "offset seconds (Up/Down 0.1 s, PgUp/PgDn 1 s, Enter keeps, Esc reverts): ".into()
-            }
-            Ask::Export => "export view to (.csv or .json): ".into(),
-            Ask::Overwrite(p) => format!("{} exists: overwrite? (y/n) ", p.display()),
         }
     }
 }
@@ -223,6 +193,7 @@ impl App {
             joined,
             offset_ns,
             theme: Theme::from_env(),
+            zone: inputs.snapshot.session_time.as_ref().and_then(|s| s.offset),
         };
         let worker_inputs = inputs.clone();
         let mut app = App {
@@ -455,10 +426,11 @@ impl App {
     }
 
     fn ask(&mut self, ask: Ask, text: String) {
-        self.prompt = Some(Prompt { ask, text });
+        self.prompt = Some(Prompt::new(ask, text));
     }
 
-    /// Enter: from a finding to its thread; from a thread to its wait in the timeline.
+    /// Enter: from a finding or a chain's thread to that thread; from a thread to its
+    /// wait in the timeline.
     fn open(&mut self) {
         let a = &self.data.analysis;
         match self.current {
@@ -472,20 +444,8 @@ impl App {
                     .and_then(|(p, t)| self.data.joined.thread(p, t));
                 match (thread, chain) {
                     (Some(t), _) => {
-                        let (pid, tid) = (a.threads[t].pid, a.threads[t].tid);
                         self.evidence = Some(sel);
-                        self.focus = Some((pid, tid));
-                        let (h, ht) = (self.page(THREADS), self.page(TIMELINE));
-                        let cx = self.data.cx(self.focus);
-                        self.screens.threads.select(&cx, t, h);
-                        if let Some(w) = cx.focus_wait_ns() {
-                            self.screens.timeline.go_to(&cx, w, ht);
-                        }
-                        self.show(THREADS);
-                        self.status = format!(
-                            "finding {rank}: thread {}; Enter again for its wait in the timeline",
-                            text::cid(Some(pid), Some(tid))
-                        );
+                        self.open_thread(t, &format!("finding {rank}"));
                     }
                     (None, Some(c)) => {
                         let h = self.page(CHAINS);
@@ -509,7 +469,10 @@ impl App {
                     _ => None,
                 });
                 match thread {
-                    Some(t) => self.wait_in_timeline(t),
+                    Some(t) => {
+                        self.evidence = None;
+                        self.open_thread(t, "wait chain");
+                    }
                     None => self.in_detail = true,
                 }
             }
@@ -520,6 +483,26 @@ impl App {
             }
             _ => self.in_detail = true,
         }
+    }
+
+    /// Focuses thread `t` and shows it on the Threads screen, its THREAD block in the
+    /// detail pane; the timeline is moved to its wait for the next Enter. `from` says
+    /// where Enter was pressed.
+    fn open_thread(&mut self, t: usize, from: &str) {
+        let th = &self.data.analysis.threads[t];
+        let (pid, tid) = (th.pid, th.tid);
+        self.focus = Some((pid, tid));
+        let (h, ht) = (self.page(THREADS), self.page(TIMELINE));
+        let cx = self.data.cx(self.focus);
+        self.screens.threads.select(&cx, t, h);
+        if let Some(w) = cx.focus_wait_ns() {
+            self.screens.timeline.go_to(&cx, w, ht);
+        }
+        self.show(THREADS);
+        self.status = format!(
+            "{from}: thread {}; Enter again for its wait in the timeline",
+            text::cid(Some(pid), Some(tid))
+        );
     }
 
     /// Focuses thread `t` and shows the timeline at its wait start.
@@ -606,18 +589,16 @@ impl App {
                 return;
             }
             KeyCode::Enter => return self.submit(p),
-            KeyCode::Backspace => {
-                p.text.pop();
-            }
-            KeyCode::Char(c) => p.text.push(c),
+            _ if p.line.key(key) => {}
             _ if matches!(p.ask, Ask::Offset { .. }) && nudge.is_some() => {
                 let now = p
-                    .text
+                    .line
+                    .text()
                     .trim()
                     .parse::<f64>()
                     .unwrap_or(self.data.analysis.alignment.offset_seconds);
                 let v = ((now + nudge.unwrap_or(0.0)) * 1000.0).round() / 1000.0;
-                p.text = format!("{v:+.3}");
+                p.line.set(format!("{v:+.3}"));
                 // Live: correlation re-runs off the UI thread at each step.
                 self.offset_override = Some(v);
                 self.worker.request(Some(v));
@@ -630,14 +611,14 @@ impl App {
     fn submit(&mut self, p: Prompt) {
         let cx = self.data.cx(self.focus);
         match p.ask {
-            Ask::Search => match text::regex(&p.text) {
+            Ask::Search => match text::regex(p.line.text()) {
                 Ok(re) => {
                     self.search = Some(re);
                     self.find(true);
                 }
                 Err(e) => self.status = e,
             },
-            Ask::Filter => match Filter::parse(&p.text) {
+            Ask::Filter => match Filter::parse(p.line.text()) {
                 Ok(f) if self.current == TIMELINE => {
                     self.status = format!("filtering {} events...", cx.ev.len());
                     self.scanner.request(Job::Filter(f));
@@ -649,31 +630,45 @@ impl App {
                 Err(e) => self.status = e,
             },
             Ask::Time => {
-                let day = self
+                let at = self
                     .screens
                     .timeline
                     .selected(&cx)
-                    .map(|i| utc(cx.ev.time(i), cx.offset_ns).date_naive());
-                match detail::parse_time(&p.text, day, cx.dump_ns()) {
+                    .map(|i| utc(cx.ev.time(i), cx.offset_ns));
+                let zone = self.data.zone;
+                let clocks = goto::Clocks {
+                    day_utc: at.map(|t| t.date_naive()),
+                    day_local: at.zip(zone).map(|(t, z)| t.with_timezone(&z).date_naive()),
+                    zone,
+                    dump_ns: cx.dump_ns(),
+                    window: cx.ev.span().map(|(lo, hi)| {
+                        (
+                            lo.saturating_add(cx.offset_ns),
+                            hi.saturating_add(cx.offset_ns),
+                        )
+                    }),
+                };
+                match goto::resolve(p.line.text(), &clocks) {
                     Ok(t) => {
                         let h = self.page(TIMELINE);
-                        self.screens.timeline.go_to(&cx, t, h);
+                        self.screens.timeline.go_to(&cx, t.ns, h);
                         self.show(TIMELINE);
+                        self.status = t.said;
                     }
                     Err(e) => self.status = e,
                 }
             }
-            Ask::Offset { .. } => match p.text.trim().parse::<f64>() {
+            Ask::Offset { .. } => match p.line.text().trim().parse::<f64>() {
                 Ok(v) if v.is_finite() => {
                     if Some(v) != self.offset_override {
                         self.offset_override = Some(v);
                         self.worker.request(Some(v));
                     }
                 }
-                _ => self.status = format!("'{}': not a number of seconds", p.text),
+                _ => self.status = format!("'{}': not a number of seconds", p.line.text()),
             },
             Ask::Export => {
-                let path = PathBuf::from(p.text.trim());
+                let path = PathBuf::from(p.line.text().trim());
                 match Format::of(&path) {
                     Err(e) => self.status = e,
                     Ok(_) if path.exists() => self.ask(Ask::Overwrite(path), String::new()),
@@ -796,7 +791,7 @@ impl App {
             detail,
         );
         let bottom = match &self.prompt {
-            Some(p) => Line::from(format!("{}{}_", p.label(), text::clean(&p.text))),
+            Some(p) => prompt_line(p, th),
             None if !self.status.is_empty() => {
                 Line::from(format!(" {}", text::clean(&self.status)))
             }
@@ -807,6 +802,26 @@ impl App {
             draw_help(f, th);
         }
     }
+}
+
+/// The prompt, its answer and the cursor: `_` at the end, else the character under it
+/// drawn selected.
+fn prompt_line(p: &Prompt, th: Theme) -> Line<'static> {
+    let (before, after) = p.line.split();
+    let mut chars = after.chars();
+    let under = chars.next();
+    let mut spans = vec![Span::raw(format!("{}{}", p.label(), text::clean(before)))];
+    match under {
+        None => spans.push(Span::raw("_")),
+        Some(c) => {
+            spans.push(Span::styled(
+                text::clean(&c.to_string()).into_owned(),
+                th.selected(),
+            ));
+            spans.push(Span::raw(text::clean(chars.as_str()).into_owned()));
+        }
+    }
+    Line::from(spans)
 }
 
 fn draw_help(f: &mut Frame, th: Theme) {
@@ -829,7 +844,7 @@ fn draw_help(f: &mut Frame, th: Theme) {
         })
         .collect();
     lines.push(
-        Line::from("times are UTC on the dump's clock; +/-SECS counts from the dump")
+        Line::from("times show in UTC on the dump's clock; t reads UTC or the dump's local time")
             .style(th.dim()),
     );
     f.render_widget(Clear, r);

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use crate::data::Node;
 use crate::events::utc;
 use crate::logfile::LogFiles;
-use crate::screen::{rfc3339_ns, Ctx};
+use crate::screen::Ctx;
 use crate::text::{cid, clean, seconds, stamp};
 
 /// What the pane shows, with its title.
@@ -355,64 +355,5 @@ pub(crate) fn event(cx: &Ctx, i: usize) -> Detail {
     Detail {
         title: " Event ".into(),
         lines,
-    }
-}
-
-/// The time a string names: RFC 3339, `YYYY-MM-DD HH:MM:SS[.f]` (UTC),
-/// `HH:MM:SS[.f]` (UTC, on `day`), or `+/-SECONDS` from the dump time.
-pub(crate) fn parse_time(
-    s: &str,
-    day: Option<chrono::NaiveDate>,
-    dump_ns: Option<i64>,
-) -> Result<i64, String> {
-    let s = s.trim();
-    if let Some(ns) = rfc3339_ns(s) {
-        return Ok(ns);
-    }
-    if s.starts_with(['+', '-']) {
-        let secs: f64 = s
-            .parse()
-            .map_err(|_| format!("'{s}': not a number of seconds"))?;
-        let d = dump_ns.ok_or("the dump time is unknown: give a full time")?;
-        return Ok(d + (secs * 1e9).round() as i64);
-    }
-    let full = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
-        .iter()
-        .find_map(|f| chrono::NaiveDateTime::parse_from_str(s, f).ok());
-    let t = match full {
-        Some(t) => t,
-        None => {
-            let time = chrono::NaiveTime::parse_from_str(s, "%H:%M:%S%.f")
-                .map_err(|_| format!("'{s}': expected HH:MM:SS.fff (UTC), an RFC 3339 time, or +/-SECONDS from the dump"))?;
-            day.ok_or("no date known: give YYYY-MM-DD HH:MM:SS")?
-                .and_time(time)
-        }
-    };
-    t.and_utc()
-        .timestamp_nanos_opt()
-        .ok_or_else(|| format!("'{s}': out of range"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_parse_in_every_accepted_form() {
-        let day = chrono::NaiveDate::from_ymd_opt(2009, 10, 9);
-        let want = rfc3339_ns("2009-10-09T14:08:14.806Z").expect("valid");
-        assert_eq!(parse_time("14:08:14.806", day, None), Ok(want));
-        assert_eq!(parse_time("2009-10-09 14:08:14.806", None, None), Ok(want));
-        assert_eq!(
-            parse_time("2009-10-09T10:08:14.806-04:00", None, None),
-            Ok(want)
-        );
-        assert_eq!(
-            parse_time("-1.5", None, Some(want)),
-            Ok(want - 1_500_000_000)
-        );
-        assert!(parse_time("-1.5", None, None).is_err());
-        assert!(parse_time("14:08", day, None).is_err());
-        assert!(parse_time("14:08:14", None, None).is_err());
     }
 }

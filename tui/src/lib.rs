@@ -23,11 +23,11 @@
 //! # }
 //! ```
 //!
-//! Modules: `app` (state, keys, prompts), `keymap` (the key table the help is
+//! Modules: `app` (state, keys), `prompt` (the prompts and their line editor), `keymap` (the key table the help is
 //! drawn from), `screen/*` (one per screen), `detail` (the detail pane),
 //! `events` (the merged trace events, read in place), `data` (the inputs and
 //! the tables derived from an analysis), `logfile` (THREAD blocks read lazily
-//! from the logs), `export` (`e`), `background` and `scan` (work
+//! from the logs), `export` (`e`), `goto` (`t`: a typed time, UTC or local, within the trace), `background` and `scan` (work
 //! off the UI thread: re-correlation, the timeline's search and filter), `text` (escaping, formats, filters, colours),
 //! `terminal` (the terminal's setup and restore).
 
@@ -37,8 +37,10 @@ mod data;
 mod detail;
 mod events;
 mod export;
+mod goto;
 mod keymap;
 mod logfile;
+mod prompt;
 mod scan;
 mod screen;
 mod scroll;

@@ -119,6 +119,7 @@ fn snapshot_timeline_at_the_root_wait() {
     let mut a = app(100, 30);
     press(&mut a, KeyCode::Tab);
     press(&mut a, KeyCode::Enter);
+    press(&mut a, KeyCode::Enter);
     insta::assert_snapshot!(screen(&a, 100, 30));
 }
 
@@ -210,6 +211,52 @@ fn chain_tree_has_the_root_on_top_and_every_waiter_under_the_lock() {
     assert!(lines[first + 3].contains("3 min 8.8 s"), "{s}");
 }
 
+/// Enter on a thread of the chain tree opens that thread: the Threads screen with it
+/// selected and its THREAD block in the detail pane; Enter on the lock opens the
+/// lock's detail; Enter again on the thread goes to its wait in the timeline.
+#[test]
+fn chain_node_enter_opens_that_thread() {
+    let mut a = app(120, 60);
+    press(&mut a, KeyCode::Tab);
+    // Chain 1's rows: the chain, its root, the lock, then the longest waiter.
+    for _ in 0..3 {
+        press(&mut a, KeyCode::Down);
+    }
+    let s = screen(&a, 120, 60);
+    let row = s
+        .lines()
+        .find(|l| l.contains("3 min 8.8 s"))
+        .unwrap_or_else(|| panic!("the longest waiter's row:\n{s}"));
+    let cid = row
+        .split_whitespace()
+        .find(|w| w.starts_with("0adc.") && *w != ROOT)
+        .unwrap_or_else(|| panic!("no waiter id in {row:?}"))
+        .to_string();
+    press(&mut a, KeyCode::Enter);
+    let s = screen(&a, 120, 60);
+    assert!(s.contains("Threads (345 of 345)"), "not on Threads:\n{s}");
+    assert!(
+        s.contains(&format!("wait chain: thread {cid}; Enter again")),
+        "{s}"
+    );
+    // The detail pane is the waiter's own THREAD block, not the root's.
+    assert!(s.contains(&format!("Cid {cid}")), "{s}");
+    assert!(!s.contains(&format!("Cid {ROOT}")), "{s}");
+    press(&mut a, KeyCode::Enter);
+    let s = screen(&a, 120, 60);
+    assert!(s.contains(&format!("wait start of {cid}")), "{s}");
+
+    // The lock row has no thread of its own: Enter goes into its detail.
+    let mut a = app(120, 60);
+    press(&mut a, KeyCode::Tab);
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Down);
+    press(&mut a, KeyCode::Enter);
+    let s = screen(&a, 120, 60);
+    assert!(s.contains("Wait chains"), "{s}");
+    assert!(!s.contains("Threads (345"), "{s}");
+}
+
 #[test]
 fn threads_table_sorts_and_filters_against_the_log_counts() {
     let mut a = app(80, 24);
@@ -250,10 +297,39 @@ fn threads_table_sorts_and_filters_against_the_log_counts() {
     );
 }
 
+/// The prompt takes readline's keys: Ctrl-W drops the last word of a filter, Ctrl-U
+/// the whole line, Ctrl-A goes to its start (what is typed there goes in front).
+#[test]
+fn prompt_edits_with_readline_keys() {
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    let mut a = app(80, 24);
+    press(&mut a, KeyCode::Char('3'));
+    press(&mut a, KeyCode::Char('f'));
+    for c in "p:processa s:wait".chars() {
+        press(&mut a, KeyCode::Char(c));
+    }
+    a.on_key(ctrl('w'));
+    assert!(screen(&a, 80, 24).contains("empty clears): p:processa _"));
+    press(&mut a, KeyCode::Enter);
+    assert!(screen(&a, 80, 24).contains("Threads (60 of 345)"));
+    press(&mut a, KeyCode::Char('f'));
+    for c in "junk".chars() {
+        press(&mut a, KeyCode::Char(c));
+    }
+    a.on_key(ctrl('u'));
+    for c in "s:wait".chars() {
+        press(&mut a, KeyCode::Char(c));
+    }
+    a.on_key(ctrl('a'));
+    typed(&mut a, "p:processa ");
+    assert!(screen(&a, 80, 24).contains("Threads (58 of 345)"));
+}
+
 #[test]
 fn timeline_walks_to_the_root_wait_and_shows_the_periodic_error_before_it() {
     let mut a = app(100, 40);
     press(&mut a, KeyCode::Tab);
+    press(&mut a, KeyCode::Enter);
     press(&mut a, KeyCode::Enter);
     let s = screen(&a, 100, 40);
     assert!(s.contains("Timeline (3556 events)"), "{s}");
@@ -382,6 +458,45 @@ fn timeline_filter_search_time_and_export_match_the_raw_trace() {
         serde_json::from_str(&std::fs::read_to_string(out.with_extension("json")).expect("json"))
             .expect("valid JSON");
     assert_eq!(v.as_array().map(Vec::len), Some(raw.len()));
+}
+
+/// `t` reads a time as UTC or as the dump's local time (UTC-4 here), whichever is in
+/// the trace, and says which; a time outside the trace is refused and the view stays.
+#[test]
+fn go_to_time_reads_utc_or_local_and_refuses_times_outside_the_trace() {
+    let mut a = app(100, 30);
+    press(&mut a, KeyCode::Char('4'));
+    press(&mut a, KeyCode::Char('t'));
+    typed(&mut a, "14:08:14.802");
+    let utc = screen(&a, 100, 30);
+    assert!(
+        utc.contains("went to 2009-10-09 14:08:14.802000 UTC ('14:08:14.802' read as UTC)"),
+        "{utc}"
+    );
+    // The same instant as the trace file writes it, local time.
+    press(&mut a, KeyCode::Char('g'));
+    press(&mut a, KeyCode::Char('t'));
+    typed(&mut a, "10:08:14.802");
+    let local = screen(&a, 100, 30);
+    assert!(
+        local.contains(
+            "went to 2009-10-09 14:08:14.802000 UTC ('10:08:14.802' read as local time (-04:00))"
+        ),
+        "{local}"
+    );
+    let list = |s: &str| s.lines().skip(2).take(20).collect::<Vec<_>>().join("\n");
+    assert_eq!(list(&utc), list(&local));
+    // A day later is after the trace whichever clock: refused, the view not moved.
+    press(&mut a, KeyCode::Char('t'));
+    typed(&mut a, "2009-10-10 14:08:14");
+    let refused = screen(&a, 100, 30);
+    assert!(
+        refused.contains(
+            "'2009-10-10 14:08:14' is outside the trace, not moved (the trace: 2009-10-09 "
+        ),
+        "{refused}"
+    );
+    assert_eq!(list(&refused), list(&local));
 }
 
 #[test]

@@ -117,6 +117,7 @@ impl HandleParser {
                 entries: after("with").and_then(|w| w.parse().ok()),
                 by_type: Vec::new(),
                 line: n,
+                source: out.source(n),
             });
             return Step::Used;
         }
@@ -176,6 +177,7 @@ impl HandleParser {
                     pid: self.pid(ctx),
                     entries: count.parse().ok(),
                     line: n,
+                    source: out.source(n),
                     ..HandleTable::default()
                 });
                 Some(Step::Used)

@@ -1037,3 +1037,34 @@ DbgID ThreadID       User Kernel Create Time (UTC)
     assert_eq!(t.stack.len(), 3);
     assert_eq!(wait_reason(&t.state), Some("UserRequest"));
 }
+
+/// `!handle 0 0` prints only the per-type summary (`1226 Handles`, `Type\tCount`,
+/// a padded name, a tab and the count): every row is read, the Thread row among
+/// them, credited to the `|` process.
+#[test]
+fn handle_summary_reads_every_type_row() {
+    let text = reader_fixture("handle-summary-thread-leak.log");
+    let rows: Vec<(String, u64)> = command_output(&text, "!handle 0 0")
+        .iter()
+        .skip(2)
+        .filter_map(|l| l.rsplit_once('\t'))
+        .map(|(k, n)| (k.trim().to_string(), n.parse().unwrap()))
+        .collect();
+    let total: u64 = command_output(&text, "!handle 0 0")[0]
+        .strip_suffix(" Handles")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let load = read(&text);
+    let s = &load.snapshot;
+    assert_eq!(s.handle_tables.len(), 1, "{:#?}", s.handle_tables);
+    let t = &s.handle_tables[0];
+    assert_eq!(t.pid, Some(0x1f40));
+    assert_eq!(t.entries, Some(total));
+    assert_eq!(t.by_type, rows);
+    assert!(t.by_type.contains(&("Thread".into(), 1129)));
+    assert!(t.by_type.contains(&("WaitCompletionPacket".into(), 4)));
+    assert_eq!(rows.iter().map(|r| r.1).sum::<u64>(), total);
+    assert!(t.source.ends_with(&format!(":{}", t.line)), "{}", t.source);
+    assert_eq!(load.report.skipped, 0, "{:?}", load.report.first_skips);
+}
