@@ -348,6 +348,13 @@ fn etl_facts(out: &mut impl Write, e: &EtlFacts) -> io::Result<()> {
     for (reason, n) in &e.info.manifest_misfits {
         writeln!(out, "           {n} events shown as hex: {reason}")?;
     }
+    if e.info.buffers_missing > 0 {
+        writeln!(
+            out,
+            "           file is short: the logfile header says {} buffers were written, {} are missing (cut on a buffer boundary)",
+            e.info.header.buffers_written, e.info.buffers_missing
+        )?;
+    }
     if e.info.file_schemas > 0 {
         writeln!(
             out,

@@ -102,6 +102,10 @@ pub struct EtlInfo {
     /// EventSource manifests), and the metadata records that could not be used, by reason.
     pub file_schemas: usize,
     pub file_metadata_unusable: BTreeMap<String, u64>,
+    /// Buffers the logfile header says were written that the file does not hold: a file
+    /// cut on a buffer boundary (copied while the session ran, or truncated) reads without
+    /// a bad buffer, so only this count says it is short.
+    pub buffers_missing: u64,
 }
 
 /// `LogFileMode` bit of a logger that compresses its buffers (formats.md §1.3).
@@ -531,7 +535,13 @@ fn open<'f>(path: &Path, file: &'f [u8], tmf_dir: Option<&Path>) -> Result<Setup
         kernel_without_layout: BTreeMap::new(),
         file_schemas: 0,
         file_metadata_unusable: BTreeMap::new(),
+        buffers_missing: 0,
     };
+    // BuffersWritten counts every buffer of the file, the logfile header's own included
+    // (net.4.5.2.x64: 360 written, 360 in the file). 0 is a file whose logger never
+    // finished it: nothing to compare.
+    let held = info.buffers + scan.skipped.len() as u64;
+    info.buffers_missing = u64::from(info.header.buffers_written).saturating_sub(held);
     let mut by_cpu: BTreeMap<u16, Vec<BufferHeader>> = BTreeMap::new();
     for h in scan.buffers {
         info.compressed_buffers += u64::from(h.compressed());

@@ -469,3 +469,21 @@ fn release_stays_behind_the_records_being_decoded() {
     );
     assert!(calls.load(Ordering::SeqCst) > 0);
 }
+
+/// A file cut on a buffer boundary has no bad buffer to show it; the logfile header's
+/// BuffersWritten (3 in the writer's header) against the buffers held says it is short.
+#[test]
+fn a_file_cut_on_a_buffer_boundary_is_short() {
+    let whole = sample_file();
+    let info = |bytes: &[u8]| {
+        read_synth(bytes, None)
+            .report
+            .etl
+            .expect("etl facts")
+            .buffers_missing
+    };
+    assert_eq!(info(&whole), 0);
+    // The header buffer and CPU 0's: 2 of the 3 the header counts.
+    let cut = &whole[..2 * 1024];
+    assert_eq!(info(cut), 1);
+}
