@@ -250,3 +250,14 @@ fn manifest_flag_decodes_a_provider_and_lists_the_ones_without_schema() {
     // The line of the element whose attribute is bad.
     assert!(err.contains("broken.man:2: manifest:"), "{err}");
 }
+
+/// `--trace-tz -04:00` (the help's own example) is a value, not a flag: the same UTC
+/// times as `UTC-4`, and the note names the offset assumed.
+#[test]
+fn a_negative_offset_is_a_trace_tz_value() {
+    let p = path("tracefmt-custom.txt");
+    let s = json(&["trace", "--json", "--trace-tz", "-04:00", &p]);
+    assert_eq!(s["first"], "2009-10-09T14:05:11.005Z");
+    let note = s["inputs"][0]["time_note"].as_str().unwrap_or_default();
+    assert!(note.contains("-04:00"), "{note}");
+}
