@@ -53,16 +53,16 @@ pub(crate) fn stateful(group: u8, kind: u8) -> bool {
         || mof::table().has_tid_at(Key::Group(group), kind)
 }
 
-/// Whether a kernel record's header names a thread and its process (SYSTEM headers do):
+/// The thread and process a kernel record's header names, if both (SYSTEM headers do):
 /// the merge learns the thread's process from it, as PerfView does.
-pub(crate) fn names_thread(pid: Option<u32>, tid: Option<u32>) -> bool {
-    known(pid).is_some() && known(tid).is_some()
+pub(crate) fn names_thread(pid: Option<u32>, tid: Option<u32>) -> Option<(u32, u32)> {
+    Some((known(pid)?, known(tid)?))
 }
 
 impl KernelState {
     /// Learns a thread's process from a record header that names both.
-    pub(crate) fn learn(&mut self, pid: Option<u32>, tid: Option<u32>) {
-        if let (Some(pid), Some(tid)) = (known(pid), known(tid)) {
+    pub(crate) fn learn(&mut self, pid: u32, tid: u32) {
+        if self.thread_pid.get(&tid) != Some(&pid) {
             self.thread_pid.insert(tid, pid);
         }
     }

@@ -83,8 +83,11 @@ struct Head {
     size: usize,
     timestamp: Option<i64>,
     header: HeaderType,
-    /// A kernel record that reads or changes [`KernelState`].
+    /// A kernel record that reads or changes [`KernelState`] by its payload.
     stateful: bool,
+    /// A kernel record whose header names a thread and its process: the state learns
+    /// the pair without parsing the record again.
+    names: Option<(u32, u32)>,
 }
 
 /// The buffer a stream is reading.
@@ -159,11 +162,12 @@ impl<'f> Stream<'f> {
             };
             match record::parse(c.buf.bytes(), c.pos, c.buf.end) {
                 Ok(Parsed::Record(r)) => {
-                    let stateful = match r.fields {
-                        Fields::Kernel { group, kind, .. } => {
-                            kernel::stateful(group, kind) || kernel::names_thread(r.pid, r.tid)
-                        }
-                        _ => false,
+                    let (stateful, names) = match r.fields {
+                        Fields::Kernel { group, kind, .. } => (
+                            kernel::stateful(group, kind),
+                            kernel::names_thread(r.pid, r.tid),
+                        ),
+                        _ => (false, None),
                     };
                     self.head = Some(Head {
                         pos: c.pos,
@@ -171,6 +175,7 @@ impl<'f> Stream<'f> {
                         timestamp: r.timestamp,
                         header: r.header,
                         stateful,
+                        names,
                     });
                 }
                 Ok(Parsed::End) => self.current = None,
@@ -302,6 +307,9 @@ impl<'f> Merger<'f> {
                         format!("timestamp {raw_ts} out of range"),
                     ),
                     Some(time_ns) => {
+                        if let Some((pid, tid)) = head.names {
+                            self.kernel.learn(pid, tid);
+                        }
                         let looked = if head.stateful {
                             looked(&mut self.kernel, &c.buf, head.pos)
                         } else {
@@ -355,10 +363,7 @@ fn looked(state: &mut KernelState, buf: &WinBuf<'_>, pos: usize) -> Looked {
                 group,
                 kind,
                 version,
-            } => {
-                state.learn(r.pid, r.tid);
-                state.apply(group, kind, version, record::pointer64(&r), r.payload)
-            }
+            } => state.apply(group, kind, version, record::pointer64(&r), r.payload),
             _ => Looked::Nothing,
         },
         _ => Looked::Nothing,
