@@ -24,6 +24,9 @@ mod graph;
 pub mod ids;
 mod patterns;
 mod report;
+// Read by the joins that follow; the model alone reports its notes.
+#[allow(dead_code)]
+mod sched;
 #[cfg(test)]
 mod tests;
 mod tree;
@@ -82,6 +85,8 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
             None
         }
     };
+    let sched = sched::Sched::build(traces);
+    notes.extend(sched.notes());
     let chains = graph.chains(snapshot);
 
     // Events of the threads correlation looks at: chain members ("last words")
