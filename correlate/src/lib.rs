@@ -24,9 +24,8 @@ mod graph;
 pub mod ids;
 mod patterns;
 mod report;
-// Read by the joins that follow; the model alone reports its notes.
-#[allow(dead_code)]
 mod sched;
+mod sched_join;
 #[cfg(test)]
 mod tests;
 mod tree;
@@ -39,7 +38,7 @@ use dumptrace_dump::{DumpSnapshot, Thread, ThreadState};
 pub use events::{trace_events, TraceEvent, TraceSource};
 pub use report::{
     Alignment, Analysis, ChainOut, EndsAtOut, EventOut, Evidence, Finding, FirstBlocked, Input,
-    ThreadId, ThreadOut,
+    SwitchOuts, ThreadId, ThreadOut,
 };
 pub use tree::{chain_trees, TreeNode, TreeRow};
 
@@ -119,7 +118,7 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
     let by_thread = &index.by_thread;
     let by_process = &index.by_process;
     let has_trace = view.as_ref().is_some_and(|v| !v.is_empty());
-    let (offset_ns, alignment) = align(snapshot, by_thread, has_trace, opts);
+    let (offset_ns, alignment) = align(snapshot, by_thread, &sched, has_trace, opts);
 
     let ctx = findings::Ctx {
         s: snapshot,
@@ -141,6 +140,17 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
         .map(|(i, c)| ctx.chain_out(c, i + 1))
         .collect();
     let mut findings = ctx.rank();
+    findings.extend(
+        sched_join::Join {
+            s: snapshot,
+            chains: &chains,
+            sched: &sched,
+            view: view.as_ref(),
+            traces,
+            offset_ns,
+        }
+        .findings(),
+    );
     findings.extend(patterns::dump_patterns(snapshot, &chains, &graph));
     findings::number(&mut findings, &chains);
     let first_blocked = chain_outs
@@ -204,6 +214,7 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
 fn align(
     s: &DumpSnapshot,
     by_thread: &HashMap<(u32, u32), Vec<events::Hit>>,
+    sched: &sched::Sched,
     has_trace: bool,
     opts: &Options,
 ) -> (i64, Alignment) {
@@ -214,11 +225,39 @@ fn align(
                 offset_seconds: o,
                 method: format!("given with --offset ({o:+.3} s)"),
                 confidence: None,
+                switch_outs: None,
             },
         );
     }
     if !has_trace {
         return (0, Alignment::none("no trace input"));
+    }
+    if let Some(f) = sched_join::align(s, sched) {
+        let ms = |ns: i64| (ns as f64 / 1e3).round() / 1e3;
+        return (
+            f.offset_ns,
+            Alignment {
+                offset_seconds: f.offset_ns as f64 / 1e9,
+                method: format!(
+                    "estimated from switch-outs: {} of {} blocked threads whose last context switch in the trace is a wait of the dump's wait reason agree within a tick (wait start minus switch-out: median {:+.3} s, spread {} ms; the offsets all of them allow span {} ms)",
+                    f.agree,
+                    f.samples,
+                    f.median_ns as f64 / 1e9,
+                    ms(f.spread_ns),
+                    ms(f.window_ns),
+                ),
+                confidence: Some(
+                    ((f.agree as f64 / f.samples as f64) * (f.agree.min(10) as f64 / 10.0) * 100.0)
+                        .round()
+                        / 100.0,
+                ),
+                switch_outs: Some(SwitchOuts {
+                    samples: f.samples,
+                    agree: f.agree,
+                    spread_ms: ms(f.spread_ns),
+                }),
+            },
+        );
     }
     let mut samples = alignment::samples(s, by_thread);
     let tick = i64::try_from(s.tick_ns).unwrap_or(15_625_000);
@@ -246,6 +285,7 @@ fn align(
                     offset_seconds: secs,
                     method: format!("estimated: {how}"),
                     confidence: Some(e.confidence),
+                    switch_outs: None,
                 },
             )
         }
@@ -260,6 +300,7 @@ fn align(
                     e.threads
                 ),
                 confidence: Some(e.confidence),
+                switch_outs: None,
             },
         ),
         None => (
