@@ -194,6 +194,17 @@ impl Join<'_> {
             out.extend(self.waiters(ci, c));
         }
         out.extend(self.starved());
+        // Rows that contradict the model (see the notes) make every conclusion less sure.
+        let b = self.sched.bad;
+        let bad = b.switched_in_twice + b.out_without_in + b.ran_without_ready + b.out_of_order;
+        if bad > 0 {
+            for f in &mut out {
+                f.confidence *= 0.7;
+                f.summary.push_str(&format!(
+                    " (the trace has {bad} contradicting scheduler row(s), see the notes)"
+                ));
+            }
+        }
         out
     }
 
@@ -276,8 +287,10 @@ impl Join<'_> {
             if !same_reason(reason, &k.out.reason) || k.out.at.t < since {
                 break;
             }
-            if let (Some(r), Some(_)) = (k.readied, k.ran) {
-                readied.push(r.at);
+            // It ran again, so something woke it: the readying, or the switch-in
+            // itself when the ReadyThread is missing (counted in the notes).
+            if let Some(ran) = k.ran {
+                readied.push(k.readied.map_or(ran, |r| r.at));
             }
         }
         readied.reverse();

@@ -176,6 +176,13 @@ fn pid_of(tid: u32) -> u32 {
 
 /// The .etl: thread starts, then per CPU its switches and readyings.
 pub fn etl() -> Vec<u8> {
+    etl_with(false)
+}
+
+/// With `bad`, the trace contradicts itself three ways: the last readying of 2f3c.2c00 is
+/// missing, a pool thread's switch-in is logged twice, and CPU 3 ends with a record
+/// earlier than the ones before it.
+fn etl_with(bad: bool) -> Vec<u8> {
     let (mut runs, _) = runs();
     runs.sort_by_key(|r| r.from);
     let h = Header {
@@ -216,7 +223,8 @@ pub fn etl() -> Vec<u8> {
                 .find(|&c| busy[c] <= r.from)
                 .expect("a free CPU in the generated schedule"),
         };
-        if let Some((t, pid, by)) = r.ready {
+        let dropped = bad && r.tid == 0x2c00 && r.ready.is_some_and(|x| x.0 > -12 * S);
+        if let Some((t, pid, by)) = r.ready.filter(|_| !dropped) {
             let mut p = r.tid.to_le_bytes().to_vec();
             p.extend_from_slice(&[1, 0, 0, 0]);
             cpu[c].push((t, compact(true, 0x05, 50, 2, pid, by, ts(t), &p)));
@@ -224,6 +232,12 @@ pub fn etl() -> Vec<u8> {
         if !handed.contains(&r.tid) {
             let p = dumptrace_trace::etl_synth::cswitch_payload(r.tid, 0, 0, 1);
             cpu[c].push((r.from, compact(true, 0x05, 36, 2, 0, 0, ts(r.from), &p)));
+            if bad && r.tid == 0x0704 && (-30 * S..-27 * S).contains(&r.from) {
+                cpu[c].push((
+                    r.from + 1,
+                    compact(true, 0x05, 36, 2, 0, 0, ts(r.from + 1), &p),
+                ));
+            }
         }
         let next = r.hand_to.unwrap_or(0);
         let p = dumptrace_trace::etl_synth::cswitch_payload(next, r.tid, r.reason, 5);
@@ -237,6 +251,12 @@ pub fn etl() -> Vec<u8> {
     let mut seq = 1;
     for (c, recs) in cpu.iter_mut().enumerate() {
         recs.sort_by_key(|r| r.0);
+        if bad && c == 3 {
+            // Idle to idle: changes no thread, only goes back in time.
+            let p = dumptrace_trace::etl_synth::cswitch_payload(0, 0, 0, 1);
+            let at = -30 * S;
+            recs.push((at, compact(true, 0x05, 36, 2, 0, 0, ts(at), &p)));
+        }
         for chunk in recs.chunks(60) {
             let rs: Vec<Vec<u8>> = chunk.iter().map(|r| r.1.clone()).collect();
             file.extend(buffer(&BufferSpec::new(c as u16, seq), &rs));
@@ -507,4 +527,40 @@ fn the_starved_thread_is_found() {
         "{:#}",
         a["notes"]
     );
+}
+
+#[test]
+fn contradicting_rows_are_counted_and_change_no_conclusion() {
+    let dir = super::util::scratch("sched-bad");
+    std::fs::write(dir.join("memory.log"), memory_log()).expect("memory.log");
+    std::fs::write(dir.join("kernel.etl"), etl_with(true)).expect("kernel.etl");
+    let a = json(&["analyze", "--json", dir.to_str().expect("path")]);
+    let notes: Vec<&str> = a["notes"]
+        .as_array()
+        .expect("notes")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|n| n.starts_with("scheduler model"))
+        .collect();
+    let has = |what: &str| {
+        notes
+            .iter()
+            .any(|n| n.starts_with(&format!("scheduler model: 1 {what}")))
+    };
+    assert!(has("switch-in(s) of a thread already running"), "{notes:?}");
+    assert!(
+        has("switch-in(s) from a wait with no ReadyThread"),
+        "{notes:?}"
+    );
+    assert!(has("scheduler event(s) earlier"), "{notes:?}");
+    let off = a["alignment"]["offset_seconds"].as_f64().expect("offset");
+    assert!((off * 1e9 - OFFSET as f64).abs() <= 2e6, "{off}");
+    // 2c00 ran after its wait began though its readying is missing: still woken.
+    let slept = of_kind(&a, "waiters-readied-and-slept");
+    assert_eq!(slept.len(), 1, "{a:#}");
+    assert!(slept[0]["summary"]
+        .as_str()
+        .expect("summary")
+        .contains("2f3c.2c00"));
+    assert!(slept[0]["confidence"].as_f64().expect("confidence") < 0.7);
 }
