@@ -71,6 +71,37 @@ pub(crate) fn thread_id(t: &Thread) -> ThreadId {
     }
 }
 
+/// What the scheduler model made of the traces' CSwitch/ReadyThread rows: for the
+/// benchmark and for tools that want the counts alone.
+#[derive(Debug, Clone)]
+pub struct SchedStats {
+    pub threads: usize,
+    pub switches: u64,
+    pub readyings: u64,
+    /// Threads ready at least 100 ms without running.
+    pub starved: usize,
+    pub notes: Vec<String>,
+}
+
+/// Builds the scheduler model over `traces` (see the `sched` module) and counts it.
+pub fn scheduler_stats(traces: &[TraceSource]) -> SchedStats {
+    let s = sched::Sched::build(traces);
+    SchedStats {
+        threads: s.threads.len(),
+        switches: s.switches,
+        readyings: s.readyings,
+        starved: s
+            .threads
+            .values()
+            .filter(|t| {
+                t.longest_ready
+                    .is_some_and(|r| r.ns >= sched_join::STARVED_NS)
+            })
+            .count(),
+        notes: s.notes(),
+    }
+}
+
 /// Joins a dump snapshot and trace inputs into chains and ranked findings.
 pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) -> Analysis {
     let (graph, mut notes) = graph::WaitGraph::build(snapshot);

@@ -21,6 +21,7 @@
 
 use std::collections::VecDeque;
 
+use compact_str::CompactString;
 use dumptrace_trace::schema;
 use polars::prelude::*;
 use rustc_hash::FxHashMap as HashMap;
@@ -49,11 +50,11 @@ pub(crate) struct At {
 pub(crate) struct SwitchOut {
     pub at: At,
     /// `OldThreadWaitReason` (`WrResource`, `UserRequest`, `WrPreempted` ...).
-    pub reason: String,
+    pub reason: CompactString,
     /// `OldThreadWaitMode`: `UserMode` or `KernelMode`.
-    pub mode: String,
+    pub mode: CompactString,
     /// `OldThreadState`: `Waiting`, `Ready`, `Terminated` ...
-    pub state: String,
+    pub state: CompactString,
 }
 
 /// A readying: who made the thread ready, and when.
@@ -121,8 +122,8 @@ pub(crate) struct ThreadSched {
 impl ThreadSched {
     /// Ends a ready span at `t` (`ran`: the switch-in, or none at the trace end).
     fn ready_until(&mut self, since: i64, t: i64, ran: Option<At>) {
-        let ns = (t - since).max(0);
-        self.ready_ns += ns;
+        let ns = span(since, t);
+        self.ready_ns = self.ready_ns.saturating_add(ns);
         if self.longest_ready.is_none_or(|l| ns > l.ns) {
             self.longest_ready = Some(ReadySpan {
                 from: since,
@@ -172,28 +173,65 @@ pub(crate) struct Sched {
     pub bad: Bad,
 }
 
-/// The value of `key=` in a `k=v; k=v` message; numbers may carry thousands
-/// separators (`3,680`, seen in PerfView-style renderings).
-fn field<'m>(msg: &'m str, key: &str) -> Option<&'m str> {
-    let mut from = 0;
-    while let Some(i) = msg[from..].find(key) {
-        let at = from + i;
-        let before = msg[..at].chars().next_back();
-        let after = msg[at + key.len()..].strip_prefix('=');
-        if matches!(before, None | Some(' ') | Some(';')) {
-            if let Some(rest) = after {
-                return Some(rest.split(';').next().unwrap_or("").trim());
-            }
-        }
-        from = at + key.len();
-    }
-    None
+/// Nanoseconds from `since` to `t`; zero when the times went back (counted apart),
+/// saturating on a hostile file's extreme times.
+fn span(since: i64, t: i64) -> i64 {
+    t.saturating_sub(since).max(0)
 }
 
-fn number(msg: &str, key: &str) -> Option<u32> {
-    let v = field(msg, key)?;
-    let digits: String = v.chars().filter(|&c| c != ',').collect();
-    digits.parse().ok()
+/// The `key=value` pairs of a kernel message (`Thread/CSwitch K=v; K=v`), in one pass.
+fn pairs(msg: &str) -> impl Iterator<Item = (&str, &str)> {
+    let body = msg.split_once(' ').map_or("", |(_, b)| b);
+    body.split("; ").filter_map(|kv| kv.split_once('='))
+}
+
+/// A decimal id; numbers may carry thousands separators (`3,680`, as PerfView-style
+/// renderings print them).
+fn number(v: &str) -> Option<u32> {
+    let mut n: u32 = 0;
+    let mut any = false;
+    for b in v.trim().bytes() {
+        match b {
+            b'0'..=b'9' => {
+                n = n.checked_mul(10)?.checked_add(u32::from(b - b'0'))?;
+                any = true;
+            }
+            b',' => {}
+            _ => return None,
+        }
+    }
+    any.then_some(n)
+}
+
+/// The fields of a CSwitch message the model reads.
+#[derive(Default)]
+struct Switch<'m> {
+    new: Option<u32>,
+    old: Option<u32>,
+    new_pid: Option<u32>,
+    old_pid: Option<u32>,
+    reason: &'m str,
+    mode: &'m str,
+    state: &'m str,
+}
+
+impl<'m> Switch<'m> {
+    fn parse(m: &'m str) -> Self {
+        let mut s = Switch::default();
+        for (k, v) in pairs(m) {
+            match k {
+                "NewThreadID" => s.new = number(v),
+                "OldThreadID" => s.old = number(v),
+                "NewProcessID" => s.new_pid = number(v),
+                "OldProcessID" => s.old_pid = number(v),
+                "OldThreadWaitReason" => s.reason = v,
+                "OldThreadWaitMode" => s.mode = v,
+                "OldThreadState" => s.state = v,
+                _ => {}
+            }
+        }
+        s
+    }
 }
 
 impl Sched {
@@ -216,6 +254,10 @@ impl Sched {
         let event = df.column(schema::EVENT)?.str()?;
         let msg = df.column(schema::MESSAGE)?.str()?;
         let off = df.column(schema::INPUT_OFFSET)?.u64()?;
+        // Text inputs carry no event names: nothing to replay.
+        if event.null_count() == event.len() {
+            return Ok(());
+        }
         let rows = time
             .iter()
             .zip(pid.iter())
@@ -253,7 +295,8 @@ impl Sched {
     }
 
     fn switch(&mut self, at: At, m: &str) {
-        let (Some(new), Some(old)) = (number(m, "NewThreadID"), number(m, "OldThreadID")) else {
+        let sw = Switch::parse(m);
+        let (Some(new), Some(old)) = (sw.new, sw.old) else {
             self.bad.unparsed += 1;
             return;
         };
@@ -262,19 +305,21 @@ impl Sched {
         // Thread 0 is the idle thread of every CPU: not a thread that waits.
         if old != 0 {
             let th = self.threads.entry(old).or_insert_with(ThreadSched::new);
-            if let Some(p) = number(m, "OldProcessID") {
+            if let Some(p) = sw.old_pid {
                 th.pid = Some(p);
             }
             match th.state {
-                State::Running { since } => th.running_ns += (t - since).max(0),
+                State::Running { since } => {
+                    th.running_ns = th.running_ns.saturating_add(span(since, t))
+                }
                 State::Unknown => {}
                 _ => self.bad.out_without_in += 1,
             }
             let out = SwitchOut {
                 at,
-                reason: field(m, "OldThreadWaitReason").unwrap_or("").to_string(),
-                mode: field(m, "OldThreadWaitMode").unwrap_or("").to_string(),
-                state: field(m, "OldThreadState").unwrap_or("").to_string(),
+                reason: sw.reason.into(),
+                mode: sw.mode.into(),
+                state: sw.state.into(),
             };
             th.state = match out.state.as_str() {
                 "Waiting" => State::Waiting { since: t },
@@ -297,14 +342,14 @@ impl Sched {
         }
         if new != 0 {
             let th = self.threads.entry(new).or_insert_with(ThreadSched::new);
-            if let Some(p) = number(m, "NewProcessID") {
+            if let Some(p) = sw.new_pid {
                 th.pid = Some(p);
             }
             match th.state {
                 State::Running { .. } => self.bad.switched_in_twice += 1,
                 State::Ready { since } => th.ready_until(since, t, Some(at)),
                 State::Waiting { since } => {
-                    th.waiting_ns += (t - since).max(0);
+                    th.waiting_ns = th.waiting_ns.saturating_add(span(since, t));
                     self.bad.ran_without_ready += 1;
                 }
                 State::Unknown | State::Terminated => {}
@@ -323,7 +368,8 @@ impl Sched {
     }
 
     fn ready(&mut self, at: At, pid: Option<u32>, tid: Option<u32>, m: &str) {
-        let Some(woken) = number(m, "AwakenedThreadID") else {
+        let woken = pairs(m).find_map(|(k, v)| (k == "AwakenedThreadID").then(|| number(v)));
+        let Some(woken) = woken.flatten() else {
             self.bad.unparsed += 1;
             return;
         };
@@ -337,7 +383,7 @@ impl Sched {
         th.readies += 1;
         match th.state {
             State::Waiting { since } => {
-                th.waiting_ns += (at.t - since).max(0);
+                th.waiting_ns = th.waiting_ns.saturating_add(span(since, at.t));
                 th.state = State::Ready { since: at.t };
                 th.pending_ready = Some(r);
             }
@@ -356,8 +402,12 @@ impl Sched {
         let Some(end) = self.end else { return };
         for th in self.threads.values_mut() {
             match th.state {
-                State::Running { since } => th.running_ns += (end - since).max(0),
-                State::Waiting { since } => th.waiting_ns += (end - since).max(0),
+                State::Running { since } => {
+                    th.running_ns = th.running_ns.saturating_add(span(since, end))
+                }
+                State::Waiting { since } => {
+                    th.waiting_ns = th.waiting_ns.saturating_add(span(since, end))
+                }
                 State::Ready { since } => th.ready_until(since, end, None),
                 State::Unknown | State::Terminated => {}
             }

@@ -74,7 +74,8 @@ pub(crate) fn align(s: &DumpSnapshot, sched: &Sched) -> Option<SwitchFit> {
             let reason = t.state.wait_reason()?;
             let ws = t.wait_start?.timestamp_nanos_opt()?;
             let out = of(sched, t)?.last_out.as_ref()?;
-            (out.state == "Waiting" && same_reason(reason, &out.reason)).then(|| ws - out.at.t)
+            (out.state == "Waiting" && same_reason(reason, &out.reason))
+                .then(|| ws.saturating_sub(out.at.t))
         })
         .collect();
     if d.len() < MIN_SAMPLES {
@@ -86,7 +87,7 @@ pub(crate) fn align(s: &DumpSnapshot, sched: &Sched) -> Option<SwitchFit> {
     let inliers: Vec<i64> = d
         .iter()
         .copied()
-        .filter(|&x| (x - median).abs() <= tick)
+        .filter(|&x| x.saturating_sub(median).unsigned_abs() <= tick.unsigned_abs())
         .collect();
     if inliers.len() < MIN_SAMPLES || inliers.len() * 2 < samples {
         return None;
@@ -96,17 +97,20 @@ pub(crate) fn align(s: &DumpSnapshot, sched: &Sched) -> Option<SwitchFit> {
         .and_then(|u| i64::try_from(u).ok())
         .map_or(tick / 2, |u| (u.saturating_mul(1_000_000)).rem_euclid(tick));
     let (min, max) = (inliers[0], inliers[inliers.len() - 1]);
-    let (lo, hi) = (max - phase, min - phase + tick);
+    let (lo, hi) = (
+        max.saturating_sub(phase),
+        min.saturating_sub(phase).saturating_add(tick),
+    );
     let (offset_ns, window_ns) = if lo <= hi {
-        ((lo + hi) / 2, hi - lo)
+        (lo + (hi - lo) / 2, hi - lo)
     } else {
-        (median - phase + tick / 2, 0)
+        (median.saturating_sub(phase).saturating_add(tick / 2), 0)
     };
     Some(SwitchFit {
         offset_ns,
         agree: inliers.len(),
         samples,
-        spread_ns: max - min,
+        spread_ns: max.saturating_sub(min),
         median_ns: median,
         window_ns,
     })
@@ -228,13 +232,13 @@ impl Join<'_> {
         let period = (earlier.len() >= 2).then(|| {
             let first = earlier[0].0.out.at.t;
             let last = earlier[earlier.len() - 1].0.out.at.t;
-            (last - first) / (earlier.len() as i64 - 1)
+            last.saturating_sub(first) / (earlier.len() as i64 - 1)
         });
         let mut summary = format!(
             "Chain root {} last ran at {} ({:.3} s before the trace ends) and switched out waiting {} ({}); it never ran again in the trace",
             root.cid(),
             self.time(last_in.t),
-            Self::secs(end - out.at.t),
+            Self::secs(end.saturating_sub(out.at.t)),
             out.reason,
             out.mode,
         );
@@ -316,7 +320,7 @@ impl Join<'_> {
             .iter()
             .filter_map(|&m| self.s.threads.get(m)?.wait_start?.timestamp_nanos_opt())
             .min()
-            .map(|t| t - self.offset_ns)
+            .map(|t| t.saturating_sub(self.offset_ns))
         else {
             return Vec::new();
         };
