@@ -179,10 +179,45 @@ fn span(since: i64, t: i64) -> i64 {
     t.saturating_sub(since).max(0)
 }
 
-/// The `key=value` pairs of a kernel message (`Thread/CSwitch K=v; K=v`), in one pass.
-fn pairs(msg: &str) -> impl Iterator<Item = (&str, &str)> {
-    let body = msg.split_once(' ').map_or("", |(_, b)| b);
-    body.split("; ").filter_map(|kv| kv.split_once('='))
+/// The `key=value` pairs of a kernel message (`Thread/CSwitch K=v; K=v`), in one pass
+/// over its bytes (the model reads every CSwitch message: this is its hot loop).
+fn pairs(msg: &str) -> Pairs<'_> {
+    let at = msg.find(' ').map_or(msg.len(), |i| i + 1);
+    Pairs { msg, at }
+}
+
+struct Pairs<'m> {
+    msg: &'m str,
+    at: usize,
+}
+
+impl<'m> Iterator for Pairs<'m> {
+    type Item = (&'m str, &'m str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.msg.as_bytes();
+        while self.at < b.len() {
+            let start = self.at;
+            let mut eq = None;
+            let mut i = start;
+            while i < b.len() && b[i] != b';' {
+                if eq.is_none() && b[i] == b'=' {
+                    eq = Some(i);
+                }
+                i += 1;
+            }
+            // Past the `;` and the blank after it, if any.
+            self.at = i + 1;
+            if b.get(self.at) == Some(&b' ') {
+                self.at += 1;
+            }
+            if let Some(e) = eq {
+                // `=` and `;` are ASCII: both cuts fall on character boundaries.
+                return Some((self.msg.get(start..e)?, self.msg.get(e + 1..i)?));
+            }
+        }
+        None
+    }
 }
 
 /// A decimal id; numbers may carry thousands separators (`3,680`, as PerfView-style
@@ -537,6 +572,19 @@ mod tests {
         assert_eq!(t.ready_ns, 50);
         assert_eq!(t.pid, Some(7));
         assert!(s.notes().is_empty(), "{:?}", s.notes());
+    }
+
+    #[test]
+    fn pairs_of_a_message() {
+        let p: Vec<_> = pairs("Thread/CSwitch A=1; B=x=y; C; D=3,680").collect();
+        assert_eq!(p, [("A", "1"), ("B", "x=y"), ("D", "3,680")]);
+        assert_eq!(pairs("Thread/CSwitch").count(), 0);
+        assert_eq!(pairs("").count(), 0);
+        assert_eq!(pairs("X A=é;").collect::<Vec<_>>(), [("A", "é")]);
+        assert_eq!(
+            pairs("X A=1;B=2").collect::<Vec<_>>(),
+            [("A", "1"), ("B", "2")]
+        );
     }
 
     #[test]
