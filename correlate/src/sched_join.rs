@@ -235,7 +235,7 @@ impl Join<'_> {
             last.saturating_sub(first) / (earlier.len() as i64 - 1)
         });
         let mut summary = format!(
-            "Chain root {} last ran at {} ({:.3} s before the trace ends) and switched out waiting {} ({}); it never ran again in the trace",
+            "Chain root {} last ran at {} and switched out {:.3} s before the trace ends, waiting {} ({}); it never ran again in the trace",
             root.cid(),
             self.time(last_in.t),
             Self::secs(end.saturating_sub(out.at.t)),
@@ -371,7 +371,11 @@ impl Join<'_> {
                 tid: Some(root.tid),
                 chain: Some(ci + 1),
                 confidence: 0.7,
-                evidence: rows.into_iter().map(|a| self.evidence(a)).collect(),
+                evidence: {
+                    let mut rows = rows;
+                    rows.sort_by_key(|a| (a.t, a.src, a.row));
+                    rows.into_iter().map(|a| self.evidence(a)).collect()
+                },
             });
         }
         out
