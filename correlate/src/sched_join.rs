@@ -11,7 +11,7 @@ use dumptrace_dump::{DumpSnapshot, Thread, ThreadState};
 use crate::events::{TraceSource, TraceView};
 use crate::graph::ChainData;
 use crate::report::{Evidence, Finding};
-use crate::sched::{At, Sched, ThreadSched};
+use crate::sched::{At, Readied, Sched, ThreadSched};
 
 /// Fewer blocked threads with a matching switch-out than this: no estimate.
 const MIN_SAMPLES: usize = 3;
@@ -19,6 +19,19 @@ const MIN_SAMPLES: usize = 3;
 pub(crate) const STARVED_NS: i64 = 100_000_000;
 /// Starved threads reported, the longest first.
 const MAX_STARVED: usize = 5;
+/// A wait outside the chains this long or longer gets a probable signaler.
+const SIGNALER_MIN_WAIT_NS: u64 = 5_000_000_000;
+/// Probable signalers reported, the longest waits first.
+const MAX_SIGNALERS: usize = 5;
+/// Waits no thread signals (timers, idle pools, suspension) or that chains explain
+/// already (LPC).
+const NOT_SIGNALED: [&str; 5] = [
+    "DelayExecution",
+    "WrQueue",
+    "Suspended",
+    "WrLpcReceive",
+    "WrLpcReply",
+];
 /// Earlier readyings shown as evidence of the root's cycles.
 const ROOT_CYCLES_SHOWN: usize = 4;
 
@@ -198,6 +211,7 @@ impl Join<'_> {
             out.extend(self.waiters(ci, c));
         }
         out.extend(self.starved());
+        out.extend(self.signalers());
         // Rows that contradict the model (see the notes) make every conclusion less sure.
         let b = self.sched.bad;
         let bad = b.switched_in_twice + b.out_without_in + b.ran_without_ready + b.out_of_order;
@@ -379,6 +393,93 @@ impl Join<'_> {
             });
         }
         out
+    }
+
+    /// Waits no dump can attribute (events, SRW locks, pushlocks, semaphores: no owner
+    /// recorded), outside every chain: when most of the thread's earlier waits of the
+    /// same reason were ended by one thread, that thread is the probable signaler of
+    /// this one. Inferred, and said so.
+    fn signalers(&self) -> Vec<Finding> {
+        let in_chain: std::collections::HashSet<usize> = self
+            .chains
+            .iter()
+            .flat_map(|c| c.members.iter().copied())
+            .collect();
+        let mut out: Vec<(u64, Finding)> = Vec::new();
+        for (i, t) in self.s.threads.iter().enumerate() {
+            if in_chain.contains(&i) {
+                continue;
+            }
+            let (Some(reason), Some(ns)) = (t.state.wait_reason(), t.wait_ns) else {
+                continue;
+            };
+            if ns < SIGNALER_MIN_WAIT_NS || NOT_SIGNALED.iter().any(|r| same_reason(r, reason)) {
+                continue;
+            }
+            let Some(th) = of(self.sched, t) else {
+                continue;
+            };
+            let Some(last) = th.last_out.as_ref().filter(|o| o.state == "Waiting") else {
+                continue;
+            };
+            if !same_reason(reason, &last.reason) {
+                continue;
+            }
+            let ended: Vec<Readied> = th
+                .cycles
+                .iter()
+                .filter(|k| k.ran.is_some() && same_reason(reason, &k.out.reason))
+                .filter_map(|k| k.readied)
+                .filter(|r| r.by != 0)
+                .collect();
+            let mut counts: Vec<((u32, Option<u32>), usize)> = Vec::new();
+            for r in &ended {
+                match counts.iter_mut().find(|(k, _)| *k == (r.by, r.by_pid)) {
+                    Some((_, n)) => *n += 1,
+                    None => counts.push(((r.by, r.by_pid), 1)),
+                }
+            }
+            let Some(&((by, by_pid), n)) = counts
+                .iter()
+                .max_by_key(|(k, n)| (*n, std::cmp::Reverse(*k)))
+            else {
+                continue;
+            };
+            if n < 2 || n * 3 < ended.len() * 2 {
+                continue;
+            }
+            let mut evidence: Vec<Evidence> = ended
+                .iter()
+                .filter(|r| (r.by, r.by_pid) == (by, by_pid))
+                .map(|r| self.evidence(r.at))
+                .collect();
+            evidence.push(self.evidence(last.at));
+            out.push((
+                ns,
+                Finding {
+                    rank: 0,
+                    kind: "probable-signaler".into(),
+                    summary: format!(
+                        "Inferred: thread {} ({}) has waited {:.3} s ({reason}) on an object the dump names no owner for; its earlier waits of that reason were ended by {} ({n} of {}): the probable signaler of this one",
+                        t.cid(),
+                        t.image.as_deref().unwrap_or(dumptrace_dump::NO_IMAGE),
+                        ns as f64 / 1e9,
+                        self.who(by, by_pid),
+                        ended.len(),
+                    ),
+                    pid: Some(t.pid),
+                    tid: Some(t.tid),
+                    chain: None,
+                    confidence: 0.4,
+                    evidence,
+                },
+            ));
+        }
+        out.sort_by_key(|(ns, f)| (std::cmp::Reverse(*ns), f.pid, f.tid));
+        out.into_iter()
+            .take(MAX_SIGNALERS)
+            .map(|(_, f)| f)
+            .collect()
     }
 
     fn starved(&self) -> Vec<Finding> {

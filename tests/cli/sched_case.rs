@@ -36,6 +36,9 @@ const SYSTEM: u32 = 4;
 const OWNER: u32 = 0x2a10;
 const TIMER: u32 = 0x005c;
 const STARVED: u32 = 0x07a0;
+/// An event's consumer and the producer that sets it (the dump names no owner).
+const CONSUMER: u32 = 0x2d00;
+const PRODUCER: u32 = 0x2d40;
 /// billing!g_csLedger.
 const CS: u32 = 0x0032_be30;
 
@@ -142,6 +145,32 @@ fn runs() -> (Vec<Run>, Truth) {
             }
             r += 3_100 * MS + j * 13 * MS;
         }
+    }
+    // A consumer waiting on an event (no owner in any dump), set by the same producer
+    // each time: the producer is readied by the timer thread and readies the consumer.
+    for (k, at) in [-33_700, -27_300, -21_100, -15_800, -9_000]
+        .iter()
+        .enumerate()
+    {
+        let r = at * MS;
+        runs.push(Run {
+            tid: PRODUCER,
+            from: r + 40_000,
+            to: r + 2 * MS,
+            reason: WR_QUEUE,
+            ready: Some((r, SYSTEM, TIMER)),
+            hand_to: None,
+        });
+        // Its first run has no readying: what woke it came before the trace.
+        let ready = (k > 0).then_some((r + MS, APP, PRODUCER));
+        runs.push(Run {
+            tid: CONSUMER,
+            from: r + MS + 150_000,
+            to: r + MS + 900_000,
+            reason: USER_REQUEST,
+            ready,
+            hand_to: None,
+        });
     }
     // Four hogs take every CPU for 550 ms; a pool thread readied meanwhile starves.
     for j in 0..4u32 {
@@ -300,6 +329,8 @@ fn blocked() -> Vec<Blocked> {
             wait_start: t,
             kind: if tid == OWNER {
                 "owner"
+            } else if tid == CONSUMER {
+                "consumer"
             } else if truth.never.contains(&tid) || truth.slept.contains(&tid) {
                 "waiter"
             } else {
@@ -350,6 +381,7 @@ pub fn memory_log() -> String {
             let object = match b.kind {
                 "owner" => format!("{:08x}  NotificationTimer", taddr + 0x78),
                 "waiter" => "8633a5e8  SynchronizationEvent".to_string(),
+                "consumer" => "8633b010  SynchronizationEvent".to_string(),
                 _ => format!("{:08x}  QueueObject", 0x8650_0000u32 + i as u32 * 0x40),
             };
             // The tick the wait began in: the generator's times are on the dump clock.
@@ -387,6 +419,10 @@ pub fn memory_log() -> String {
                      0fb7fcc0 674ab750 {CS:08x} 67485393 00000000 ntdll!RtlEnterCriticalSection+0x46\n        \
                      0fb7fcdc 67485393 00000dd4 00000001 00000000 billing!Ledger_Read+0x1b\n"
                 ),
+                "consumer" => "        ad8cdcf0 80842258 87748918 00000010 00000001 nt!KeWaitForSingleObject+0x346\n        \
+                               0fb7fcc0 674ab750 00000120 ffffffff 00000000 kernel32!WaitForSingleObject+0x12\n        \
+                               0fb7fcdc 67485393 00000dd4 00000001 00000000 billing!Queue_Take+0x2b\n"
+                    .to_string(),
                 _ => "        ad8cdcf0 80842258 87748918 00000010 00000001 nt!KeRemoveQueue+0x346\n        \
                       027dfc9c 77c574e9 008140f0 027dfde4 0080dbd8 ntdll!TppWorkerThread+0x12a\n"
                     .to_string(),
@@ -435,6 +471,14 @@ fn of_kind<'a>(a: &'a Value, kind: &str) -> Vec<&'a Value> {
         .iter()
         .filter(|f| f["kind"] == kind)
         .collect()
+}
+
+/// The summary of the one finding of `kind`, which is about thread `tid`.
+fn only_summary<'a>(a: &'a Value, kind: &str, tid: u32) -> &'a str {
+    let f = of_kind(a, kind);
+    assert_eq!(f.len(), 1, "{a:#}");
+    assert_eq!(f[0]["tid"], tid);
+    f[0]["summary"].as_str().expect("summary")
 }
 
 #[test]
@@ -509,10 +553,7 @@ fn every_waiter_is_classified() {
 #[test]
 fn the_starved_thread_is_found() {
     let a = analysis();
-    let f = of_kind(&a, "ready-starved");
-    assert_eq!(f.len(), 1, "{a:#}");
-    assert_eq!(f[0]["tid"], STARVED);
-    let s = f[0]["summary"].as_str().expect("summary");
+    let s = only_summary(&a, "ready-starved", STARVED);
     assert!(s.contains("ready for 0.450 s"), "{s}");
     assert!(
         s.contains(&format!("readied by thread {HOG:x}.1f00")),
@@ -563,4 +604,17 @@ fn contradicting_rows_are_counted_and_change_no_conclusion() {
         .expect("summary")
         .contains("2f3c.2c00"));
     assert!(slept[0]["confidence"].as_f64().expect("confidence") < 0.7);
+}
+
+#[test]
+fn the_probable_signaler_of_an_event_wait_is_inferred() {
+    let a = analysis();
+    let s = only_summary(&a, "probable-signaler", CONSUMER);
+    assert!(s.starts_with("Inferred"), "{s}");
+    assert!(
+        s.contains(&format!(
+            "thread {APP:04x}.{PRODUCER:04x} (billing.exe) (4 of 4)"
+        )),
+        "{s}"
+    );
 }
