@@ -17,6 +17,9 @@ mod cli {
     mod report;
     /// Hostile and broken inputs: no panic, nothing lost uncounted, escaped output, bounded memory.
     mod robustness;
+    /// A critical-section hang with a kernel trace of context switches: the clock
+    /// offset from switch-outs, the root's last run, waiters' readyings, a starved thread.
+    mod sched_case;
     /// One case per seed study with a wait chain: the expert's conclusions.
     mod seed_cases;
     /// The WinDbg excerpts of the seed case studies.

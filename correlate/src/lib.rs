@@ -24,6 +24,8 @@ mod graph;
 pub mod ids;
 mod patterns;
 mod report;
+mod sched;
+mod sched_join;
 #[cfg(test)]
 mod tests;
 mod tree;
@@ -36,7 +38,7 @@ use dumptrace_dump::{DumpSnapshot, Thread, ThreadState};
 pub use events::{trace_events, TraceEvent, TraceSource};
 pub use report::{
     Alignment, Analysis, ChainOut, EndsAtOut, EventOut, Evidence, Finding, FirstBlocked, Input,
-    ThreadId, ThreadOut,
+    SwitchOuts, ThreadId, ThreadOut,
 };
 pub use tree::{chain_trees, TreeNode, TreeRow};
 
@@ -69,6 +71,37 @@ pub(crate) fn thread_id(t: &Thread) -> ThreadId {
     }
 }
 
+/// What the scheduler model made of the traces' CSwitch/ReadyThread rows: for the
+/// benchmark and for tools that want the counts alone.
+#[derive(Debug, Clone)]
+pub struct SchedStats {
+    pub threads: usize,
+    pub switches: u64,
+    pub readyings: u64,
+    /// Threads ready at least 100 ms without running.
+    pub starved: usize,
+    pub notes: Vec<String>,
+}
+
+/// Builds the scheduler model over `traces` (see the `sched` module) and counts it.
+pub fn scheduler_stats(traces: &[TraceSource]) -> SchedStats {
+    let s = sched::Sched::build(traces);
+    SchedStats {
+        threads: s.threads.len(),
+        switches: s.switches,
+        readyings: s.readyings,
+        starved: s
+            .threads
+            .values()
+            .filter(|t| {
+                t.longest_ready
+                    .is_some_and(|r| r.ns >= sched_join::STARVED_NS)
+            })
+            .count(),
+        notes: s.notes(),
+    }
+}
+
 /// Joins a dump snapshot and trace inputs into chains and ranked findings.
 pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) -> Analysis {
     let (graph, mut notes) = graph::WaitGraph::build(snapshot);
@@ -82,6 +115,8 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
             None
         }
     };
+    let sched = sched::Sched::build(traces);
+    notes.extend(sched.notes());
     let chains = graph.chains(snapshot);
 
     // Events of the threads correlation looks at: chain members ("last words")
@@ -114,7 +149,7 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
     let by_thread = &index.by_thread;
     let by_process = &index.by_process;
     let has_trace = view.as_ref().is_some_and(|v| !v.is_empty());
-    let (offset_ns, alignment) = align(snapshot, by_thread, has_trace, opts);
+    let (offset_ns, alignment) = align(snapshot, by_thread, &sched, has_trace, opts);
 
     let ctx = findings::Ctx {
         s: snapshot,
@@ -136,6 +171,17 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
         .map(|(i, c)| ctx.chain_out(c, i + 1))
         .collect();
     let mut findings = ctx.rank();
+    findings.extend(
+        sched_join::Join {
+            s: snapshot,
+            chains: &chains,
+            sched: &sched,
+            view: view.as_ref(),
+            traces,
+            offset_ns,
+        }
+        .findings(),
+    );
     findings.extend(patterns::dump_patterns(snapshot, &chains, &graph));
     findings::number(&mut findings, &chains);
     let first_blocked = chain_outs
@@ -199,6 +245,7 @@ pub fn analyze(snapshot: &DumpSnapshot, traces: &[TraceSource], opts: &Options) 
 fn align(
     s: &DumpSnapshot,
     by_thread: &HashMap<(u32, u32), Vec<events::Hit>>,
+    sched: &sched::Sched,
     has_trace: bool,
     opts: &Options,
 ) -> (i64, Alignment) {
@@ -209,11 +256,39 @@ fn align(
                 offset_seconds: o,
                 method: format!("given with --offset ({o:+.3} s)"),
                 confidence: None,
+                switch_outs: None,
             },
         );
     }
     if !has_trace {
         return (0, Alignment::none("no trace input"));
+    }
+    if let Some(f) = sched_join::align(s, sched) {
+        let ms = |ns: i64| (ns as f64 / 1e3).round() / 1e3;
+        return (
+            f.offset_ns,
+            Alignment {
+                offset_seconds: f.offset_ns as f64 / 1e9,
+                method: format!(
+                    "estimated from switch-outs: {} of {} blocked threads whose last context switch in the trace is a wait of the dump's wait reason agree within a tick (wait start minus switch-out: median {:+.3} s, spread {} ms; the offsets all of them allow span {} ms)",
+                    f.agree,
+                    f.samples,
+                    f.median_ns as f64 / 1e9,
+                    ms(f.spread_ns),
+                    ms(f.window_ns),
+                ),
+                confidence: Some(
+                    ((f.agree as f64 / f.samples as f64) * (f.agree.min(10) as f64 / 10.0) * 100.0)
+                        .round()
+                        / 100.0,
+                ),
+                switch_outs: Some(SwitchOuts {
+                    samples: f.samples,
+                    agree: f.agree,
+                    spread_ms: ms(f.spread_ns),
+                }),
+            },
+        );
     }
     let mut samples = alignment::samples(s, by_thread);
     let tick = i64::try_from(s.tick_ns).unwrap_or(15_625_000);
@@ -241,6 +316,7 @@ fn align(
                     offset_seconds: secs,
                     method: format!("estimated: {how}"),
                     confidence: Some(e.confidence),
+                    switch_outs: None,
                 },
             )
         }
@@ -255,6 +331,7 @@ fn align(
                     e.threads
                 ),
                 confidence: Some(e.confidence),
+                switch_outs: None,
             },
         ),
         None => (

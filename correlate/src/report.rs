@@ -147,6 +147,20 @@ pub struct Alignment {
     pub offset_seconds: f64,
     pub method: String,
     pub confidence: Option<f64>,
+    /// Set when the offset came from context switches: how the switch-outs fit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub switch_outs: Option<SwitchOuts>,
+}
+
+/// The fit of the switch-out alignment.
+#[derive(Debug, Clone, Serialize)]
+pub struct SwitchOuts {
+    /// Blocked threads whose last switch-out has the dump's wait reason.
+    pub samples: usize,
+    /// Those of them within a tick of the median difference.
+    pub agree: usize,
+    /// Range of (wait start − last switch-out) over the agreeing threads, ms.
+    pub spread_ms: f64,
 }
 
 impl Alignment {
@@ -155,6 +169,7 @@ impl Alignment {
             offset_seconds: 0.0,
             method: format!("none applied: {why}"),
             confidence: None,
+            switch_outs: None,
         }
     }
 }
