@@ -225,9 +225,15 @@ pub fn analysis<W: Write>(out: &mut Escaping<W>, a: &Analysis) -> io::Result<()>
         )?;
         writeln!(out, " {}", esc(&f.summary))?;
         for e in &f.evidence {
+            // A trace row's time also as its file writes it, so it can be found there.
+            let raw = e
+                .time_raw
+                .as_deref()
+                .map(|r| format!(" (file: {})", esc(r)))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "       {}  {}  {}",
+                "       {}  {}{raw}  {}",
                 e.source,
                 e.time.as_deref().unwrap_or("-"),
                 esc(&e.message)

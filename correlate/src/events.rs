@@ -25,6 +25,8 @@ pub struct TraceEvent {
     /// `trace.txt:4513`.
     pub source: String,
     pub input_line: Option<u64>,
+    /// The time as the file writes it.
+    pub time_raw: Option<String>,
 }
 
 /// Where an event is: its time (trace clock, ns since the epoch) and its row.
@@ -42,6 +44,7 @@ struct Cols<'a> {
     tid: &'a UInt32Chunked,
     msg: &'a StringChunked,
     line: &'a UInt64Chunked,
+    raw: Option<&'a StringChunked>,
     /// Row where each chunk ends, when every column is chunked like `time` (a reader's
     /// frame always is); empty otherwise.
     ends: Vec<usize>,
@@ -77,6 +80,7 @@ impl<'a> TraceView<'a> {
                 tid: df.column(schema::TID)?.u32()?,
                 msg: df.column(schema::MESSAGE)?.str()?,
                 line: df.column(schema::INPUT_LINE)?.u64()?,
+                raw: df.column(schema::TIME_RAW).ok().and_then(|c| c.str().ok()),
                 ends: Vec::new(),
             });
             if let Some(c) = cols.last_mut() {
@@ -84,7 +88,8 @@ impl<'a> TraceView<'a> {
                 let aligned = same(&mut c.pid.chunk_lengths())
                     && same(&mut c.tid.chunk_lengths())
                     && same(&mut c.msg.chunk_lengths())
-                    && same(&mut c.line.chunk_lengths());
+                    && same(&mut c.line.chunk_lengths())
+                    && c.raw.is_none_or(|r| same(&mut r.chunk_lengths()));
                 if aligned {
                     c.ends = c
                         .time
@@ -124,6 +129,11 @@ impl<'a> TraceView<'a> {
                 None => c.label.to_string(),
             },
             input_line: n,
+            time_raw: c
+                .raw
+                .and_then(|r| c.at(r, i))
+                .filter(|r| !r.is_empty())
+                .map(str::to_string),
         }
     }
 

@@ -108,6 +108,17 @@ fn sleep_ms(t: &Thread) -> Option<u64> {
     })
 }
 
+/// An evidence row of a trace event: its `file:line`, UTC time and the time as written.
+fn trace_evidence(e: crate::events::TraceEvent) -> Evidence {
+    Evidence {
+        time_raw: e.time_raw,
+        source: e.source,
+        line: e.input_line,
+        time: Some(rfc3339(e.time)),
+        message: e.message,
+    }
+}
+
 pub(crate) fn thread_evidence(t: &Thread) -> Evidence {
     let ticks = match (t.ticks, &t.ticks_text) {
         (Some(k), Some(text)) => format!(" Ticks: {k} ({text})"),
@@ -120,6 +131,7 @@ pub(crate) fn thread_evidence(t: &Thread) -> Evidence {
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
     Evidence {
+        time_raw: None,
         source: t.source.clone(),
         line: Some(t.line),
         time: t.wait_start.map(rfc3339),
@@ -245,13 +257,7 @@ impl Ctx<'_> {
     }
 
     fn evidence(&self, h: Hit) -> Option<Evidence> {
-        let e = self.view?.event(h, self.offset_ns);
-        Some(Evidence {
-            source: e.source,
-            line: e.input_line,
-            time: Some(rfc3339(e.time)),
-            message: e.message,
-        })
+        Some(trace_evidence(self.view?.event(h, self.offset_ns)))
     }
 
     /// The anchor of a chain on the dump clock: the root's wait start, else the dump time.
@@ -430,15 +436,7 @@ impl Ctx<'_> {
                     .rev()
                     .filter(|&&i| view.row_message(0, i) == rec.example)
                     .take(3)
-                    .map(|&i| {
-                        let e = view.row_event(0, i, self.offset_ns);
-                        Evidence {
-                            source: e.source,
-                            line: e.input_line,
-                            time: Some(rfc3339(e.time)),
-                            message: e.message,
-                        }
-                    })
+                    .map(|&i| trace_evidence(view.row_event(0, i, self.offset_ns)))
                     .collect::<Vec<_>>()
                     .into_iter()
                     .rev()
@@ -629,6 +627,7 @@ impl Ctx<'_> {
             owned.contains(&id) || gone == Some(id.as_str())
         }) {
             evidence.push(Evidence {
+                time_raw: None,
                 source: crate::patterns::entry_source(s, &cs.source, cs.line),
                 line: Some(cs.line),
                 time: None,

@@ -177,6 +177,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.4,
                 vec![Evidence {
+                    time_raw: None,
                     source: entry_source(s, &cs.source, cs.line),
                     line: Some(cs.line),
                     time: None,
@@ -201,6 +202,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.45,
                 vec![Evidence {
+                    time_raw: None,
                     source: entry_source(s, &r.source, r.line),
                     line: Some(r.line),
                     time: None,
@@ -295,6 +297,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.35,
                 vec![Evidence {
+                    time_raw: None,
                     source: entry_source(s, &p.source, p.line),
                     line: Some(p.line),
                     time: None,
@@ -332,6 +335,7 @@ pub(crate) fn dump_patterns(
                 ),
                 0.45,
                 vec![Evidence {
+                    time_raw: None,
                     source: entry_source(s, &p.source, p.line),
                     line: Some(p.line),
                     time: None,
@@ -588,6 +592,7 @@ fn handle_tables(s: &DumpSnapshot, threads: &HashMap<u32, u64>, out: &mut Vec<Fi
             summary,
             0.45,
             vec![Evidence {
+                time_raw: None,
                 source: entry_source(s, &t.source, t.line),
                 line: Some(t.line),
                 time: None,

@@ -138,6 +138,9 @@ pub struct Evidence {
     pub source: String,
     pub line: Option<u64>,
     pub time: Option<String>,
+    /// A trace row's time exactly as its file writes it (an ETL record's raw timestamp).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_raw: Option<String>,
     pub message: String,
 }
 

@@ -166,6 +166,7 @@ impl Join<'_> {
             .get(at.src as usize)
             .map_or("trace", |t| t.label.as_str());
         Evidence {
+            time_raw: None,
             source: match at.offset {
                 Some(o) => format!("{label}@{o}"),
                 None => label.to_string(),

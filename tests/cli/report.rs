@@ -290,3 +290,29 @@ fn deadlock_counts_leave_the_root_out() {
     assert!(!human.contains("(?)"), "{human}");
     assert!(human.contains("(image not in the output)"), "{human}");
 }
+
+/// A trace row's evidence carries its time as the file writes it: the text on that line
+/// of the trace (a local time of day in cs-periodic-error's viewer table), printed beside
+/// the UTC time.
+#[test]
+fn trace_evidence_keeps_the_time_as_written() {
+    let (human, a) = analyze("cs-periodic-error");
+    let text = super::util::read(&super::util::fixture("cases/cs-periodic-error/trace.txt"));
+    let lines: Vec<&str> = text.lines().collect();
+    let mut seen = 0;
+    for f in arr(&a, "findings") {
+        for e in arr(f, "evidence") {
+            let source = e["source"].as_str().unwrap_or_default();
+            if !source.contains("trace.txt:") {
+                assert!(e.get("time_raw").is_none(), "{e}");
+                continue;
+            }
+            let raw = e["time_raw"].as_str().expect("a trace row's raw time");
+            let n = e["line"].as_u64().expect("line") as usize;
+            assert!(lines[n - 1].contains(raw), "{raw} not on line {n}");
+            assert!(human.contains(&format!("(file: {raw})")), "{raw}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "{seen}");
+}
