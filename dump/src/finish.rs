@@ -9,7 +9,7 @@ use crate::model::{richer_stack, DumpSnapshot, Thread, ThreadState};
 
 /// WinDbg's default clock interval: 156,250 x 100 ns (formats.md §4; also the
 /// ETL header's TimerResolution in every sample).
-const DEFAULT_TICK_NS: u64 = 15_625_000;
+pub(crate) const DEFAULT_TICK_NS: u64 = 15_625_000;
 
 pub(crate) fn finish(s: &mut DumpSnapshot) {
     s.notes.clear();

@@ -512,7 +512,8 @@ fn wait_ms(w: &str) -> Option<u64> {
 
 /// Ticks at the default tick (see the module docs).
 fn ticks_of(ms: u64) -> u64 {
-    (ms * 1_000_000 + 7_812_500) / 15_625_000
+    let tick = crate::finish::DEFAULT_TICK_NS;
+    (ms * 1_000_000 + tick / 2) / tick
 }
 
 /// `!mex.lt` kernel row: `Process PID Thread Id State Time Reason`, the thread at `i`.

@@ -227,27 +227,15 @@ impl<'s> Decoder<'s> {
     /// The schema of a manifest event: the caller's manifests, then the shipped CLR
     /// manifest, then (on a second reading) the file's own metadata. Err(true) when the provider is known but not this event or version.
     fn schema(&self, provider: &Guid, id: u16, version: u8) -> Result<&'s EventSchema, bool> {
-        let mut known = false;
-        if let Some(m) = self.manifests {
-            if let Some(e) = m.get(provider, id, version) {
-                return Ok(e);
-            }
-            known = m.has_provider(provider);
-        }
-        if manifest::is_clr(provider) {
-            let clr = manifest::clr();
-            if let Some(e) = clr.get(provider, id, version) {
-                return Ok(e);
-            }
-            known |= clr.has_provider(provider);
-        }
         // The file's own metadata last, as PerfView: its names for the CLR's events are the
         // manifest's symbols (`GarbageCollection/win:Start`), not the names PerfView prints.
-        if let Some(f) = self.file {
-            if let Some(e) = f.get(provider, id, version) {
+        let clr = manifest::is_clr(provider).then(manifest::clr);
+        let mut known = false;
+        for schemas in [self.manifests, clr, self.file].into_iter().flatten() {
+            if let Some(e) = schemas.get(provider, id, version) {
                 return Ok(e);
             }
-            known |= f.has_provider(provider);
+            known |= schemas.has_provider(provider);
         }
         Err(known)
     }
@@ -362,7 +350,7 @@ impl<'s> Decoder<'s> {
                     name => Provider::Named(guid, name),
                 };
                 if let Some(e) = class {
-                    let header = (r.pid, r.tid);
+                    let header = (row.pid, row.tid);
                     match kernel::render(e, looked, pointer64(r), header, r.payload, msg) {
                         Ok(k) => {
                             row.pid = k.pid;

@@ -230,6 +230,8 @@ pub(crate) fn raw_tail(version: u16, payload: &[u8], msg: &mut String) {
 /// (Image, TcpIp, Process) is that process's, on no thread unless the thread that logged
 /// it is of the same process; an event with a thread field (SampledProfile, StackWalk) is
 /// that thread's, in the thread's process as the thread events before it said.
+/// `header` is the record header's process and thread, 0xFFFFFFFF already `None`
+/// ([`known`]).
 pub(crate) fn render(
     e: &'static Entry,
     looked: &Looked,
@@ -238,7 +240,6 @@ pub(crate) fn render(
     payload: &[u8],
     msg: &mut String,
 ) -> Result<KernelRow, &'static str> {
-    let (header_pid, header_tid) = (known(header_pid), known(header_tid));
     msg.clear();
     msg.push_str(&e.short);
     let c = &e.class;

@@ -71,6 +71,13 @@ pub(crate) struct Built {
     pub bad: BTreeMap<&'static str, u64>,
 }
 
+impl Built {
+    /// The records not used, by reason, as the input's report lists them.
+    pub(crate) fn unusable(&self) -> BTreeMap<String, u64> {
+        self.bad.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+}
+
 /// The schemas the records describe.
 pub(crate) fn build(meta: &[Meta]) -> Built {
     let mut out = Built::default();

@@ -211,8 +211,7 @@ pub(crate) fn read<'p>(
         return Ok(trace);
     }
     let built = metadata::build(&meta);
-    let unusable: BTreeMap<String, u64> =
-        built.bad.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let unusable = built.unusable();
     if streaming || built.events == 0 {
         if let Some(info) = trace.report.etl.as_mut() {
             info.file_metadata_unusable = unusable;
@@ -643,6 +642,6 @@ pub(crate) fn walk(
     drop(decoder);
     let skips = finish(&mut info, merger, tally);
     info.file_schemas = built.events;
-    info.file_metadata_unusable = built.bad.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    info.file_metadata_unusable = built.unusable();
     Ok((info, skips))
 }

@@ -500,6 +500,29 @@ struct Agreement {
     unmatched: usize,
 }
 
+impl Agreement {
+    fn sum<'a>(all: impl Iterator<Item = &'a Agreement>) -> Agreement {
+        all.fold(Agreement::default(), |a, b| Agreement {
+            events: a.events + b.events,
+            equal: a.equal + b.equal,
+            compared: a.compared + b.compared,
+            absent: a.absent + b.absent,
+            unmatched: a.unmatched + b.unmatched,
+        })
+    }
+}
+
+/// The kernel's own events and the MOF classes logged under GUIDs of their own.
+fn is_kernel(l: &Line) -> bool {
+    [
+        "Windows Kernel/",
+        "MSNT_SystemTrace/",
+        "KernelTraceControl/",
+    ]
+    .iter()
+    .any(|k| l.name.starts_with(k))
+}
+
 const SAMPLES: [(&str, &str); 3] = [
     (
         "perfview__net.4.5.2.x64.etl.zip",
@@ -634,28 +657,11 @@ fn clr_events_match_perfview_field_by_field() {
 /// record by time, CPU, PID, TID and name, and at least 95% of the fields agree.
 #[test]
 fn kernel_events_match_perfview_field_by_field() {
-    let kernel = |l: &Line| {
-        [
-            "Windows Kernel/",
-            "MSNT_SystemTrace/",
-            "KernelTraceControl/",
-        ]
-        .iter()
-        .any(|k| l.name.starts_with(k))
-    };
     let mut misses = Vec::new();
-    let Some(by_task) = agreement(kernel, |l| l.name.clone(), &mut misses) else {
+    let Some(by_task) = agreement(is_kernel, |l| l.name.clone(), &mut misses) else {
         return;
     };
-    let all = by_task
-        .values()
-        .fold(Agreement::default(), |a, b| Agreement {
-            events: a.events + b.events,
-            equal: a.equal + b.equal,
-            compared: a.compared + b.compared,
-            absent: a.absent + b.absent,
-            unmatched: a.unmatched + b.unmatched,
-        });
+    let all = Agreement::sum(by_task.values());
     println!("all kernel: {all:?}");
     // Every line finds its record, but DiskIO/FlushBuffers': PerfView reads its thread from
     // HighResResponseTime's place (TID=786839), this reader from IssuingThreadId.
@@ -683,27 +689,15 @@ fn kernel_events_match_perfview_field_by_field() {
 /// of the fields equal.
 #[test]
 fn file_metadata_events_match_perfview_field_by_field() {
-    let other = |l: &Line| {
-        ![
-            "Windows Kernel/",
-            "MSNT_SystemTrace/",
-            "KernelTraceControl/",
-            "Microsoft-Windows-DotNETRuntime",
-        ]
-        .iter()
-        .any(|k| l.name.starts_with(k))
-    };
+    let other = |l: &Line| !is_kernel(l) && !l.name.starts_with("Microsoft-Windows-DotNETRuntime");
     let mut misses = Vec::new();
     let provider = |l: &Line| l.name.split('/').next().unwrap_or_default().to_string();
     let Some(by_provider) = agreement(other, provider, &mut misses) else {
         return;
     };
-    let mut all = Agreement::default();
+    let all = Agreement::sum(by_provider.values());
     for (p, a) in &by_provider {
         assert_eq!(a.unmatched, 0, "{p}: {a:?}");
-        all.events += a.events;
-        all.equal += a.equal;
-        all.compared += a.compared;
         // PerfView decodes Kernel-File with a parser of its own (CreateOptions split from
         // the disposition, ShareAccess as .NET's FileShare, DOS paths), not the metadata.
         if p != "Microsoft-Windows-Kernel-File" {
